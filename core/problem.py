@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .config import Config
@@ -72,3 +73,34 @@ def build_problem(cfg: Config, device: str | None = None, dtype: str | None = No
         y = op.A(x_star[None])[0]
     engine = Engine(G, op, y, strategy=strategy)
     return Problem(cfg, G, op, z_star, x_star, y, engine)
+
+
+def images(problem: Problem, z) -> dict:
+    """The pictures behind one latent point, as float64 numpy arrays of the output shape.
+
+    Returns
+    -------
+    dict
+        ``x`` = G(z); ``x_star`` = G(z*); ``mask`` (bool, or None for a
+        Gaussian A); ``Ax`` and ``y``: A G(z) and y put back in place with
+        ``A_adjoint`` (zeros where unobserved, or the back-projection for a
+        Gaussian A); ``residual`` = A_adjoint(A G(z) − y); ``J``.
+    """
+    zt = torch.as_tensor(np.asarray(z, dtype=float).reshape(1, -1), dtype=problem.dtype, device=problem.device)
+    if zt.shape[1] != problem.cfg.n0:
+        raise ValueError(f"z: needs {problem.cfg.n0} entries, got {zt.shape[1]}")
+    with torch.no_grad():
+        x = problem.G(zt)
+        Ax = problem.op.A(x)
+        out = {
+            "x": x[0],
+            "x_star": problem.x_star,
+            "Ax": problem.op.A_adjoint(Ax)[0],
+            "y": problem.op.A_adjoint(problem.y[None])[0],
+            "residual": problem.op.A_adjoint(Ax - problem.y)[0],
+        }
+        J = 0.5 * float(((Ax - problem.y) ** 2).sum())
+    res = {k: v.double().cpu().numpy() for k, v in out.items()}
+    res["mask"] = None if problem.op.mask is None else problem.op.mask.cpu().numpy()
+    res["J"] = J
+    return res
