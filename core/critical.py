@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .problem import Problem
+from .problem import Problem, build_problem
 
 KINDS = ("minimum", "saddle", "maximum")
 
@@ -43,16 +43,14 @@ class CriticalPoint:
     eigenvalues: np.ndarray
 
 
-def _plane_fns(problem: Problem, plane):
-    dt, dev = torch.float64, problem.device
-    o, a, b = (torch.as_tensor(x, dtype=dt, device=dev) for x in (plane.origin, plane.d1, plane.d2))
-    eng = problem.engine
-
-    def J_uv(w):  # w (2,) float64 → scalar, evaluated in the problem's dtype
-        z = o + w[0] * a + w[1] * b
-        return eng.J(z[None].to(problem.dtype))[0].to(dt)
-
-    return J_uv
+def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
+    """J, in-plane gradient (K, 2) and Hessian (K, 2, 2) at plane points w (K, 2), by autograd."""
+    w = w.detach().clone().requires_grad_(True)
+    J = problem.engine.J(o + w[:, :1] * a + w[:, 1:] * b)
+    g = torch.autograd.grad(J.sum(), w, create_graph=True)[0]
+    H0 = torch.autograd.grad(g[:, 0].sum(), w, retain_graph=True)[0]
+    H1 = torch.autograd.grad(g[:, 1].sum(), w)[0]
+    return J.detach(), g.detach(), torch.stack([H0, H1], 1).detach()
 
 
 def plane_gradient(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk: int = 4096) -> tuple:
@@ -107,51 +105,49 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     u, v = np.asarray(u, float), np.asarray(v, float)
     gu, gv = plane_gradient(problem, plane, u, v)
     gn = np.hypot(gu, gv)
+    # Typical curvature of the window, to tell a flat plateau from a genuine critical point.
+    curvature = max(float(np.nanmax(gn)) / max(u[-1] - u[0], v[-1] - v[0]), 1e-300)
     cand = _local_minima(gn)
     idx = np.argwhere(cand)
     idx = idx[np.argsort(gn[cand])][:max_candidates]
     du, dv = (u[-1] - u[0]) / max(1, u.size - 1), (v[-1] - v[0]) / max(1, v.size - 1)
-    J_uv = _plane_fns(problem, plane)
-    scale = max(1.0, float(np.nanmax(gn)))
-    # float32 evaluation limits how small the gradient can get.
-    gtol = scale * (1e-9 if problem.dtype == torch.float64 else 1e-4)
+    if len(idx) == 0:
+        return []
+    # Refine in float64 whatever the problem's dtype: the draws are the same, only rounding differs.
+    p64 = problem if problem.dtype == torch.float64 else build_problem(
+        problem.cfg, device=str(problem.device), dtype="float64")
+    dev = p64.device
+    o, a, b = (torch.as_tensor(x, dtype=torch.float64, device=dev) for x in (plane.origin, plane.d1, plane.d2))
+    w = torch.as_tensor(np.stack([u[idx[:, 1]], v[idx[:, 0]]], 1), dtype=torch.float64, device=dev)
+    lim = 2 * max(du, dv)  # never jump more than two grid cells in one Newton step
+    gtol = 1e-7 * max(1.0, float(np.nanmax(gn)))
+    for _ in range(newton_steps):
+        _, g, H = _grad_hess(p64, o, a, b, w)
+        if bool((g.norm(dim=1) <= gtol).all()):
+            break
+        # Tiny Levenberg shift keeps singular Hessians (flat regions, kinks) solvable.
+        shift = 1e-12 * (1 + H.abs().amax(dim=(1, 2)))[:, None, None] * torch.eye(2, dtype=H.dtype, device=dev)
+        step = torch.linalg.solve(H + shift, g.unsqueeze(-1)).squeeze(-1)
+        n = step.norm(dim=1, keepdim=True)
+        step = torch.where(n > lim, step * (lim / n), step)
+        step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        w = w - step
+    J, g, H = _grad_hess(p64, o, a, b, w)
     found: list[CriticalPoint] = []
-    for i, j in idx:
-        w = torch.tensor([u[j], v[i]], dtype=torch.float64, device=problem.device)
-        for _ in range(newton_steps):
-            g = torch.func.grad(J_uv)(w)
-            if float(g.norm()) <= gtol:
-                break
-            H = torch.func.hessian(J_uv)(w)
-            try:
-                step = torch.linalg.solve(H, g)
-            except RuntimeError:
-                break
-            # Keep Newton local: never jump more than two grid cells at once.
-            lim = 2 * max(du, dv)
-            n = float(step.norm())
-            if n > lim:
-                step = step * (lim / n)
-            w = w - step
-        g = torch.func.grad(J_uv)(w)
-        wu, wv = float(w[0]), float(w[1])
-        if not (u[0] <= wu <= u[-1] and v[0] <= wv <= v[-1]):
+    for k in range(w.shape[0]):
+        wu, wv = float(w[k, 0]), float(w[k, 1])
+        gk = float(g[k].norm())
+        if not (u[0] <= wu <= u[-1] and v[0] <= wv <= v[-1]) or gk > gtol:
             continue
-        if float(g.norm()) > gtol * 100:
-            continue
-        H = torch.func.hessian(J_uv)(w)
-        ev = torch.linalg.eigvalsh(0.5 * (H + H.T)).double().cpu().numpy()
-        tiny = 1e-9 * max(1.0, float(np.abs(ev).max()))
-        if ev.min() > tiny:
-            kind = "minimum"
-        elif ev.max() < -tiny:
-            kind = "maximum"
-        else:
-            kind = "saddle"
+        ev = torch.linalg.eigvalsh(0.5 * (H[k] + H[k].T)).cpu().numpy()
+        tiny = 1e-6 * curvature
+        if np.abs(ev).max() <= tiny:
+            continue  # degenerate (flat) point: part of a plateau, reported by the collapse set instead
+        kind = "minimum" if ev.min() >= -tiny else "maximum" if ev.max() <= tiny else "saddle"
         if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
             continue
-        found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J_uv(w)), kind=kind,
-                                   grad_norm=float(g.norm()), eigenvalues=ev))
+        found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
+                                   grad_norm=gk, eigenvalues=ev))
     return sorted(found, key=lambda p: p.J)
 
 
