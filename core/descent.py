@@ -118,26 +118,32 @@ def descend(problem: Problem, starts, method: str | None = None, lr: float | Non
     if not torch.isfinite(z0).all():
         raise ValueError("starts: must be finite")
 
-    z = z0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=lr) if method == "adam" else torch.optim.SGD([z], lr=lr)
     T = steps if keep_path else 1
     paths = torch.empty(T + 1, S, cfg.n0, dtype=problem.dtype, device=problem.device)
     J_path = torch.empty(T + 1, S, dtype=problem.dtype, device=problem.device)
     paths[0] = z0
-    for t in range(steps):
-        opt.zero_grad(set_to_none=True)
-        J = problem.engine.J(z)
-        J.sum().backward()
+    z = z0.clone()
+    m = torch.zeros_like(z)
+    v = torch.zeros_like(z)
+    b1, b2, adam_eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
+    for t in range(1, steps + 1):
+        J, g = problem.engine.J_and_grad(z)
         if keep_path:
-            J_path[t] = J.detach()
-        opt.step()
+            J_path[t - 1] = J
+        if method == "adam":
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v / (1 - b2 ** t)).sqrt_().add_(adam_eps)
+            z.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
+        else:
+            z.add_(g, alpha=-lr)
         if keep_path:
-            paths[t + 1] = z.detach()
+            paths[t] = z
     with torch.no_grad():
         J_end = problem.engine.J(z)
     if not keep_path:
-        J_path[0] = problem.engine.J(z0).detach()
-        paths[1] = z.detach()
+        J_path[0] = problem.engine.J(z0)
+        paths[1] = z
     J_path[-1] = J_end
     zs = problem.z_star.double().cpu().numpy()
     paths_np = paths.double().cpu().numpy()

@@ -109,6 +109,44 @@ class _Layer:
         return full
 
 
+    def backward(self, g: torch.Tensor) -> torch.Tensor:
+        """Adjoint of ``__call__``: gradient w.r.t. the output → gradient w.r.t. the input h."""
+        B = g.shape[0]
+        dim, S, k, s = self.dim, self.size_in, self.k, self.s
+        if self.strategy == "dense":
+            return (g.reshape(B, -1) @ self.T.T).reshape(B, *([S] * dim), self.C_in)
+        if self.keep is not None:
+            gk = g
+            g = g.new_zeros(B, self.C_out * self.size_out ** dim)
+            g[:, self.keep] = gk
+        g = g.reshape(B, *([self.size_out] * dim), self.C_out)
+        p = self.p
+        if p:
+            pad = (0, 0) + (p, p) * dim
+            g = torch.nn.functional.pad(g, pad)
+        span = s * (S - 1) + 1
+        # im2col: the adjoint of the strided scatter gathers each kernel tap's phase.
+        if dim == 1:
+            cols = torch.stack([g[:, a:a + span:s] for a in range(k)], dim=2)
+        else:
+            cols = torch.stack([torch.stack([g[:, a:a + span:s, b:b + span:s] for b in range(k)], dim=3)
+                                for a in range(k)], dim=3)
+        return (cols.reshape(B * S ** dim, -1) @ self.Wc.T).reshape(B, *([S] * dim), self.C_in)
+
+
+def _derivative(name: str, negative_slope: float, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    """σ'(pre), using the activation's output ``post`` where that is cheaper."""
+    if name == "relu":
+        return (pre > 0).to(pre.dtype)
+    if name == "leaky_relu":
+        return (pre > 0).to(pre.dtype) * (1 - negative_slope) + negative_slope
+    if name == "sigmoid":
+        return post * (1 - post)
+    if name == "tanh":
+        return 1 - post * post
+    return torch.ones_like(pre)
+
+
 class Engine(torch.nn.Module):
     """Batched ``A G(z)`` and ``J(z)`` for one generator, operator and observation y.
 
@@ -205,6 +243,43 @@ class Engine(torch.nn.Module):
         """z (B, n0) → J(z) = ½‖y − A G(z)‖² (B,). Differentiable."""
         r = self.observe(z) - self.y
         return 0.5 * (r * r).sum(-1)
+
+    @torch.no_grad()
+    def J_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (B, n0) → (J (B,), ∇J (B, n0)) by a hand-written backward pass (no autograd).
+
+        The descent calls this hundreds of times on thousands of starts, where
+        autograd's bookkeeping would cost more than the arithmetic.
+        """
+        cfg = self.cfg
+        d, B, dim = cfg.depth, z.shape[0], self.dim
+        acts = [self.sigma if i < d else self.sigma_last for i in range(1, d + 1)]
+        names = [cfg.activation if i < d else cfg.last for i in range(1, d + 1)]
+        pre = [z @ self.M1]
+        post = [acts[0](pre[0])]
+        h = post[0].reshape(B, *([self.size1] * dim), -1)
+        for i, layer in enumerate(self.layers, start=1):
+            a = layer(h)
+            pre.append(a)
+            post.append(acts[i](a))
+            h = post[-1]
+        x = h.reshape(B, -1)
+        if self.A_matrix is not None:
+            r = x @ self.A_matrix - self.y
+            g = r @ self.A_matrix.T
+        elif d == 1 or self.layers[-1].keep is None:
+            r = x[:, self.keep_last] - self.y
+            g = torch.zeros_like(x)
+            g[:, self.keep_last] = r
+        else:
+            r = x - self.y
+            g = r
+        J = 0.5 * (r * r).sum(-1)
+        for i in range(d - 1, 0, -1):
+            g = g.reshape(pre[i].shape) * _derivative(names[i], cfg.negative_slope, pre[i], post[i])
+            g = self.layers[i - 1].backward(g)
+        g = g.reshape(B, -1) * _derivative(names[0], cfg.negative_slope, pre[0], post[0])
+        return J, g @ self.M1.T
 
     @torch.no_grad()
     def J_many(self, z: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
