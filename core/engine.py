@@ -1,37 +1,42 @@
-"""Fast batched evaluation of ``A G(z)`` and ``J(z) = ½‖y − A G(z)‖²`` for many z at once.
+"""Fast batched evaluation of ``A G(z)``, ``J(z) = ½‖y − A G(z)‖²`` and ∇J for many z at once.
 
 Why not just call ``conv_transpose2d`` on a batch? For the small channel counts
 of these networks, PyTorch's CPU transposed convolution spends most of its time
 on bookkeeping (about 0.1 M points/s on ``paper-fig4``). The engine instead
-compiles each layer, once, into one of two exact formulations on a
-channels-last layout ``(B, *spatial, C)``:
+compiles the network, once, into exact formulations on a channels-last layout:
 
-* **dense**: the layer's unrolled matrix ``T`` (``n_in × n_out``), restricted
-  for the last layer to the observed outputs only. One large GEMM, which runs
-  near the machine's matmul peak; chosen while ``T`` wastes at most
-  :data:`DENSE_WASTE` times the useful multiply-adds on structural zeros.
+* **receptive cone**: starting from the observed pixels, each layer keeps only
+  the entries that can reach them (the adjoint convolution of the indicator
+  with a kernel of ones). A strip or half-image mask prunes most of a deep
+  network; a spread-out mask prunes nothing, and costs nothing.
+* **dense**: the layer's unrolled matrix ``T`` restricted to the needed inputs
+  and outputs. One GEMM, which runs near the machine's matmul peak; chosen while
+  ``T`` wastes at most :data:`DENSE_WASTE` times the useful multiply-adds on
+  structural zeros.
 * **col2im**: a GEMM ``(B·S_in, C_in) @ (C_in, k^dim·C_out)`` that does only
   useful multiply-adds, followed by ``k^dim`` strided adds that scatter each
   kernel tap to its output phase (the polyphase split of the strided
   transposed convolution, with no zeros inserted).
 
-The first layer acts on a 1×1 input, so it is always one small GEMM.
-Points are processed in chunks sized to stay in cache (see :func:`chunk_size`),
-which also bounds memory for any grid. See ``benchmarks/NOTES.md`` for the
-measurements behind these choices.
+The first layer acts on a 1×1 input, so it is always one small GEMM. Between
+layers the activations travel as flat ``(B, n_needed)`` tensors. Points are
+processed in chunks sized to stay in cache (:func:`chunk_size`), which also
+bounds memory for any grid. ``benchmarks/NOTES.md`` has the measurements.
 """
 from __future__ import annotations
 
-import math
-
 import torch
+import torch.nn.functional as F
 
 from .generator import Generator, activation_fn
 from .masks import SamplingOperator
 
-DENSE_WASTE = 16          # max ratio of dense MACs to useful MACs for the dense formulation
+DENSE_WASTE = 16             # max ratio of dense MACs to useful MACs for the dense formulation
 DENSE_MAX_ENTRIES = 1 << 22  # never build a dense layer matrix above this many entries
-CACHE_FLOATS = 1 << 19    # working-set target per chunk (2 MiB of float32)
+CACHE_FLOATS = 1 << 19       # working-set target per chunk (2 MiB of float32)
+
+_CONV = {1: F.conv1d, 2: F.conv2d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 
 
 def _channels_last(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -44,53 +49,68 @@ def _channels_first(x: torch.Tensor, dim: int) -> torch.Tensor:
     return x.permute(0, dim + 1, *range(1, dim + 1))
 
 
-class _Layer:
-    """One compiled transposed-convolution layer on channels-last tensors."""
+def _cone(W: torch.Tensor, stride: int, padding: int, size_in: int, dim: int, out_idx) -> torch.Tensor:
+    """Channels-last flat indices of the layer inputs that reach any output in ``out_idx``."""
+    C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
+    size_out = (size_in - 1) * stride - 2 * padding + k
+    ind = torch.zeros(C_out * size_out ** dim, dtype=torch.float64)
+    ind[out_idx.cpu()] = 1
+    ind = _channels_first(ind.reshape(1, *([size_out] * dim), C_out), dim)
+    ones = torch.ones(C_in, C_out, *([k] * dim), dtype=torch.float64)
+    reach = _CONV[dim](ind, ones, stride=stride, padding=padding)  # adjoint of the transposed conv
+    return torch.nonzero(_channels_last(reach, dim).reshape(-1) > 0).reshape(-1).to(W.device)
 
-    def __init__(self, W, stride, padding, size_in, dim, keep=None, strategy="auto"):
-        C_in, C_out = W.shape[:2]
-        k = W.shape[2]
+
+class _Layer:
+    """One transposed-convolution layer (not the first) on flat channels-last activations.
+
+    Input: ``(B, len(in_idx))`` (``in_idx`` None: all ``C_in·S_in^dim`` entries).
+    Output: ``(B, len(out_idx))`` (``out_idx`` None: all entries).
+    """
+
+    def __init__(self, W, stride, padding, size_in, dim, in_idx=None, out_idx=None, strategy="dense"):
+        C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
         self.dim, self.C_in, self.C_out, self.k, self.s, self.p = dim, C_in, C_out, k, stride, padding
         self.size_in = size_in
         self.size_full = (size_in - 1) * stride + k
         self.size_out = self.size_full - 2 * padding
-        n_in = C_in * size_in ** dim
-        n_out = C_out * self.size_out ** dim
-        n_cols = n_out if keep is None else keep.numel()
-        useful = size_in ** dim * C_in * k ** dim * C_out
-        dense_ok = n_in * n_cols <= DENSE_MAX_ENTRIES
-        if strategy == "auto":
-            strategy = "dense" if dense_ok and n_in * n_cols <= DENSE_WASTE * useful else "col2im"
-        if strategy == "dense" and not dense_ok:
-            strategy = "col2im"
+        self.n_in, self.n_out = C_in * size_in ** dim, C_out * self.size_out ** dim
+        self.in_idx, self.out_idx = in_idx, out_idx
         self.strategy = strategy
-        self.keep = keep  # channels-last flat indices of the outputs that are needed (last layer)
-        self.macs = n_in * n_cols if strategy == "dense" else useful
-        self.useful_macs = useful
-        self.floats_per_point = n_cols if strategy == "dense" else size_in ** dim * k ** dim * C_out + C_out * self.size_full ** dim
+        self.useful_macs = size_in ** dim * C_in * k ** dim * C_out
+        n_in = self.n_in if in_idx is None else in_idx.numel()
+        n_out = self.n_out if out_idx is None else out_idx.numel()
         if strategy == "dense":
-            self.T = self._unrolled(W, keep)
+            self.macs = n_in * n_out
+            self.floats_per_point = n_out
+            T = self._unrolled(W)
+            if in_idx is not None:
+                T = T[in_idx]
+            if out_idx is not None:
+                T = T[:, out_idx]
+            self.T = T.contiguous()
+            self.Tt = self.T.T.contiguous()
         else:
+            if in_idx is not None:
+                raise ValueError("col2im needs the full input")
+            self.macs = self.useful_macs
+            self.floats_per_point = size_in ** dim * k ** dim * C_out + C_out * self.size_full ** dim
             # (C_in, C_out, *k) → (C_in, *k, C_out): each input pixel emits a k^dim·C_out patch.
             self.Wc = W.permute(0, *range(2, 2 + dim), 1).reshape(C_in, -1).contiguous()
+            self.Wct = self.Wc.T.contiguous()
 
-    def _unrolled(self, W, keep):
-        """Dense ``T`` with ``out_cl = in_cl @ T``, built by pushing the identity through the layer."""
+    def _unrolled(self, W):
+        """Dense ``T`` with ``out = in @ T`` (channels-last), built by pushing the identity through the layer."""
         dim, S = self.dim, self.size_in
-        n_in = self.C_in * S ** dim
-        eye = torch.eye(n_in, dtype=W.dtype, device=W.device).reshape(n_in, *([S] * dim), self.C_in)
-        conv = torch.nn.functional.conv_transpose1d if dim == 1 else torch.nn.functional.conv_transpose2d
-        out = conv(_channels_first(eye, dim), W, stride=self.s, padding=self.p)
-        T = _channels_last(out, dim).reshape(n_in, -1)
-        return (T if keep is None else T[:, keep]).contiguous()
+        eye = torch.eye(self.n_in, dtype=W.dtype, device=W.device).reshape(self.n_in, *([S] * dim), self.C_in)
+        out = _CONV_T[dim](_channels_first(eye, dim), W, stride=self.s, padding=self.p)
+        return _channels_last(out, dim).reshape(self.n_in, -1)
 
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
-        """h (B, *S_in, C_in) → (B, *S_out, C_out), or (B, len(keep)) for a dense last layer."""
         B = h.shape[0]
         if self.strategy == "dense":
-            out = h.reshape(B, -1) @ self.T
-            return out if self.keep is not None else out.reshape(B, *([self.size_out] * self.dim), self.C_out)
-        dim, S, k, s = self.dim, self.size_in, self.k, self.s
+            return h @ self.T
+        dim, S, k, s, p = self.dim, self.size_in, self.k, self.s, self.p
         cols = (h.reshape(-1, self.C_in) @ self.Wc).reshape(B, *([S] * dim), *([k] * dim), self.C_out)
         full = h.new_zeros(B, *([self.size_full] * dim), self.C_out)
         span = s * (S - 1) + 1
@@ -101,29 +121,23 @@ class _Layer:
             for a in range(k):
                 for b in range(k):
                     full[:, a:a + span:s, b:b + span:s] += cols[:, :, :, a, b]
-        p = self.p
         if p:
             full = full[:, p:-p] if dim == 1 else full[:, p:-p, p:-p]
-        if self.keep is not None:
-            return full.reshape(B, -1)[:, self.keep]
-        return full
-
+        full = full.reshape(B, -1)
+        return full if self.out_idx is None else full[:, self.out_idx]
 
     def backward(self, g: torch.Tensor) -> torch.Tensor:
-        """Adjoint of ``__call__``: gradient w.r.t. the output → gradient w.r.t. the input h."""
-        B = g.shape[0]
-        dim, S, k, s = self.dim, self.size_in, self.k, self.s
+        """Adjoint of ``__call__``: gradient w.r.t. the output → gradient w.r.t. the input."""
         if self.strategy == "dense":
-            return (g.reshape(B, -1) @ self.T.T).reshape(B, *([S] * dim), self.C_in)
-        if self.keep is not None:
-            gk = g
-            g = g.new_zeros(B, self.C_out * self.size_out ** dim)
-            g[:, self.keep] = gk
+            return g @ self.Tt
+        B = g.shape[0]
+        dim, S, k, s, p = self.dim, self.size_in, self.k, self.s, self.p
+        if self.out_idx is not None:
+            gk, g = g, g.new_zeros(B, self.n_out)
+            g[:, self.out_idx] = gk
         g = g.reshape(B, *([self.size_out] * dim), self.C_out)
-        p = self.p
         if p:
-            pad = (0, 0) + (p, p) * dim
-            g = torch.nn.functional.pad(g, pad)
+            g = F.pad(g, (0, 0) + (p, p) * dim)
         span = s * (S - 1) + 1
         # im2col: the adjoint of the strided scatter gathers each kernel tap's phase.
         if dim == 1:
@@ -131,7 +145,7 @@ class _Layer:
         else:
             cols = torch.stack([torch.stack([g[:, a:a + span:s, b:b + span:s] for b in range(k)], dim=3)
                                 for a in range(k)], dim=3)
-        return (cols.reshape(B * S ** dim, -1) @ self.Wc.T).reshape(B, *([S] * dim), self.C_in)
+        return (cols.reshape(B * S ** dim, -1) @ self.Wct).reshape(B, -1)
 
 
 def _derivative(name: str, negative_slope: float, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
@@ -148,7 +162,7 @@ def _derivative(name: str, negative_slope: float, pre: torch.Tensor, post: torch
 
 
 class Engine(torch.nn.Module):
-    """Batched ``A G(z)`` and ``J(z)`` for one generator, operator and observation y.
+    """Batched ``A G(z)``, ``J(z)`` and ∇J for one generator, operator and observation y.
 
     Parameters
     ----------
@@ -158,7 +172,8 @@ class Engine(torch.nn.Module):
     y : Tensor (m,)
         The observation, in the operator's order (``op.A(G(z*))[0]``).
     strategy : {"auto", "dense", "col2im"}
-        Force one formulation for every layer after the first (used by the tests).
+        Force one formulation for every layer after the first (the tests use
+        this to check both); ``auto`` picks per layer.
     """
 
     def __init__(self, G: Generator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto"):
@@ -167,51 +182,77 @@ class Engine(torch.nn.Module):
         if strategy not in ("auto", "dense", "col2im"):
             raise ValueError(f"strategy: must be auto, dense or col2im; got {strategy!r}")
         self.cfg, self.dim = cfg, cfg.dim
-        self.sigma = activation_fn(cfg.activation, cfg.negative_slope)
-        self.sigma_last = activation_fn(cfg.last, cfg.negative_slope)
+        dim, d = cfg.dim, cfg.depth
         Ws = G.weights
-        dim = cfg.dim
-        W1 = Ws[0]
-        k1, p1 = W1.shape[2], cfg.per_layer("padding")[0]
-        M1 = W1.permute(0, *range(2, 2 + dim), 1)  # (n0, *k, C1)
-        if p1:
-            M1 = M1[:, p1:k1 - p1] if dim == 1 else M1[:, p1:k1 - p1, p1:k1 - p1]
-        self.size1 = k1 - 2 * p1
-        self.M1 = M1.reshape(cfg.n0, -1).contiguous()
+        dev = Ws[0].device
+        sizes = cfg.layer_sizes()
+        strides, pads = cfg.per_layer("stride"), cfg.per_layer("padding")
 
         # Map the operator's C-order output indices to channels-last positions.
-        C, S = cfg.channels[-1], cfg.layer_sizes()[-1]
-        cl_pos = torch.arange(C * S ** dim, device=W1.device).reshape(C, *([S] * dim))
-        cl_pos = _channels_last(cl_pos.unsqueeze(0), dim).reshape(-1)
-        # cl_pos[q] = C-order index of channels-last position q; invert it.
-        c_to_cl = torch.empty_like(cl_pos)
-        c_to_cl[cl_pos] = torch.arange(cl_pos.numel(), device=cl_pos.device)
+        C, S = cfg.channels[-1], sizes[-1]
+        cl_pos = _channels_last(torch.arange(C * S ** dim, device=dev).reshape(1, C, *([S] * dim)), dim).reshape(-1)
         self.A_matrix = None
-        keep = None
         if op.matrix is not None:
-            self.A_matrix = op.matrix[:, cl_pos].T.contiguous()  # (n, m) acting on channels-last x
+            self.A_matrix = op.matrix[:, cl_pos].T.contiguous()  # (n, m), acting on channels-last x
+            needed = None
         else:
-            keep = c_to_cl[op.indices]
-        self.keep_last = keep
-        self.layers = []
-        size = self.size1
-        for i, (W, s, p) in enumerate(zip(Ws[1:], cfg.per_layer("stride")[1:], cfg.per_layer("padding")[1:]), start=2):
-            last = i == cfg.depth
-            layer = _Layer(W, s, p, size, dim, keep=keep if last else None, strategy=strategy)
-            self.layers.append(layer)
-            size = layer.size_out
+            c_to_cl = torch.empty_like(cl_pos)
+            c_to_cl[cl_pos] = torch.arange(cl_pos.numel(), device=dev)
+            needed = c_to_cl[op.indices]  # in the operator's order, so the output lines up with y
+            if needed.numel() == cl_pos.numel() and bool((needed == torch.arange(needed.numel(), device=dev)).all()):
+                needed = None
+
+        # Plan from the last layer back: which entries each layer must produce.
+        plan = []
+        for i in range(d, 1, -1):
+            W, s, p = Ws[i - 1], strides[i - 1], pads[i - 1]
+            C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
+            n_in = C_in * sizes[i - 1] ** dim
+            in_idx = None if needed is None else _cone(W, s, p, sizes[i - 1], dim, needed)
+            if in_idx is not None and in_idx.numel() == n_in:
+                in_idx = None
+            n_in_needed = n_in if in_idx is None else in_idx.numel()
+            n_out_needed = C_out * sizes[i] ** dim if needed is None else needed.numel()
+            useful = sizes[i - 1] ** dim * C_in * k ** dim * C_out
+            dense_size = n_in_needed * n_out_needed
+            choice = strategy
+            if choice == "auto":
+                choice = "dense" if dense_size <= DENSE_WASTE * useful else "col2im"
+            if n_in * (C_out * sizes[i] ** dim) > DENSE_MAX_ENTRIES:
+                choice = "col2im"
+            if choice == "col2im":
+                in_idx = None
+            plan.append(_Layer(W, s, p, sizes[i - 1], dim, in_idx=in_idx, out_idx=needed, strategy=choice))
+            needed = in_idx
+        self.layers = plan[::-1]
+
+        W1 = Ws[0]
+        k1, p1 = W1.shape[2], pads[0]
+        M1 = _channels_last(W1, dim)  # (n0, *k, C1)
+        if p1:
+            M1 = M1[:, p1:k1 - p1] if dim == 1 else M1[:, p1:k1 - p1, p1:k1 - p1]
+        M1 = M1.reshape(cfg.n0, -1)
+        self.M1 = (M1 if needed is None else M1[:, needed]).contiguous()
+        self.M1t = self.M1.T.contiguous()
         self.register_buffer("y", y.reshape(-1))
+        sig = activation_fn(cfg.activation, cfg.negative_slope)
+        sig_last = activation_fn(cfg.last, cfg.negative_slope)
+        self._acts = [sig] * (d - 1) + [sig_last]
+        self._names = [cfg.activation] * (d - 1) + [cfg.last]
 
     # -- accounting, for the benchmark --------------------------------------
     @property
     def macs_per_point(self) -> int:
         """Multiply-adds the engine performs per z."""
-        return self.M1.numel() + sum(L.macs for L in self.layers)
+        extra = 0 if self.A_matrix is None else self.A_matrix.numel()
+        return self.M1.numel() + sum(L.macs for L in self.layers) + extra
 
     @property
     def useful_macs_per_point(self) -> int:
-        """Multiply-adds of the transposed convolutions themselves (no structural zeros)."""
-        return self.M1.numel() + sum(L.useful_macs for L in self.layers)
+        """Multiply-adds of the full transposed convolutions (no structural zeros, no pruning)."""
+        W1 = self.cfg.channels[0] * self.cfg.channels[1] * self.cfg.per_layer("kernel")[0] ** self.dim
+        extra = 0 if self.A_matrix is None else self.A_matrix.numel()
+        return W1 + sum(L.useful_macs for L in self.layers) + extra
 
     def floats_per_point(self) -> int:
         return self.M1.shape[1] + sum(L.floats_per_point for L in self.layers)
@@ -222,64 +263,42 @@ class Engine(torch.nn.Module):
     # -- evaluation ------------------------------------------------------------
     def observe(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, n0) → A G(z) (B, m)."""
-        B = z.shape[0]
-        d = self.cfg.depth
-        h = z @ self.M1
-        h = (self.sigma_last if d == 1 else self.sigma)(h)
-        h = h.reshape(B, *([self.size1] * self.dim), -1)
-        for i, layer in enumerate(self.layers, start=2):
-            h = layer(h)
-            h = self.sigma_last(h) if i == d else self.sigma(h)
-        if d == 1 and self.keep_last is not None:
-            return h.reshape(B, -1)[:, self.keep_last]
-        x = h.reshape(B, -1)
-        if self.A_matrix is not None:
-            return x @ self.A_matrix
-        if self.layers and self.layers[-1].keep is not None:
-            return x
-        return x[:, self.keep_last]
+        h = self._acts[0](z @ self.M1)
+        for layer, act in zip(self.layers, self._acts[1:]):
+            h = act(layer(h))
+        return h if self.A_matrix is None else h @ self.A_matrix
 
     def J(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, n0) → J(z) = ½‖y − A G(z)‖² (B,). Differentiable."""
+        """z (B, n0) → J(z) = ½‖y − A G(z)‖² (B,). Differentiable by autograd."""
         r = self.observe(z) - self.y
         return 0.5 * (r * r).sum(-1)
 
     @torch.no_grad()
     def J_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """z (B, n0) → (J (B,), ∇J (B, n0)) by a hand-written backward pass (no autograd).
+        """z (B, n0) → (J (B,), ∇J (B, n0)) by a hand-written backward pass.
 
         The descent calls this hundreds of times on thousands of starts, where
         autograd's bookkeeping would cost more than the arithmetic.
         """
-        cfg = self.cfg
-        d, B, dim = cfg.depth, z.shape[0], self.dim
-        acts = [self.sigma if i < d else self.sigma_last for i in range(1, d + 1)]
-        names = [cfg.activation if i < d else cfg.last for i in range(1, d + 1)]
+        slope = self.cfg.negative_slope
         pre = [z @ self.M1]
-        post = [acts[0](pre[0])]
-        h = post[0].reshape(B, *([self.size1] * dim), -1)
-        for i, layer in enumerate(self.layers, start=1):
-            a = layer(h)
-            pre.append(a)
-            post.append(acts[i](a))
-            h = post[-1]
-        x = h.reshape(B, -1)
+        post = [self._acts[0](pre[0])]
+        for layer, act in zip(self.layers, self._acts[1:]):
+            pre.append(layer(post[-1]))
+            post.append(act(pre[-1]))
+        x = post[-1]
         if self.A_matrix is not None:
             r = x @ self.A_matrix - self.y
             g = r @ self.A_matrix.T
-        elif d == 1 or self.layers[-1].keep is None:
-            r = x[:, self.keep_last] - self.y
-            g = torch.zeros_like(x)
-            g[:, self.keep_last] = r
         else:
             r = x - self.y
             g = r
         J = 0.5 * (r * r).sum(-1)
-        for i in range(d - 1, 0, -1):
-            g = g.reshape(pre[i].shape) * _derivative(names[i], cfg.negative_slope, pre[i], post[i])
+        for i in range(len(self.layers), 0, -1):
+            g = g * _derivative(self._names[i], slope, pre[i], post[i])
             g = self.layers[i - 1].backward(g)
-        g = g.reshape(B, -1) * _derivative(names[0], cfg.negative_slope, pre[0], post[0])
-        return J, g @ self.M1.T
+        g = g * _derivative(self._names[0], slope, pre[0], post[0])
+        return J, g @ self.M1t
 
     @torch.no_grad()
     def J_many(self, z: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
