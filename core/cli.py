@@ -64,18 +64,34 @@ def _parse_list(text: str, kind, flag: str):
         raise ConfigError(flag, f"expected comma-separated {'integers' if kind is int else 'numbers'}, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Extra subcommands living in their own modules: name → "module:function". The function
+# receives the subparsers object and must return (parser, run), where run(args) -> exit status.
+EXTRA_COMMANDS: dict[str, str] = {}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     p = _Parser(prog="python -m core", description="Landscapes of J(z) = 1/2 |y - A G(z)|^2 (Ma, Ayaz & Karaman 2018).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_ in (("landscape", "J on a grid of a latent plane"),
                         ("descend", "batched descent from random starts"),
                         ("basins", "descent from every grid point")):
         s = sub.add_parser(name, help=help_)
-        s.add_argument("--preset", default="paper-fig4", help=f"one of {', '.join(PRESETS)}")
-        for flag, (_, kind, h) in FLAGS.items():
-            s.add_argument(flag, type=str, default=None, help=h)
+        add_config_flags(s)
         s.add_argument("--out", required=True, help="output .npz file")
-    return p
+    runners = {}
+    for name, target in EXTRA_COMMANDS.items():
+        import importlib
+
+        mod, fn = target.split(":")
+        _, runners[name] = getattr(importlib.import_module(mod), fn)(sub)
+    return p, runners
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """The --preset flag and one flag per Config field (see FLAGS)."""
+    parser.add_argument("--preset", default="paper-fig4", help=f"one of {', '.join(PRESETS)}")
+    for flag, (_, kind, h) in FLAGS.items():
+        parser.add_argument(flag, type=str, default=None, help=h)
 
 
 def config_from_args(args) -> Config:
@@ -125,7 +141,10 @@ def _common(problem, plane) -> dict:
 
 
 def run(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in runners:
+        return runners[args.command](args)
     try:
         cfg = config_from_args(args)
         problem = build_problem(cfg)
