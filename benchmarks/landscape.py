@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from core.config import from_preset  # noqa: E402
 from core.descent import descend, random_starts  # noqa: E402
+from core.engine import Engine  # noqa: E402
 from core.landscape import landscape  # noqa: E402
 from core.problem import build_problem  # noqa: E402
 
@@ -93,6 +94,27 @@ def main():
         layers = "+".join(["gemm"] + [L.strategy for L in P.engine.layers])
         print(f"{preset:<14}{args.grid:>5}²{rate:>14,.0f}{t * 1e3:>9.1f}{loop:>12,.0f}{rate / loop:>7.0f}×"
               f"{useful:>16,}{done:>14,}{gf:>14.1f}{gf / peak:>10.1%}  {layers}")
+    print("\nFormulations (engine variants on the same grid, points/s):")
+    hdr2 = f"{'net':<14}{'batched convT':>15}{'col2im':>12}{'dense':>12}{'auto, no cone':>15}{'auto':>12}"
+    print(hdr2)
+    print("-" * len(hdr2))
+    for preset in ("paper-fig4", "authors-code"):
+        cfg = from_preset(preset)
+        P = build_problem(cfg)
+        z = torch.randn(args.grid ** 2, 2)
+        chunk = 4096
+
+        def convT():
+            with torch.no_grad():
+                for a in range(0, z.shape[0], chunk):
+                    r = P.op.A(P.G(z[a:a + chunk])) - P.y
+                    0.5 * (r * r).sum(1)
+
+        rates = [z.shape[0] / best_time(convT, 2)]
+        for strategy, prune in (("col2im", True), ("dense", True), ("auto", False), ("auto", True)):
+            eng = Engine(P.G, P.op, P.y, strategy=strategy, prune=prune)
+            rates.append(z.shape[0] / best_time(lambda: eng.J_many(z), 3))
+        print(f"{preset:<14}" + "".join(f"{r:>{w},.0f}" for r, w in zip(rates, (15, 12, 12, 15, 12))))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for preset in ("paper-fig4", "authors-code"):
         out = subprocess.run([sys.executable, "-c", RSS_SNIPPET.format(root=root, preset=preset)],

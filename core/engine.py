@@ -174,9 +174,12 @@ class Engine(torch.nn.Module):
     strategy : {"auto", "dense", "col2im"}
         Force one formulation for every layer after the first (the tests use
         this to check both); ``auto`` picks per layer.
+    prune : bool
+        Restrict hidden layers to the receptive cone of the observed pixels.
     """
 
-    def __init__(self, G: Generator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto"):
+    def __init__(self, G: Generator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto",
+                 prune: bool = True):
         super().__init__()
         cfg = G.cfg
         if strategy not in ("auto", "dense", "col2im"):
@@ -208,7 +211,7 @@ class Engine(torch.nn.Module):
             W, s, p = Ws[i - 1], strides[i - 1], pads[i - 1]
             C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
             n_in = C_in * sizes[i - 1] ** dim
-            in_idx = None if needed is None else _cone(W, s, p, sizes[i - 1], dim, needed)
+            in_idx = None if needed is None or not prune else _cone(W, s, p, sizes[i - 1], dim, needed)
             if in_idx is not None and in_idx.numel() == n_in:
                 in_idx = None
             n_in_needed = n_in if in_idx is None else in_idx.numel()
@@ -239,6 +242,7 @@ class Engine(torch.nn.Module):
         sig_last = activation_fn(cfg.last, cfg.negative_slope)
         self._acts = [sig] * (d - 1) + [sig_last]
         self._names = [cfg.activation] * (d - 1) + [cfg.last]
+        self._acts_ = [_inplace(n, cfg.negative_slope) for n in self._names]
 
     # -- accounting, for the benchmark --------------------------------------
     @property
@@ -302,12 +306,29 @@ class Engine(torch.nn.Module):
 
     @torch.no_grad()
     def J_many(self, z: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
-        """J for any number of points, in cache-sized chunks (no autograd)."""
+        """J for any number of points, in cache-sized chunks (no autograd, activations in place)."""
         chunk = chunk or self.chunk_size()
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
         for a in range(0, z.shape[0], chunk):
-            out[a:a + chunk] = self.J(z[a:a + chunk])
+            h = self._acts_[0](z[a:a + chunk] @ self.M1)
+            for layer, act in zip(self.layers, self._acts_[1:]):
+                h = act(layer(h))
+            r = (h if self.A_matrix is None else h @ self.A_matrix).sub_(self.y)
+            out[a:a + chunk] = torch.linalg.vecdot(r, r).mul_(0.5)
         return out
+
+
+def _inplace(name: str, negative_slope: float):
+    """The in-place version of activation ``name`` (for tensors nobody else holds)."""
+    if name == "relu":
+        return torch.relu_
+    if name == "leaky_relu":
+        return lambda x: F.leaky_relu_(x, negative_slope)
+    if name == "sigmoid":
+        return torch.sigmoid_
+    if name == "tanh":
+        return torch.tanh_
+    return lambda x: x
 
 
 def chunk_size(floats_per_point: int) -> int:

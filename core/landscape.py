@@ -118,7 +118,7 @@ def evaluate_plane(problem: Problem, plane: Plane, u: np.ndarray, v: np.ndarray,
         for s in range(0, M * N, chunk):
             idx = torch.arange(s, min(s + chunk, M * N), device=dev)
             coef = torch.stack([torch.ones_like(ut[idx % N]), ut[idx % N], vt[idx // N]], dim=1)
-            out[s:s + idx.numel()] = eng.J(coef @ basis)
+            out[s:s + idx.numel()] = eng.J_many(coef @ basis, chunk=chunk)
     return out.reshape(M, N).cpu().numpy()
 
 

@@ -1,0 +1,171 @@
+"""The paper's conditional DCGAN (Fig. 5): generator, matching discriminator, checked loading.
+
+Generator ``G(z, c)``: the latent code ``z ∈ R^10`` and the one-hot class ``c`` are stacked as 20
+channels of a 1×1 image, then four transposed convolutions (kernel 4) take it to 1×32×32::
+
+    (10+10)×1×1 → 128×4×4 → 64×8×8 → 32×16×16 → 1×32×32
+      ConvT s1 p0   ConvT s2 p1  ConvT s2 p1   ConvT s2 p1
+      BN, LReLU     BN, LReLU    BN, LReLU     tanh
+
+Batch norm and leaky ReLU (slope 0.2) follow the first three layers, tanh the last, as the paper
+states. The discriminator mirrors it with convolutions; the class enters as 10 constant planes
+stacked onto the image. Widths 128/64/32 keep the generator at about 0.8 MB of float32 weights,
+small enough to train on two CPU cores.
+
+Inversion uses the generator in ``eval()`` mode, so batch norm applies its stored running
+statistics and ``G`` is a fixed deterministic function of ``(z, c)``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+
+import torch
+from torch import nn
+
+from .idx import PROJECT_ROOT
+
+__all__ = ["N_LATENT", "N_CLASSES", "Generator", "Discriminator", "init_weights", "check_state_dict",
+           "load_generator", "ASSETS", "GENERATORS", "shipped_generator", "read_card"]
+
+N_LATENT = 10      # n0 in the paper's notation
+N_CLASSES = 10
+ASSETS = PROJECT_ROOT / "assets"
+GENERATORS = ("mnist", "fashion")   # shipped as assets/<name>_generator.pt + .json
+
+
+class Generator(nn.Module):
+    """Conditional DCGAN generator ``G: (z, c) → x``.
+
+    Parameters
+    ----------
+    width : int, default 32
+        Channels of the last hidden layer; the others are 2× and 4× that.
+    negative_slope : float, default 0.2
+    """
+
+    def __init__(self, width: int = 32, negative_slope: float = 0.2):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(N_LATENT + N_CLASSES, 4 * w, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(4 * w), nn.LeakyReLU(negative_slope),
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * w), nn.LeakyReLU(negative_slope),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(w), nn.LeakyReLU(negative_slope),
+            nn.ConvTranspose2d(w, 1, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    @property
+    def convs(self) -> list[nn.ConvTranspose2d]:
+        """The four transposed convolutions ``W1..W4``, input first."""
+        return [m for m in self.net if isinstance(m, nn.ConvTranspose2d)]
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``x = G(z, c)``.
+
+        Parameters
+        ----------
+        z : torch.Tensor, shape (B, 10)
+        labels : torch.Tensor of int64, shape (B,), values 0..9
+
+        Returns
+        -------
+        x : torch.Tensor, shape (B, 1, 32, 32), values in (−1, 1)
+        """
+        onehot = nn.functional.one_hot(labels.long(), N_CLASSES).to(z.dtype)
+        return self.net(torch.cat([z, onehot], 1)[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    """Conditional DCGAN discriminator ``D: (x, c) → logit``, the generator's mirror image."""
+
+    def __init__(self, width: int = 32, negative_slope: float = 0.2):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.Conv2d(1 + N_CLASSES, w, 4, 2, 1, bias=False), nn.LeakyReLU(negative_slope),
+            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(negative_slope),
+            nn.Conv2d(2 * w, 4 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * w), nn.LeakyReLU(negative_slope),
+            nn.Conv2d(4 * w, 1, 4, 1, 0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Logits (B,) that ``x`` is a real image of class ``labels``."""
+        onehot = nn.functional.one_hot(labels.long(), N_CLASSES).to(x.dtype)
+        planes = onehot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        return self.net(torch.cat([x, planes], 1)).flatten()
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """DCGAN initialisation (Radford et al. 2016): conv weights N(0, 0.02²), BN γ ~ N(1, 0.02²), β = 0.
+
+    Draws come from ``generator`` only, so the global RNG is left alone.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
+            nn.init.zeros_(m.bias)
+
+
+def check_state_dict(state: dict, model: nn.Module, what: str = "state dict") -> None:
+    """Raise if ``state`` does not have exactly ``model``'s key names and tensor shapes.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing keys, the unexpected keys, or the first key with a wrong shape.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{what}: expected a dict of tensors, got {type(state).__name__}")
+    ref = model.state_dict()
+    missing = sorted(set(ref) - set(state))
+    unexpected = sorted(set(state) - set(ref))
+    if missing or unexpected:
+        raise ValueError(f"{what}: key names do not match the architecture; missing {missing}, unexpected {unexpected}")
+    for k, v in ref.items():
+        t = state[k]
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{what}: {k} is a {type(t).__name__}, expected a tensor of shape {tuple(v.shape)}")
+        if tuple(t.shape) != tuple(v.shape):
+            raise ValueError(f"{what}: {k} has shape {tuple(t.shape)}, expected {tuple(v.shape)}")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise ValueError(f"{what}: {k} holds non-finite values")
+
+
+def load_state(path, model: nn.Module) -> nn.Module:
+    """Load a state dict saved by ``torch.save`` into ``model`` after :func:`check_state_dict`; eval mode."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    check_state_dict(state, model, str(path))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_generator(path, width: int = 32) -> Generator:
+    """A :class:`Generator` with the weights of ``path``, in eval mode, float32."""
+    return load_state(path, Generator(width))
+
+
+def read_card(name: str, kind: str = "generator") -> dict:
+    """The JSON model card ``assets/<name>_<kind>.json``."""
+    return json.loads((ASSETS / f"{name}_{kind}.json").read_text())
+
+
+@functools.lru_cache(maxsize=4)
+def shipped_generator(name: str = "mnist") -> Generator:
+    """The shipped generator ``assets/<name>_generator.pt`` (cached; do not modify it in place)."""
+    if name not in GENERATORS:
+        raise ValueError(f"generator: must be one of {', '.join(GENERATORS)}, got {name!r}")
+    card = read_card(name)
+    G = load_generator(ASSETS / f"{name}_generator.pt", width=card["architecture"]["width"])
+    for p in G.parameters():
+        p.requires_grad_(False)
+    return G
