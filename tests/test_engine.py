@@ -132,3 +132,14 @@ def test_hand_written_gradient_equals_autograd(net, strategy):
             J, g = P.engine.J_and_grad(z.detach())
             torch.testing.assert_close(J, P.engine.J(z.detach()))
             torch.testing.assert_close(g, z.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_engine_on_every_device_matches_cpu_float64(device):
+    """The engine on each available device (CPU, and CUDA when present) equals the CPU float64 loop."""
+    cfg = Config(channels=(2, 8, 1), kernel=(4,), stride=(2,), activation="tanh", weight_std="paper")
+    ref = build_problem(cfg, device="cpu", dtype="float64")
+    P = build_problem(cfg, device=device, dtype="float64")
+    z = torch.randn(64, 2, dtype=torch.float64)
+    torch.testing.assert_close(P.engine.J_many(z.to(device)).cpu(), ref.engine.J(z))
+    J, g = P.engine.J_and_grad(z.to(device))
+    torch.testing.assert_close(g.cpu(), ref.engine.J_and_grad(z)[1])
