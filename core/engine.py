@@ -242,7 +242,7 @@ class Engine(torch.nn.Module):
         sig_last = activation_fn(cfg.last, cfg.negative_slope)
         self._acts = [sig] * (d - 1) + [sig_last]
         self._names = [cfg.activation] * (d - 1) + [cfg.last]
-        self._acts_ = [_inplace(n, cfg.negative_slope) for n in self._names]
+        self._acts_ = [activation_fn(n, cfg.negative_slope, inplace=True) for n in self._names]
 
     # -- accounting, for the benchmark --------------------------------------
     @property
@@ -316,19 +316,6 @@ class Engine(torch.nn.Module):
             r = (h if self.A_matrix is None else h @ self.A_matrix).sub_(self.y)
             out[a:a + chunk] = torch.linalg.vecdot(r, r).mul_(0.5)
         return out
-
-
-def _inplace(name: str, negative_slope: float):
-    """The in-place version of activation ``name`` (for tensors nobody else holds)."""
-    if name == "relu":
-        return torch.relu_
-    if name == "leaky_relu":
-        return lambda x: F.leaky_relu_(x, negative_slope)
-    if name == "sigmoid":
-        return torch.sigmoid_
-    if name == "tanh":
-        return torch.tanh_
-    return lambda x: x
 
 
 def chunk_size(floats_per_point: int) -> int:

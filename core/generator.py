@@ -16,16 +16,17 @@ from .config import Config
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 
 
-def activation_fn(name: str, negative_slope: float = 0.2):
-    """The entrywise nonlinearity σ called ``name``."""
+def activation_fn(name: str, negative_slope: float = 0.2, inplace: bool = False):
+    """The entrywise nonlinearity σ called ``name``; ``inplace`` for tensors nobody else holds."""
     if name == "relu":
-        return torch.relu
+        return torch.relu_ if inplace else torch.relu
     if name == "leaky_relu":
-        return lambda x: F.leaky_relu(x, negative_slope)
+        leaky = F.leaky_relu_ if inplace else F.leaky_relu
+        return lambda x: leaky(x, negative_slope)
     if name == "sigmoid":
-        return torch.sigmoid
+        return torch.sigmoid_ if inplace else torch.sigmoid
     if name == "tanh":
-        return torch.tanh
+        return torch.tanh_ if inplace else torch.tanh
     if name == "identity":
         return lambda x: x
     raise ValueError(f"activation: unknown {name!r}")
