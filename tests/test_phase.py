@@ -1,0 +1,237 @@
+"""Phase transition of exact recovery (core.phase, core.phase_cli, core.sweep)."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.cli import run as cli_run
+from core.config import ConfigError, from_preset
+from core.descent import descend
+from core.generator import Generator
+from core.phase import (PhaseRunner, PhaseSpec, _masked_J_and_grad, fit_logistic, parse_rates,
+                        phase_transition, summarise, wilson_interval)
+from core.problem import build_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These batches are small: on a shared 2-core machine one torch thread is many times faster."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _spec(**kw):
+    base = dict(config=from_preset("paper-fig4", z_star=(), steps=300), patterns=("random",),
+                rates=(0.05, 1.0), trials=4, restarts=2)
+    base.update(kw)
+    return PhaseSpec(**base)
+
+
+# ---------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------
+def test_wilson_interval_matches_published_values():
+    """Reference: Newcombe (1998), Statistics in Medicine 17:857, Table II, method 3 (Wilson score)."""
+    cases = [((81, 263), (0.2553, 0.3662)), ((15, 148), (0.0624, 0.1605)),
+             ((0, 20), (0.0, 0.1611)), ((1, 29), (0.0061, 0.1718))]
+    for (k, n), (lo, hi) in cases:
+        a, b = wilson_interval(k, n)
+        assert a == pytest.approx(lo, abs=1e-4) and b == pytest.approx(hi, abs=1e-4), (k, n)
+
+
+def test_wilson_interval_vectorised_equals_scalar_formula():
+    """Reference: the score-interval formula written out here, one cell at a time."""
+    k = np.array([[0, 3, 10], [7, 1, 5]])
+    lo, hi = wilson_interval(k, 10)
+    z = 1.959963984540054
+    for (i, j), kk in np.ndenumerate(k):
+        p, n = kk / 10, 10
+        c = (p + z * z / (2 * n)) / (1 + z * z / n)
+        h = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        assert lo[i, j] == pytest.approx(max(0.0, c - h), abs=1e-12)
+        assert hi[i, j] == pytest.approx(min(1.0, c + h), abs=1e-12)
+    with pytest.raises(ValueError, match="trials"):
+        wilson_interval(11, 10)
+
+
+def test_logistic_fit_recovers_a_known_curve():
+    """Reference: counts generated from p(r) = 1/(1 + exp(−(r − 0.3)/0.05)) exactly (n p, not rounded)."""
+    r = np.linspace(0.05, 1, 12)
+    n = np.full(12, 1e4)
+    k = n / (1 + np.exp(-(r - 0.3) / 0.05))
+    r50, w = fit_logistic(r, k, n)
+    assert r50 == pytest.approx(0.3, abs=1e-4) and w == pytest.approx(0.05, rel=1e-3)
+
+
+def test_logistic_fit_on_separated_data_and_without_a_crossing():
+    """Reference: by hand — a perfect step between r = 0.4 and 0.5 puts r50 at the middle of the gap;
+    proportions that never cross ½ leave r50 undefined."""
+    r = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    n = np.full(6, 20)
+    r50, w = fit_logistic(r, np.array([0, 0, 0, 0, 20, 20]), n)
+    assert r50 == pytest.approx(0.45, abs=0.01) and w < 0.01
+    assert np.isnan(fit_logistic(r, np.full(6, 20), n)[0])
+    assert np.isnan(fit_logistic(r, np.array([0, 1, 2, 3, 5, 9]), n)[0])
+
+
+# ---------------------------------------------------------------------------
+# the batched runner
+# ---------------------------------------------------------------------------
+def test_masked_gradient_matches_autograd_through_the_reference_generator():
+    """Reference: autograd of ½ Σ w (G(z) − t)² with G the conv_transpose Generator (float64)."""
+    cfg = from_preset("authors-code", z_star=(), dtype="float64")
+    runner = PhaseRunner(PhaseSpec(config=cfg, patterns=("random",), rates=(0.5,), trials=3, restarts=2))
+    gen = torch.Generator().manual_seed(3)
+    z = torch.randn(5, cfg.n0, generator=gen, dtype=torch.float64)
+    target = torch.randn(5, runner.n, generator=gen, dtype=torch.float64).abs()
+    weight = (torch.rand(5, runner.n, generator=gen) < 0.3).double()
+    J, g = _masked_J_and_grad(runner.engine, z, target[:, runner._perm], weight[:, runner._perm])
+    G = Generator(cfg, dtype=torch.float64)
+    zr = z.clone().requires_grad_(True)
+    Jr = 0.5 * (weight * (G(zr).reshape(5, -1) - target) ** 2).sum(1)
+    (gr,) = torch.autograd.grad(Jr.sum(), zr)
+    assert torch.allclose(J, Jr, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(g, gr, rtol=1e-8, atol=1e-10)
+
+
+def test_batched_trials_equal_a_per_trial_loop_with_descend():
+    """Reference: one core.descent.descend per trial, on build_problem with that trial's z*, mask and
+    restarts (the mask drawn by make_operator with the trial's seed); best restart by final J."""
+    cfg = from_preset("paper-fig4", z_star=(), steps=250, dtype="float64")
+    spec = PhaseSpec(config=cfg, patterns=("random", "top"), rates=(0.01, 0.05, 0.5), trials=4, restarts=3)
+    runner = PhaseRunner(spec)
+    for pattern in spec.patterns:
+        block = runner.run_block(pattern, [0, 1, 2])
+        for i, rate in enumerate(spec.rates):
+            for t in range(spec.trials):
+                zs = runner.z_star[t]
+                P = build_problem(cfg.replace(mask=pattern, rate=rate, mask_seed=runner.mask_seeds[t],
+                                              z_star=tuple(float(x) for x in zs)))
+                w = runner.masks(pattern, rate)[t]
+                assert torch.equal(w.bool(), P.op.mask.reshape(-1)[runner._perm])
+                d = descend(P, runner.starts[t].numpy(), keep_path=False)
+                z_hat = d.paths[-1][np.argmin(d.J_path[-1])]
+                ok = np.linalg.norm(z_hat - zs.numpy()) <= cfg.tol * np.linalg.norm(zs.numpy())
+                assert block.success[i, t] == ok, (pattern, rate, t)
+                if ok:
+                    assert np.allclose(block.z_hat[i, t], z_hat, atol=cfg.tol * np.linalg.norm(zs.numpy()))
+                assert block.actual_rate[i, t] == pytest.approx(P.op.rate)
+
+
+def test_phase_transition_on_paper_fig4_random_mask_rises_to_one():
+    """Reference: the paper's observation (Sec. 3, Thm. 4) — recovery probability rises with r and is
+    1 with everything observed (r = 1, where every pattern is the identity)."""
+    spec = PhaseSpec(config=from_preset("paper-fig4", z_star=(), steps=300), patterns=("random", "top"),
+                     rates=(0.004, 0.01, 0.03, 1.0), trials=24, restarts=4)
+    res = phase_transition(spec)
+    p = res.p_success
+    assert p.shape == (2, 4) and np.all(p[:, -1] == 1.0)
+    rand = p[0]
+    assert rand[0] < 0.5 < rand[2]
+    assert np.all(np.diff(rand) >= -2 / spec.trials), rand
+    assert np.all(res.ci_low <= p) and np.all(p <= res.ci_high)
+    assert 0.004 < res.r50[0] < 0.03 and 0.004 < res.r50_actual[0] < 0.03
+    assert np.all(res.success.sum(2) == np.round(p * spec.trials))
+
+
+def test_early_stopping_changes_no_outcome():
+    """Reference: the same batched runner with the stopping rules off (stop_rel = stall_rel = 0, so
+    every restart runs all its steps)."""
+    base = dict(config=from_preset("paper-fig4", z_star=(), steps=250, dtype="float64"), patterns=("random",),
+                rates=(0.01, 0.3), trials=8, restarts=3)
+    fast = phase_transition(PhaseSpec(**base))
+    slow = phase_transition(PhaseSpec(**base, stop_rel=0.0, stall_rel=0.0))
+    assert np.array_equal(fast.success, slow.success)
+    assert fast.mean_steps.mean() < slow.mean_steps.mean() == 250
+
+
+# ---------------------------------------------------------------------------
+# spec, bounds, CLI, sweep
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("changes, field", [
+    (dict(trials=0), "trials"), (dict(trials=10**6), "trials"), (dict(restarts=0), "restarts"),
+    (dict(restarts=1000), "restarts"), (dict(rates=()), "rates"), (dict(rates=(0.5, 1.5)), "rates"),
+    (dict(rates=tuple(np.linspace(0.01, 1, 100))), "rates"), (dict(patterns=("gaussian",)), "patterns"),
+    (dict(patterns=()), "patterns"), (dict(patterns=("top", "top")), "patterns"),
+    (dict(trials=2000, restarts=64, rates=tuple(np.linspace(0.1, 1, 20))), "trials"),
+    (dict(start_scale=-1.0), "start_scale"), (dict(trials=2.5), "trials"),
+])
+def test_spec_bounds_name_the_field(changes, field):
+    """Reference: PhaseSpec's documented limits (PHASE_LIMITS)."""
+    with pytest.raises(ConfigError) as e:
+        _spec(**changes)
+    assert e.value.field == field
+
+
+def test_spec_round_trips_through_json_and_rejects_unknown_keys():
+    """Reference: equality of the frozen dataclass after to_json → from_json."""
+    s = _spec(patterns=("random", "left"), rates=parse_rates("0.05:1:12"))
+    assert PhaseSpec.from_json(s.to_json()) == s
+    assert len(s.rates) == 12 and s.rates[0] == 0.05 and s.rates[-1] == 1.0
+    with pytest.raises(ConfigError, match="bogus"):
+        PhaseSpec.from_dict({**s.to_dict(), "bogus": 1})
+    with pytest.raises(ConfigError, match="rates"):
+        parse_rates("0.1:1")
+
+
+def test_cli_phase_writes_the_documented_arrays(tmp_path, capsys):
+    """Reference: the issue's list of output arrays and shapes; config parses back into a Config."""
+    out = tmp_path / "f.npz"
+    rc = cli_run(["phase", "--preset", "paper-fig4", "--patterns", "random,border", "--rates", "0.05:1:3",
+                  "--trials", "3", "--restarts", "2", "--steps", "120", "--out", str(out)])
+    assert rc == 0
+    f = np.load(out)
+    assert f["rates"].shape == (3,) and list(f["patterns"]) == ["random", "border"]
+    for k in ("p_success", "ci_low", "ci_high", "actual_rate"):
+        assert f[k].shape == (2, 3)
+    assert f["r50"].shape == f["r50_actual"].shape == (2,)
+    assert json.loads(str(f["config"]))["steps"] == 120
+    assert cli_run(["phase", "--trials", "-1", "--out", str(out)]) == 2
+    assert "--trials" in capsys.readouterr().err
+
+
+def test_summarise_agrees_with_phase_transition():
+    """Reference: summarise() recomputed from the raw success array of a run."""
+    res = phase_transition(_spec(trials=5))
+    again = summarise(res.spec, res.success)
+    assert np.array_equal(again.p_success, res.p_success) and np.array_equal(again.ci_low, res.ci_low)
+
+
+def test_sweep_on_a_local_cluster_equals_direct_runs():
+    """Reference: phase_transition called directly on each spec. Run through an in-process
+    LocalCluster (processes=False, as CI allows) and through dask's synchronous scheduler."""
+    from dask.distributed import Client, LocalCluster
+
+    from core.sweep import grid_specs, sweep
+
+    items = grid_specs(_spec(trials=3, restarts=2), nets={"fig4": {}, "wide": {"channels": (2, 24, 1)}}, seeds=(0, 1))
+    assert len(items) == 4 and items[3][0] == {"net": "wide", "activation": "relu", "weight_seed": 1}
+    specs = [s for _, s in items[1:3]]
+    direct = [phase_transition(s).success for s in specs]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            Client(cl) as client:
+        got = sweep(specs, client=client)
+    assert [g["success"].tolist() for g in got] == [d.tolist() for d in direct]
+    seen = []
+    sync = sweep(specs, scheduler="synchronous", progress=lambda d, t: seen.append((d, t)))
+    assert [g["success"].tolist() for g in sync] == [d.tolist() for d in direct] and seen[-1] == (2, 2)
+    with pytest.raises(ConfigError, match="items"):
+        sweep([], scheduler="synchronous")
+
+
+def test_core_experiment_modules_import_without_dash_plotly_or_dask():
+    """Reference: STYLE.md rule 1, checked in a fresh interpreter (dask is imported lazily)."""
+    code = ("import sys, core.phase, core.expected, core.sweep, core.phase_cli;"
+            "bad=[m for m in sys.modules if m.split('.')[0] in ('dash','plotly','dask','distributed')];"
+            "print(bad); sys.exit(bool(bad))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    assert r.returncode == 0, r.stdout + r.stderr
