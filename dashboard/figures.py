@@ -1,0 +1,441 @@
+"""Pure figure builders: numpy arrays and plain dicts in, ``plotly.graph_objects.Figure`` out.
+
+No Dash, no core calls, no state: the tests compare the trace dicts these return.
+Landscape figures always carry the same overlay traces, in the order of
+:data:`OVERLAYS` (empty when there is nothing to draw), so a callback can update
+one overlay with ``Patch()["data"][i]`` without re-sending the 201² grid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+COLORSCALE = "Viridis"
+LOG_FLOOR_REL = 1e-15   # log10(J + floor) with floor = 1e-15 · max J: ~15 decades, J = 0 stays finite
+LOG_CLIP_PERCENT = 0.1  # the log colour bar starts at this percentile of the values
+OUTCOME_COLORS = {"recovered": "#1a9850", "negative": "#d73027", "other": "#f39c12"}
+OUTCOME_NAMES = ("recovered", "negative", "other")
+
+# Overlay traces after the landscape trace (data[0]), always in this order.
+# Plotly draws later traces on top: the markers of the theory come last.
+OVERLAYS = ("B(z*, ε‖z*‖)", "B(−ρ_d z*, ε‖z*‖)", "start", "path: recovered", "path: negative",
+            "path: other", "current", "minimum", "saddle", "maximum", "z*", "−ρ_d z*", "origin")
+OVERLAY_INDEX = {name: i + 1 for i, name in enumerate(OVERLAYS)}
+
+_POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
+    "z*": ("#e41a1c", "star", "diamond"),
+    "−ρ_d z*": ("#ff7f00", "square", "square"),
+    "origin": ("#ffffff", "x", "cross"),
+    "minimum": ("#00e5ff", "circle-open", "circle-open"),
+    "saddle": ("#ff4dff", "x", "x"),
+    "maximum": ("#ffff33", "triangle-up-open", "diamond-open"),
+}
+_CIRCLE_COLOUR = {"B(z*, ε‖z*‖)": "#e41a1c", "B(−ρ_d z*, ε‖z*‖)": "#ff7f00"}
+_MARGIN = dict(l=50, r=20, t=40, b=40)
+
+
+# ---------------------------------------------------------------------------
+# colour scale
+# ---------------------------------------------------------------------------
+def log_floor(J) -> float:
+    """The floor added before log10: ``LOG_FLOOR_REL · max J`` (a tiny positive number if J ≡ 0)."""
+    top = float(np.nanmax(J)) if np.size(J) else 0.0
+    return max(top, 1e-300) * LOG_FLOOR_REL
+
+
+def colour_values(J, scale: str, floor: float) -> np.ndarray:
+    """What is coloured (and plotted as height): J, or log10(J + floor)."""
+    J = np.asarray(J, dtype=float)
+    if scale == "linear":
+        return J
+    if scale == "log":
+        return np.log10(np.maximum(J, 0.0) + floor)
+    raise ValueError(f"scale: must be linear or log, got {scale!r}")
+
+
+def colour_range(c, scale: str) -> tuple[float, float]:
+    """(lo, hi) of the colour bar for colour values c.
+
+    Linear: the full range. Log: from the 0.1th percentile up, so that the single deepest
+    point (log10 of a float32 zero: ~15 decades down) does not take the whole bar; a flat
+    region of exact zeros (mode collapse) covers far more than 0.1% and keeps the floor.
+    """
+    c = np.asarray(c, dtype=float)
+    hi = float(np.nanmax(c))
+    lo = float(np.nanmin(c)) if scale == "linear" else float(np.nanpercentile(c, LOG_CLIP_PERCENT))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def colour_label(scale: str) -> str:
+    return "J" if scale == "linear" else "log10(J + floor)"
+
+
+def axis_labels(n0: int) -> tuple[str, str]:
+    """Axis titles: latent coordinates for n0 = 2, plane coordinates otherwise."""
+    if n0 == 2:
+        return "z₁", "z₂"
+    return "u (along z*/‖z*‖)", "v (random direction ⟂ z*)"
+
+
+# ---------------------------------------------------------------------------
+# overlays
+# ---------------------------------------------------------------------------
+@dataclass
+class Marks:
+    """What is drawn over a landscape, in plane coordinates, with J at each point.
+
+    points : {name: (u, v, J)} for names among z*, −ρ_d z*, origin
+    circles : {name: (cu (K,), cv (K,), cJ (K,))}
+    critical : list of {"kind", "u", "v", "J"}
+    paths : list of (u (F,), v (F,), J (F,), outcome)
+    frame : draw paths up to this frame index (None: all of them)
+    """
+
+    points: dict = field(default_factory=dict)
+    circles: dict = field(default_factory=dict)
+    critical: list = field(default_factory=list)
+    paths: list = field(default_factory=list)
+    frame: int | None = None
+
+
+def _with_gaps(arrays) -> np.ndarray:
+    """Concatenate 1-D arrays with NaN between them (one line trace, several pieces)."""
+    out = []
+    for a in arrays:
+        out.extend(np.asarray(a, dtype=float).tolist())
+        out.append(None)
+    return np.array(out[:-1], dtype=float) if out else np.empty(0)
+
+
+def fast_figure(data: list, layout: dict) -> go.Figure:
+    """A Figure from trace and layout dicts without plotly's per-property validation.
+
+    Validation costs ~50 ms per landscape figure, on the path of every control change; the
+    tests validate what these builders produce (``go.Figure(fig.to_dict())``).
+    """
+    return go.Figure(data=data, layout=layout, _validate=False)
+
+
+def _trace(three_d: bool, name: str, x, y, J, scale, floor, z_min=None, **kw) -> dict:
+    """A scatter (2-D) or scatter3d trace dict; on a surface, z is J's colour value (clamped at z_min)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    kw.setdefault("hovertemplate", f"{name}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
+    if three_d:
+        z = colour_values(J, scale, floor) if np.size(J) else np.empty(0)
+        if z_min is not None and z.size:
+            z = np.fmax(z, z_min)   # NaN gaps between paths stay gaps
+        return dict(type="scatter3d", x=x, y=y, z=z, name=name, showlegend=False, **kw)
+    return dict(type="scatter", x=x, y=y, name=name, **kw)
+
+
+def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min: float | None = None) -> list:
+    """One trace dict per entry of :data:`OVERLAYS` (empty ones included), for a contour or a surface.
+
+    On a surface, heights are colour values clamped below at ``z_min`` (as the surface is).
+    """
+    def tr(name, x, y, J, **kw):
+        return _trace(three_d, name, x, y, J, scale, floor, z_min=z_min, **kw)
+
+    def point_marker(name, size2, size3):
+        colour, s2, s3 = _POINT_STYLE[name]
+        return dict(color=colour, symbol=s3 if three_d else s2, size=size3 if three_d else size2,
+                    line=dict(color="black", width=1))
+
+    traces = {}
+    for name in ("B(z*, ε‖z*‖)", "B(−ρ_d z*, ε‖z*‖)"):
+        cu, cv, cJ = marks.circles.get(name, (np.empty(0),) * 3)
+        traces[name] = tr(name, cu, cv, cJ, mode="lines",
+                          line=dict(color=_CIRCLE_COLOUR[name], width=4 if three_d else 2))
+    f = None if marks.frame is None else marks.frame + 1
+    cut = [(np.asarray(u)[:f], np.asarray(v)[:f], np.asarray(J)[:f], o) for u, v, J, o in marks.paths]
+    traces["start"] = tr("start", [c[0][0] for c in cut], [c[1][0] for c in cut], [c[2][0] for c in cut],
+                         mode="markers", marker=dict(color="white", symbol="circle", size=4 if three_d else 7,
+                                                     line=dict(color="black", width=1)))
+    for outcome in OUTCOME_NAMES:
+        sel = [c for c in cut if c[3] == outcome]
+        traces[f"path: {outcome}"] = tr(f"path: {outcome}", _with_gaps(c[0] for c in sel),
+                                        _with_gaps(c[1] for c in sel), _with_gaps(c[2] for c in sel),
+                                        mode="lines", connectgaps=False,
+                                        line=dict(color=OUTCOME_COLORS[outcome], width=4 if three_d else 2))
+    traces["current"] = tr("current", [c[0][-1] for c in cut], [c[1][-1] for c in cut], [c[2][-1] for c in cut],
+                           mode="markers", marker=dict(color=[OUTCOME_COLORS[c[3]] for c in cut],
+                                                       size=5 if three_d else 9, line=dict(color="black", width=1)))
+    for kind in ("minimum", "saddle", "maximum"):
+        pts = [p for p in marks.critical if p["kind"] == kind]
+        colour, s2, s3 = _POINT_STYLE[kind]
+        traces[kind] = tr(kind, [p["u"] for p in pts], [p["v"] for p in pts], [p["J"] for p in pts],
+                          mode="markers", marker=dict(color=colour, symbol=s3 if three_d else s2,
+                                                      size=7 if three_d else 18, line=dict(color=colour, width=2)),
+                          hovertemplate=f"critical point: {kind}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
+    for name in ("z*", "−ρ_d z*", "origin"):
+        u, v, J = marks.points.get(name, (np.empty(0), np.empty(0), np.empty(0)))
+        traces[name] = tr(name, np.atleast_1d(u), np.atleast_1d(v), np.atleast_1d(J), mode="markers",
+                          marker=point_marker(name, 14, 6))
+    return [traces[name] for name in OVERLAYS]
+
+
+# ---------------------------------------------------------------------------
+# landscape: contour and surface
+# ---------------------------------------------------------------------------
+def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), marks: Marks | None = None,
+                   title: str = "", meta: dict | None = None) -> go.Figure:
+    """Filled contour of J (M, N) over u (N,) × v (M,), with the overlays of ``marks``.
+
+    The colour values are sent as float32 (half the bytes; far below what a colour shows).
+    """
+    c = colour_values(J, scale, floor)
+    lo, hi = colour_range(c, scale)
+    main = dict(
+        type="contour", x=np.asarray(u, float), y=np.asarray(v, float), z=c.astype(np.float32),
+        colorscale=COLORSCALE, zmin=lo, zmax=hi, zauto=False, ncontours=30,
+        contours=dict(coloring="heatmap", showlines=True), line=dict(width=0.5, color="rgba(255,255,255,0.35)"),
+        colorbar=dict(title=dict(text=colour_label(scale), side="right"), thickness=14),
+        name="J", hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
+    layout = dict(
+        title=dict(text=title, x=0.02, font=dict(size=14)), margin=_MARGIN, uirevision="landscape",
+        xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], constrain="domain"),
+        yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], scaleanchor="x",
+                   constrain="domain"),
+        legend=dict(orientation="h", y=-0.14, x=0, font=dict(size=11)), meta=meta or {},
+        clickmode="event", hovermode="closest")
+    return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=False), layout)
+
+
+def surface_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), marks: Marks | None = None,
+                   title: str = "", meta: dict | None = None) -> go.Figure:
+    """3-D surface of J (height and colour use the same scale as the contour), with the overlays."""
+    c = colour_values(J, scale, floor)
+    lo, hi = colour_range(c, scale)
+    # Log heights are clamped at the colour bar's low end, so the surface is not one deep spike.
+    z_min = lo if scale == "log" else None
+    main = dict(
+        type="surface", x=np.asarray(u, float), y=np.asarray(v, float),
+        z=(c if z_min is None else np.fmax(c, z_min)).astype(np.float32),
+        colorscale=COLORSCALE, cmin=lo, cmax=hi, showscale=False, name="J",
+        hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
+    layout = dict(
+        title=dict(text=title, x=0.02, font=dict(size=14)), margin=dict(l=0, r=0, t=40, b=0),
+        uirevision="landscape", meta=meta or {}, showlegend=False,
+        scene=dict(xaxis=dict(title=dict(text=labels[0])), yaxis=dict(title=dict(text=labels[1])),
+                   zaxis=dict(title=dict(text=colour_label(scale))),
+                   aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.7),
+                   camera=dict(eye=dict(x=1.5, y=-1.5, z=1.0))))
+    return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=True, z_min=z_min), layout)
+
+
+# ---------------------------------------------------------------------------
+# compare: four surfaces, one camera
+# ---------------------------------------------------------------------------
+SCENES = ("scene", "scene2", "scene3", "scene4")
+
+
+def compare_figure(landscapes: dict, scale: str, labels=("z₁", "z₂"), z_star_uv=None,
+                   meta: dict | None = None) -> go.Figure:
+    """2×2 surfaces, one per activation ({name: (u, v, J)}); each has its own colour range,
+    all share one camera (the callbacks keep the four ``scene*.camera`` equal)."""
+    names = list(landscapes)
+    fig = make_subplots(rows=2, cols=2, specs=[[{"type": "scene"}] * 2] * 2, subplot_titles=names,
+                        horizontal_spacing=0.02, vertical_spacing=0.06)
+    camera = dict(eye=dict(x=1.5, y=-1.5, z=1.0))
+    for k, name in enumerate(names):
+        u, v, J = landscapes[name]
+        floor = log_floor(J)
+        c = colour_values(J, scale, floor)
+        lo, hi = colour_range(c, scale)
+        scene = SCENES[k]
+        fig.add_trace(go.Surface(x=u, y=v, z=np.fmax(c, lo), colorscale=COLORSCALE, showscale=False, name=name,
+                                 cmin=lo, cmax=hi, scene=scene,
+                                 hovertemplate=f"{name}<br>(%{{x:.3f}}, %{{y:.3f}})<br>%{{z:.4g}}<extra></extra>"))
+        if z_star_uv is not None:
+            fig.add_trace(go.Scatter3d(x=[z_star_uv[0]], y=[z_star_uv[1]], z=np.fmax(colour_values([0.0], scale, floor), lo),
+                                       mode="markers", marker=dict(color="#e41a1c", symbol="diamond", size=5),
+                                       name="z*", showlegend=False, scene=scene))
+        fig.layout[scene].update(xaxis_title=labels[0], yaxis_title=labels[1], zaxis_title=colour_label(scale),
+                                 aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.7), camera=camera)
+    fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), uirevision="compare", meta=meta or {}, showlegend=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# images
+# ---------------------------------------------------------------------------
+def _channel0(a):
+    a = np.asarray(a, dtype=float)
+    return a[0] if a.ndim >= 2 else a
+
+
+def images_figure(imgs: dict, title: str = "") -> go.Figure:
+    """G(z), the mask, A·G(z), y and the residual A^T(A G(z) − y), channel 0 of each.
+
+    ``imgs`` is core.problem.images' dict. 2-D outputs are heat maps on one colour range
+    (G(z), A·G(z), y; the residual on a symmetric diverging one); 1-D outputs are line plots.
+    """
+    panels = ["G(z)", "mask", "A·G(z)", "y", "residual"]
+    mask = imgs.get("mask")
+    if mask is None:
+        panels[1] = "mask (dense Gaussian A: none)"
+        panels[2], panels[3] = "Aᵀ A G(z)", "Aᵀ y"
+    fig = make_subplots(rows=1, cols=5, subplot_titles=panels, horizontal_spacing=0.035)
+    x, Ax, y, res = (_channel0(imgs[k]) for k in ("x", "Ax", "y", "residual"))
+    m = _channel0(mask).astype(float) if mask is not None else None
+    lo = float(min(np.min(x), np.min(imgs["x_star"]), np.min(Ax), np.min(y)))
+    hi = float(max(np.max(x), np.max(imgs["x_star"]), np.max(Ax), np.max(y)))
+    r = float(np.max(np.abs(res))) or 1.0
+    if x.ndim == 2:
+        common = dict(colorscale="Gray", zmin=lo, zmax=hi, showscale=False)
+        fig.add_trace(go.Heatmap(z=x, name="G(z)", **common), 1, 1)
+        if m is not None:
+            fig.add_trace(go.Heatmap(z=m, name="mask", colorscale=[[0, "#202020"], [1, "#f5f5f5"]],
+                                     zmin=0, zmax=1, showscale=False), 1, 2)
+        fig.add_trace(go.Heatmap(z=Ax, name="A·G(z)", **common), 1, 3)
+        fig.add_trace(go.Heatmap(z=y, name="y", **common), 1, 4)
+        fig.add_trace(go.Heatmap(z=res, name="residual", colorscale="RdBu", zmid=0, zmin=-r, zmax=r,
+                                 colorbar=dict(thickness=10, len=0.8)), 1, 5)
+        for k in range(1, 6):
+            fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if k == 1 else k}", showticklabels=False,
+                             row=1, col=k)
+            fig.update_xaxes(showticklabels=False, constrain="domain", row=1, col=k)
+    else:
+        t = np.arange(x.size)
+        fig.add_trace(go.Scatter(x=t, y=x, name="G(z)", mode="lines"), 1, 1)
+        fig.add_trace(go.Scatter(x=t, y=_channel0(imgs["x_star"]), name="G(z*)", mode="lines",
+                                 line=dict(dash="dot")), 1, 1)
+        if m is not None:
+            fig.add_trace(go.Scatter(x=t, y=m, name="mask", mode="lines", line=dict(shape="hv")), 1, 2)
+        fig.add_trace(go.Scatter(x=t, y=Ax, name="A·G(z)", mode="lines"), 1, 3)
+        fig.add_trace(go.Scatter(x=t, y=y, name="y", mode="lines"), 1, 4)
+        fig.add_trace(go.Scatter(x=t, y=res, name="residual", mode="lines"), 1, 5)
+        fig.update_layout(showlegend=False)
+    fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=13)), margin=dict(l=10, r=10, t=40, b=10),
+                      height=300, plot_bgcolor="white")
+    return fig
+
+
+def mask_figure(mask) -> go.Figure:
+    """The observed entries of channel 0 as a small black/white image (or strip, for 1-D)."""
+    data, annotations = [], []
+    if mask is None:
+        annotations = [dict(text="dense Gaussian A<br>(no pixel mask)", showarrow=False, x=0.5, y=0.5,
+                            xref="paper", yref="paper")]
+    else:
+        m = _channel0(mask).astype(float)
+        if m.ndim == 1:
+            m = m[None, :]
+        data = [dict(type="heatmap", z=m, colorscale=[[0, "#202020"], [1, "#f5f5f5"]], zmin=0, zmax=1,
+                     showscale=False, hovertemplate="(%{x}, %{y}): %{z}<extra>observed = 1</extra>")]
+    layout = dict(xaxis=dict(visible=False, constrain="domain"),
+                  yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
+                  margin=dict(l=0, r=0, t=0, b=0), height=110, width=140, plot_bgcolor="white",
+                  annotations=annotations)
+    return fast_figure(data, layout)
+
+
+# ---------------------------------------------------------------------------
+# mode collapse
+# ---------------------------------------------------------------------------
+def collapse_figure(panels: list, scale: str, labels=("z₁", "z₂")) -> go.Figure:
+    """Contours of J with the collapse set highlighted, side by side.
+
+    ``panels`` is a list of dicts with keys ``title``, ``u`` (N,), ``v`` (M,), ``J`` (M, N),
+    ``in_set`` (M, N) bool, ``witness`` (None or ((u1, v1), (u2, v2))) and ``z_star_uv``.
+    """
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p["title"] for p in panels],
+                        horizontal_spacing=0.1)
+    for k, p in enumerate(panels, start=1):
+        floor = log_floor(p["J"])
+        c = colour_values(p["J"], scale, floor)
+        lo, hi = colour_range(c, scale)
+        fig.add_trace(go.Contour(x=p["u"], y=p["v"], z=c, colorscale=COLORSCALE, ncontours=30,
+                                 zmin=lo, zmax=hi, zauto=False,
+                                 contours=dict(coloring="heatmap", showlines=False), name="J",
+                                 colorbar=dict(x=0.43 if k == 1 else 1.0, thickness=12, len=0.9,
+                                               title=dict(text=colour_label(scale), side="right")),
+                                 hovertemplate="(%{x:.3f}, %{y:.3f})<br>%{z:.4g}<extra></extra>"), 1, k)
+        in_set = np.asarray(p["in_set"], dtype=float)
+        # The set filled translucent red, with a red outline (one contour at level ½ of the indicator).
+        fig.add_trace(go.Contour(x=p["u"], y=p["v"], z=in_set, autocontour=False, zmin=0, zmax=1,
+                                 contours=dict(start=0.5, end=0.5, size=1, coloring="fill"),
+                                 colorscale=[[0, "rgba(255,40,40,0)"], [1, "rgba(255,40,40,0.55)"]],
+                                 line=dict(color="#ff2828", width=2), showscale=False, name="collapse set",
+                                 showlegend=k == 1, hoverinfo="skip"), 1, k)
+        zs = p["z_star_uv"]
+        fig.add_trace(go.Scatter(x=[zs[0]], y=[zs[1]], mode="markers", name="z*", showlegend=k == 1,
+                                 marker=dict(symbol="star", size=14, color="#e41a1c", line=dict(color="black", width=1))),
+                      1, k)
+        if p["witness"] is not None:
+            (u1, v1), (u2, v2) = p["witness"]
+            fig.add_trace(go.Scatter(x=[u1, u2], y=[v1, v2], mode="markers+text", text=["z₁", "z₂"],
+                                     textposition="top center", name="witness z₁, z₂", showlegend=k == 1,
+                                     textfont=dict(color="white", size=13),
+                                     marker=dict(symbol="circle", size=11, color="white",
+                                                 line=dict(color="black", width=2))), 1, k)
+        fig.update_xaxes(title=labels[0], constrain="domain", row=1, col=k)
+        fig.update_yaxes(title=labels[1], scaleanchor=f"x{'' if k == 1 else k}", constrain="domain", row=1, col=k)
+    fig.update_layout(margin=dict(l=50, r=20, t=50, b=40), height=460, legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def witness_figure(x1, x2, gap: float, z1, z2) -> go.Figure:
+    """G(z₁) and G(z₂) (channel 0) on one colour range: identical images from different codes."""
+    a, b = _channel0(x1), _channel0(x2)
+    f = lambda z: "(" + ", ".join(f"{t:.2f}" for t in z) + ")"  # noqa: E731
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"G(z₁), z₁ = {f(z1)}", f"G(z₂), z₂ = {f(z2)}"],
+                        horizontal_spacing=0.06)
+    lo, hi = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
+    if hi <= lo:
+        hi = lo + 1.0   # constant images (e.g. all zero) show as black, not mid-grey
+    if a.ndim == 2:
+        for k, img in ((1, a), (2, b)):
+            fig.add_trace(go.Heatmap(z=img, colorscale="Gray", zmin=lo, zmax=hi, showscale=False), 1, k)
+            fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if k == 1 else k}", visible=False, row=1, col=k)
+            fig.update_xaxes(visible=False, constrain="domain", row=1, col=k)
+    else:
+        for k, img in ((1, a), (2, b)):
+            fig.add_trace(go.Scatter(y=img, mode="lines"), 1, k)
+    top = float(max(np.abs(a).max(), np.abs(b).max()))
+    fig.update_layout(title=dict(text=f"‖G(z₁) − G(z₂)‖ = {gap:.3g}   (largest |pixel| = {top:.3g})", x=0.01,
+                                 font=dict(size=13)),
+                      margin=dict(l=10, r=10, t=60, b=10), height=250, showlegend=False)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# basins
+# ---------------------------------------------------------------------------
+def basin_figure(u, v, rows, marks: dict | None = None, labels=("z₁", "z₂"), title: str = "") -> go.Figure:
+    """Outcome of the descent started at each grid point (0 recovered, 1 negative, 2 other);
+    rows not computed yet are blank. ``marks`` is {name: (u, v)}."""
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    z = np.full((v.size, u.size), np.nan)
+    if len(rows):
+        r = np.asarray(rows, dtype=float)
+        z[: r.shape[0]] = r
+    cs = []
+    for k, name in enumerate(OUTCOME_NAMES):
+        cs += [[k / 3, OUTCOME_COLORS[name]], [(k + 1) / 3, OUTCOME_COLORS[name]]]
+    fig = go.Figure(go.Heatmap(x=u, y=v, z=z, colorscale=cs, zmin=-0.5, zmax=2.5, name="outcome",
+                               colorbar=dict(tickvals=[0, 1, 2], ticktext=list(OUTCOME_NAMES), thickness=14),
+                               hovertemplate="start (%{x:.3f}, %{y:.3f})<br>outcome %{z}<extra></extra>"))
+    for name, (mu, mv) in (marks or {}).items():
+        colour, s2, _ = _POINT_STYLE[name]
+        fig.add_trace(go.Scatter(x=[mu], y=[mv], mode="markers", name=name,
+                                 marker=dict(color=colour, symbol=s2, size=14, line=dict(color="black", width=1))))
+    fig.update_layout(title=dict(text=title, x=0.02, font=dict(size=14)), margin=_MARGIN,
+                      xaxis=dict(title=labels[0], range=[float(u[0]), float(u[-1])], constrain="domain"),
+                      yaxis=dict(title=labels[1], range=[float(v[0]), float(v[-1])], scaleanchor="x",
+                                 constrain="domain"),
+                      legend=dict(orientation="h", y=-0.14))
+    return fig
+
+
+def message_figure(text: str) -> go.Figure:
+    """An empty figure that says why it is empty."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white")
+    return fig

@@ -1,0 +1,275 @@
+"""The page: a sidebar of controls (each with its message line) and six views in tabs."""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from core.config import ACTIVATIONS, MASKS, WEIGHT_LAWS
+
+from . import ids, state
+
+GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False}
+
+
+def _err(control_id: str) -> html.Div:
+    return html.Div(id=ids.err(control_id), className="error")
+
+
+def _text(control_id: str, value: str, placeholder: str = "") -> dcc.Input:
+    # debounce: the value is sent on Enter or when the field loses focus, not on every key.
+    return dcc.Input(id=control_id, type="text", value=value, debounce=True, placeholder=placeholder,
+                     className="text-input", autoComplete="off")
+
+
+def _field(label: str, control, control_id: str, hint: str = "") -> html.Div:
+    return html.Div(className="field", children=[
+        html.Label(label, htmlFor=control_id, title=hint),
+        control,
+        _err(control_id),
+    ])
+
+
+def _section(title: str, *children) -> html.Details:
+    return html.Details(open=True, className="section", children=[html.Summary(title), *children])
+
+
+def _dropdown(control_id: str, options, value) -> dcc.Dropdown:
+    return dcc.Dropdown(id=control_id, options=[{"label": o, "value": o} for o in options], value=value,
+                        clearable=False, searchable=False, className="dropdown")
+
+
+def sidebar(v: dict) -> html.Div:
+    """The controls, filled with the values ``v`` (see state.controls_from_config)."""
+    lim = state.DASH_LIMITS
+    return html.Div(className="sidebar", children=[
+        _field("Preset", dcc.Dropdown(id=ids.PRESET, options=[{"label": p, "value": p} for p in state.PRESET_NAMES],
+                                      value=state.DEFAULT_PRESET, clearable=False, searchable=False,
+                                      placeholder="custom", className="dropdown"), ids.PRESET),
+        _section(
+            "Network G",
+            _field("Dimension of the convolutions", dcc.RadioItems(
+                id=ids.DIM, options=[{"label": " 1-D", "value": 1}, {"label": " 2-D", "value": 2}],
+                value=v["dim"], inline=True, className="radio"), ids.DIM),
+            _field("Channels n0, C1, …, Cd", _text(ids.CHANNELS, v["channels"], "2,16,1"), ids.CHANNELS,
+                   "comma-separated; the first is the latent dimension n0"),
+            html.Div(className="pair", children=[
+                _field("Kernel", _text(ids.KERNEL, v["kernel"], "5 or 5,5"), ids.KERNEL,
+                       "one value for all layers or one per layer, 1–15"),
+                _field("Stride", _text(ids.STRIDE, v["stride"], "3"), ids.STRIDE,
+                       "one value for all layers or one per layer, 1–15"),
+            ]),
+            html.Div(className="pair", children=[
+                _field("Activation σ", _dropdown(ids.ACTIVATION, ACTIVATIONS, v["activation"]), ids.ACTIVATION),
+                _field("Leaky slope", _text(ids.NEGATIVE_SLOPE, v["negative_slope"], "0.2"), ids.NEGATIVE_SLOPE,
+                       "slope of leaky ReLU for z < 0, in [0, 1]"),
+            ]),
+        ),
+        _section(
+            "Weights W",
+            _field("Law", _dropdown(ids.WEIGHTS, WEIGHT_LAWS, v["weights"]), ids.WEIGHTS),
+            _field("Scale", dcc.RadioItems(
+                id=ids.WEIGHT_STD_KIND, options=[{"label": " unit N(0,1)", "value": "unit"},
+                                                 {"label": " paper 1/√(C k^dim)", "value": "paper"},
+                                                 {"label": " number", "value": "number"}],
+                value=v["weight_std_kind"], inline=True, className="radio"), ids.WEIGHT_STD_KIND),
+            html.Div(className="pair", children=[
+                _field("Scale number", _text(ids.WEIGHT_STD, v["weight_std"], "1.0"), ids.WEIGHT_STD,
+                       "used when Scale is 'number'; in (0, 1000]"),
+                _field("Seed", _text(ids.WEIGHT_SEED, v["weight_seed"], "0"), ids.WEIGHT_SEED),
+            ]),
+        ),
+        _section(
+            "Observation A",
+            html.Div(className="pair", children=[
+                _field("Mask", _dropdown(ids.MASK, MASKS, v["mask"]), ids.MASK),
+                _field("Rate r", _text(ids.RATE, v["rate"], "0.5"), ids.RATE, "sampling rate m/n in (0, 1]"),
+            ]),
+            html.Div(className="pair", children=[
+                _field("Mask seed", _text(ids.MASK_SEED, v["mask_seed"], "0"), ids.MASK_SEED),
+                html.Div(className="field", children=[
+                    html.Label("Mask (channel 1)"),
+                    dcc.Graph(id=ids.MASK_IMAGE, config={"displayModeBar": False, "staticPlot": True},
+                              style={"height": "110px", "width": "140px"}),
+                ]),
+            ]),
+        ),
+        _section(
+            "Ground truth z*",
+            _field("z*", _text(ids.Z_STAR, v["z_star"], "empty: N(0, I) from z_seed"), ids.Z_STAR,
+                   "comma-separated, n0 entries, not all zero"),
+            dcc.Checklist(id=ids.CLICK_MODE, options=[{"label": " a click on a landscape sets z*", "value": "z"}],
+                          value=[], className="checklist"),
+        ),
+        _section(
+            "Grid and view",
+            html.Div(className="pair", children=[
+                _field(f"Grid (≤ {lim['grid'][1]})", _text(ids.GRID, v["grid"], "201"), ids.GRID,
+                       "points per side"),
+                _field("Window ±", _text(ids.EXTENT, v["extent"], "3.0"), ids.EXTENT,
+                       "half-width of the window, in latent units"),
+            ]),
+            html.Div(className="pair", children=[
+                _field("Colour scale", dcc.RadioItems(
+                    id=ids.SCALE, options=[{"label": " log", "value": "log"}, {"label": " linear", "value": "linear"}],
+                    value=state.VIEW_DEFAULTS["scale"], inline=True, className="radio"), ids.SCALE),
+                _field("ε (balls)", _text(ids.EPS, v["eps"], "0.15"), ids.EPS,
+                       "radius factor of B(z*, ε‖z*‖) and B(−ρ z*, ε‖z*‖), in (0, 1)"),
+            ]),
+        ),
+        _section(
+            "Descent",
+            _field("Method", dcc.RadioItems(id=ids.METHOD, options=[{"label": " Adam", "value": "adam"},
+                                                                    {"label": " GD", "value": "gd"}],
+                                            value=v["method"], inline=True, className="radio"), ids.METHOD),
+            html.Div(className="pair", children=[
+                _field("Learning rate", _text(ids.LR, v["lr"], "0.1"), ids.LR, "Adam's rate or the GD step"),
+                _field(f"Steps (≤ {lim['steps'][1]})", _text(ids.STEPS, v["steps"], "500"), ids.STEPS),
+            ]),
+            html.Div(className="pair", children=[
+                _field(f"Random starts N (≤ {lim['starts'][1]})", _text(ids.STARTS, v["starts"], "100"), ids.STARTS),
+                _field("Start seed", _text(ids.START_SEED, v["start_seed"], "0"), ids.START_SEED),
+            ]),
+        ),
+        html.Div(id=ids.CONFIG_ERROR, className="error"),
+    ])
+
+
+def _graph(graph_id: str, height: str, **kw) -> dcc.Loading:
+    # delay_show: quick updates (patches, playback) do not flash the spinner.
+    return dcc.Loading(dcc.Graph(id=graph_id, config=GRAPH_CONFIG, style={"height": height}, **kw),
+                       delay_show=400, type="circle")
+
+
+def tab_landscape() -> dcc.Tab:
+    return dcc.Tab(label="Landscape", value=ids.TAB_LANDSCAPE, children=[
+        html.Div(className="row", children=[
+            html.Div(className="col", children=[_graph(ids.LAND_SURFACE, "560px")]),
+            html.Div(className="col", children=[_graph(ids.LAND_CONTOUR, "560px")]),
+        ]),
+        html.Div(className="info", children=[
+            dcc.Loading(html.Div(id=ids.RHO_TEXT), delay_show=400, type="dot"),
+            html.Div(id=ids.CRITICAL_TEXT),
+            html.Div(id=ids.LAND_COUNTS),
+            html.Div("A click on the surface or the contour starts a descent from that point (drawn on both); "
+                     "tick “a click sets z*” in the sidebar to move z* instead.", className="hint"),
+        ]),
+    ])
+
+
+def tab_descent() -> dcc.Tab:
+    return dcc.Tab(label="Descent", value=ids.TAB_DESCENT, children=[
+        html.Div(className="toolbar", children=[
+            html.Button("Launch N random starts", id=ids.DESC_RANDOM, n_clicks=0),
+            html.Button("Clear", id=ids.DESC_CLEAR, n_clicks=0),
+            html.Button("▶ Play", id=ids.DESC_PLAY, n_clicks=0),
+            html.Div(className="slider", children=[
+                dcc.Slider(id=ids.DESC_SLIDER, min=0, max=1, step=1, value=0, marks=None, updatemode="drag"),
+            ]),
+            html.Span(id=ids.DESC_ITER_TEXT, className="iter"),
+        ]),
+        dcc.Interval(id=ids.DESC_INTERVAL, interval=120, disabled=True, max_intervals=1),
+        dcc.Loading(html.Div(id=ids.DESC_COUNTS, className="info"), delay_show=300, type="dot"),
+        html.Div(className="row", children=[
+            html.Div(className="col", children=[_graph(ids.DESC_CONTOUR, "540px")]),
+            html.Div(className="col", children=[_graph(ids.DESC_SURFACE, "540px")]),
+        ]),
+        html.Div("Click on the contour to descend from that point. N, the method, the rate and the steps "
+                 "are in the sidebar's Descent section; N random starts are N(0, I).", className="hint"),
+    ])
+
+
+def tab_compare() -> dcc.Tab:
+    return dcc.Tab(label="Compare σ", value=ids.TAB_COMPARE, children=[
+        html.Div("Same weights, mask and z*; only the activation changes. Rotating one surface rotates all four.",
+                 className="hint"),
+        _graph(ids.COMPARE, "820px"),
+        html.Div(id=ids.COMPARE_SYNC, style={"display": "none"}),
+    ])
+
+
+def tab_collapse() -> dcc.Tab:
+    return dcc.Tab(label="Mode collapse", value=ids.TAB_COLLAPSE, children=[
+        html.Div(className="toolbar", children=[
+            dcc.RadioItems(id=ids.COLLAPSE_SOURCE, value="preset", inline=True, className="radio", options=[
+                {"label": " mode-collapse preset (Fig. 4 d)", "value": "preset"},
+                {"label": " current config", "value": "current"}]),
+        ]),
+        dcc.Loading(html.Div(id=ids.COLLAPSE_TEXT, className="info"), delay_show=300, type="dot"),
+        _graph(ids.COLLAPSE_GRAPH, "470px"),
+        _graph(ids.COLLAPSE_WITNESS, "260px"),
+    ])
+
+
+def tab_basins() -> dcc.Tab:
+    lo, hi = state.DASH_LIMITS["basin_grid"]
+    return dcc.Tab(label="Basins", value=ids.TAB_BASINS, children=[
+        html.Div(className="toolbar", children=[
+            html.Label(f"Starts per side ({lo}–{hi})", htmlFor=ids.BASIN_GRID),
+            dcc.Input(id=ids.BASIN_GRID, type="text", value="31", debounce=True, className="text-input short"),
+            html.Button("Start", id=ids.BASIN_START, n_clicks=0),
+            html.Button("Cancel", id=ids.BASIN_CANCEL, n_clicks=0),
+            html.Progress(id=ids.BASIN_PROGRESS, value="0", max="100"),
+            _err(ids.BASIN_GRID),
+        ]),
+        dcc.Interval(id=ids.BASIN_INTERVAL, interval=300, disabled=True, max_intervals=1),
+        html.Div(id=ids.BASIN_TEXT, className="info"),
+        _graph(ids.BASIN_GRAPH, "560px"),
+        html.Div("Each grid point starts one descent (the sidebar's method, rate and steps); the map is filled "
+                 "a few rows at a time, so it can be cancelled.", className="hint"),
+    ])
+
+
+def tab_images() -> dcc.Tab:
+    return dcc.Tab(label="Images", value=ids.TAB_IMAGES, children=[
+        html.Div("Hover over (or click) a latent point: its G(z), the mask, A·G(z) beside y, and the residual.",
+                 className="hint"),
+        html.Div(className="row", children=[
+            html.Div(className="col narrow", children=[_graph(ids.IMG_CONTOUR, "460px")]),
+            html.Div(className="col wide", children=[
+                html.Div(id=ids.IMG_TEXT, className="info"),
+                dcc.Graph(id=ids.IMG_GRAPH, config=GRAPH_CONFIG, style={"height": "300px"}),
+            ]),
+        ]),
+    ])
+
+
+def header() -> html.Div:
+    return html.Div(className="header", children=[
+        html.H1("When can a generative network be inverted?"),
+        html.Span("Ma, Ayaz & Karaman, NeurIPS 2018", className="subtitle"),
+        html.Div(className="downloads", children=[
+            html.Span("Download:"),
+            html.Button("landscape .npz", id=ids.DL_NPZ, n_clicks=0),
+            html.Button(".csv", id=ids.DL_CSV, n_clicks=0),
+            html.Button("config .json", id=ids.DL_JSON, n_clicks=0),
+            html.Button("figure PNG", id=ids.DL_PNG, n_clicks=0),
+            html.Button("figure HTML", id=ids.DL_HTML, n_clicks=0),
+            dcc.Loading(html.Span(id=ids.DL_ERROR, className="error"), type="dot", delay_show=300),
+            dcc.Download(id=ids.DOWNLOAD),
+        ]),
+    ])
+
+
+def build_layout() -> html.Div:
+    v = state.controls_from_config(state.BASE)
+    return html.Div(className="app", children=[
+        dcc.Location(id=ids.URL, refresh=False),
+        dcc.Store(id=ids.CONFIG),
+        dcc.Store(id=ids.CRITICAL),
+        dcc.Store(id=ids.POINT),
+        dcc.Store(id=ids.DESCENT),
+        dcc.Store(id=ids.BASINS),
+        dcc.Store(id=ids.LAND_KEY),
+        dcc.Store(id=ids.SURF_KEY),
+        dcc.Store(id=ids.DESC_KEY),
+        dcc.Store(id=ids.DESC_SURF_KEY),
+        *[dcc.Store(id=v) for v in ids.VIEW_STORES.values()],
+        header(),
+        html.Div(className="body", children=[
+            sidebar(v),
+            html.Div(className="main", children=[
+                dcc.Tabs(id=ids.TABS, value=ids.TAB_LANDSCAPE, className="tabs", children=[
+                    tab_landscape(), tab_descent(), tab_compare(), tab_collapse(), tab_basins(), tab_images(),
+                ]),
+            ]),
+        ]),
+    ])

@@ -1,0 +1,121 @@
+"""Expected vs empirical landscape: why Theorem 1 holds.
+
+Three panels — one random net's J, the closed-form expectation E_W[J] over the weights, and their
+difference — and J along the −z* ray with the empirical critical point, the expected one and
+−ρ_d z*. A width slider multiplies every channel count after n0: as the net widens its landscape
+concentrates on the expected one. Optionally a Monte Carlo mean over K weight draws is overlaid
+on the ray, as an independent check of the closed form. All numbers come from
+:mod:`core.expected`; :func:`compute` and :func:`view` are the plain functions the tests call.
+"""
+from __future__ import annotations
+
+import numpy as np
+from dash import Input, Output, dcc, html
+
+from core.config import ConfigError, from_preset
+from core.expected import expected_landscape, monte_carlo_J, widen
+from core.phase import torch_threads
+
+from .figures_experiments import expected_figure, ray_figure
+
+PRESET = "expected-preset"
+WIDTH = "expected-width"
+GRID = "expected-grid"
+MC = "expected-mc"
+HEATMAPS = "expected-heatmaps"
+RAY = "expected-ray"
+STATUS = "expected-status"
+ERROR = "expected-error"
+
+PRESETS = ("paper-fig4", "authors-code")    # Gaussian-weight ReLU presets, where the closed form applies
+WIDTHS = (1, 2, 4, 8, 16)                   # slider positions → width factor
+GRIDS = (31, 61, 101)
+MC_DRAWS, MC_RAY_POINTS = 32, 61
+
+
+def compute(preset: str, width_index: int, grid: int, monte_carlo: bool = False) -> dict:
+    """Landscapes of the widened net (core), scaled by max E[J] so that every width shares one scale.
+
+    Returns
+    -------
+    dict
+        ``u, v, J_emp, J_exp, t, ray_emp, ray_exp`` (scaled), ``t_emp, t_exp, rho``, ``z_star_uv``,
+        ``rel_error`` (max |J − E J| / max E J on the grid), ``channels``, ``width``, and with
+        ``monte_carlo`` also ``t_mc, ray_mc, ray_mc_sem`` (scaled).
+    """
+    if preset not in PRESETS:
+        raise ConfigError("preset", f"must be one of {', '.join(PRESETS)}; got {preset!r}")
+    if not 0 <= int(width_index) < len(WIDTHS):
+        raise ConfigError("width_factor", f"slider index must be in [0, {len(WIDTHS) - 1}], got {width_index}")
+    if grid not in GRIDS:
+        raise ConfigError("grid", f"must be one of {GRIDS}, got {grid}")
+    cfg = widen(from_preset(preset), WIDTHS[int(width_index)])
+    with torch_threads(1):
+        E = expected_landscape(cfg, grid=grid)
+        scale = float(E.J_exp.max()) or 1.0
+        out = dict(u=E.u, v=E.v, J_emp=E.J_emp / scale, J_exp=E.J_exp / scale, t=E.t, ray_emp=E.ray_emp / scale,
+                   ray_exp=E.ray_exp / scale, t_emp=E.t_emp, t_exp=E.t_exp, rho=E.rho,
+                   z_star_uv=tuple(float(x) for x in E.plane.project(E.z_star)),
+                   rel_error=float(np.abs(E.J_emp - E.J_exp).max() / scale), channels=cfg.channels,
+                   width=WIDTHS[int(width_index)], n0=cfg.n0)
+        if monte_carlo:
+            t = np.linspace(E.t[0], E.t[-1], MC_RAY_POINTS)
+            mc = monte_carlo_J(cfg, -t[:, None] * E.z_star[None], MC_DRAWS)
+            out.update(t_mc=t, ray_mc=mc.mean / scale, ray_mc_sem=mc.sem / scale)
+    return out
+
+
+def view(d: dict) -> tuple:
+    """(heatmap figure, ray figure, status text) from :func:`compute`'s dict."""
+    labels = ("z₁", "z₂") if d["n0"] == 2 else ("u (along z*)", "v")
+    heat = expected_figure(d["u"], d["v"], d["J_emp"], d["J_exp"], z_star_uv=d["z_star_uv"], labels=labels,
+                           title=f"channels {','.join(map(str, d['channels']))} (width ×{d['width']}); "
+                                 "J in units of max E_W[J]")
+    ray = ray_figure(d["t"], d["ray_emp"], d["ray_exp"], d["t_emp"], d["t_exp"], d["rho"],
+                     title="along the −z* ray: the spurious critical point")
+    if "ray_mc" in d:
+        ray.add_scatter(x=d["t_mc"], y=d["ray_mc"], mode="markers", name=f"Monte Carlo mean (K = {MC_DRAWS})",
+                        marker=dict(color="#2ca02c", size=5),
+                        error_y=dict(type="data", array=2 * d["ray_mc_sem"], thickness=1, width=0))
+    fmt = lambda x: f"{x:.3f}" if np.isfinite(x) else "none"  # noqa: E731
+    text = (f"max |J − E J| / max E J = {d['rel_error']:.3f} · critical point on −z* ray: empirical t = "
+            f"{fmt(d['t_emp'])}, expected t = {fmt(d['t_exp'])}, ρ_d = {d['rho']:.3f}")
+    return heat, ray, text
+
+
+def layout():
+    return html.Div(children=[
+        html.Div(className="toolbar", children=[
+            html.Label("net"),
+            dcc.Dropdown(id=PRESET, options=list(PRESETS), value=PRESETS[0], clearable=False, searchable=False,
+                         style={"width": "160px"}),
+            html.Label("channel width ×"),
+            html.Div(className="slider", children=[
+                dcc.Slider(id=WIDTH, min=0, max=len(WIDTHS) - 1, step=1, value=0,
+                           marks={i: f"×{w}" for i, w in enumerate(WIDTHS)}),
+            ]),
+            html.Label("grid"),
+            dcc.Dropdown(id=GRID, options=list(GRIDS), value=61, clearable=False, searchable=False,
+                         style={"width": "80px"}),
+            dcc.Checklist(id=MC, options=[{"label": f"Monte Carlo check on the ray (K = {MC_DRAWS})",
+                                           "value": "mc"}], value=[], className="checklist"),
+        ]),
+        html.Div(id=ERROR, className="error"),
+        dcc.Loading(dcc.Graph(id=HEATMAPS, config={"displaylogo": False})),
+        dcc.Graph(id=RAY, config={"displaylogo": False}),
+        html.Div(id=STATUS, className="info"),
+    ])
+
+
+def register_callbacks(app) -> None:
+    @app.callback(Output(HEATMAPS, "figure"), Output(RAY, "figure"), Output(STATUS, "children"),
+                  Output(ERROR, "children"),
+                  Input(PRESET, "value"), Input(WIDTH, "value"), Input(GRID, "value"), Input(MC, "value"))
+    def _update(preset, width_index, grid, mc):
+        try:
+            d = compute(preset, width_index, grid, monte_carlo="mc" in (mc or []))
+        except ConfigError as e:
+            import plotly.graph_objects as go
+
+            return go.Figure(), go.Figure(), "", str(e)
+        return (*view(d), "")

@@ -1,0 +1,119 @@
+"""A few end-to-end checks in headless Chromium (Playwright): the page, a control, a click, a URL.
+
+The app is served from a thread by :func:`dashboard.server.running`. Expected values come from
+the paper (Fig. 4 a: descent on the ReLU net ends at z* = (0.8, −0.5)) and from what the test
+types into the URL or the controls.
+"""
+import math
+import os
+import re
+
+import pytest
+
+from dashboard import browser, ids
+
+if not os.path.exists(browser.CHROMIUM):
+    pytest.skip(f"no Chromium at {browser.CHROMIUM} (set DASHBOARD_CHROMIUM)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+from dashboard.server import running  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def url():
+    with running() as u:
+        yield u
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_api.sync_playwright() as p:
+        b = browser.launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(chromium):
+    pg = chromium.new_page(viewport={"width": 1400, "height": 950})
+    pg.console_log = browser.watch_console(pg)
+    yield pg
+    pg.close()
+
+
+def _load(page, url, query=""):
+    page.goto(url + "/" + query)
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2)
+    browser.wait_graph(page, ids.LAND_SURFACE, 2)
+    browser.wait_idle(page)
+
+
+def test_page_loads_with_a_clean_console(page, url):
+    _load(page, url)
+    browser.wait_text(page, ids.RHO_TEXT, "ρ̂")                    # the slow callback finished too
+    browser.wait_text(page, ids.CRITICAL_TEXT, "1 minimum")
+    assert page.input_value(f"#{ids.Z_STAR}") == "0.8,-0.5"
+    zs = browser.graph_json(page, ids.LAND_CONTOUR, "g._fullData.find(t => t.name === 'z*').x[0]")
+    assert zs == pytest.approx(0.8, rel=1e-6)
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_activation_changes_the_surface(page, url):
+    _load(page, url, "?grid=51")
+    before = browser.graph_meta(page, ids.LAND_SURFACE)["config"]
+    z0 = browser.graph_json(page, ids.LAND_SURFACE, "Array.from(g._fullData[0].z[10]).slice(0, 5)")
+    browser.choose(page, ids.ACTIVATION, "tanh")
+    page.wait_for_function(
+        "(b) => { const g = document.querySelector('#land-surface .js-plotly-plot');"
+        " return g.layout.meta && g.layout.meta.config !== b; }", arg=before)
+    z1 = browser.graph_json(page, ids.LAND_SURFACE, "Array.from(g._fullData[0].z[10]).slice(0, 5)")
+    assert z1 != z0
+    assert "activation=tanh" in page.url
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_click_on_the_contour_descends_to_z_star(page, url):
+    _load(page, url, "?grid=51")
+    browser.click_data(page, ids.LAND_CONTOUR, -1.5, 1.5)
+    text = browser.wait_text(page, ids.LAND_COUNTS, "recovered")
+    assert "recovered 1" in text and "negative 0" in text
+    page.wait_for_function("() => { const g = document.querySelector('#land-contour .js-plotly-plot');"
+                           " const t = g._fullData.find(t => t.name === 'path: recovered'); return t && t.x.length > 2; }")
+    xs = browser.graph_json(page, ids.LAND_CONTOUR, "Array.from(g._fullData.find(t => t.name === 'path: recovered').x)")
+    ys = browser.graph_json(page, ids.LAND_CONTOUR, "Array.from(g._fullData.find(t => t.name === 'path: recovered').y)")
+    assert math.hypot(xs[0] + 1.5, ys[0] - 1.5) < 0.1            # starts near the click (nearest grid point)
+    assert math.hypot(xs[-1] - 0.8, ys[-1] + 0.5) < 1e-3          # ends at z*
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_url_reproduces_the_config(page, url):
+    _load(page, url, "?activation=tanh&grid=51&scale=linear")
+    assert page.inner_text(f"#{ids.ACTIVATION}").strip() == "tanh"
+    assert page.input_value(f"#{ids.GRID}") == "51"
+    assert browser.graph_json(page, ids.LAND_CONTOUR, "g._fullData[0].x.length") == 51
+    assert page.is_checked(f"#{ids.SCALE} input[value=linear]")
+
+
+def test_bad_value_shows_its_message_and_keeps_the_view(page, url):
+    _load(page, url, "?grid=51")
+    before = browser.graph_meta(page, ids.LAND_CONTOUR)["config"]
+    browser.type_value(page, ids.RATE, "2")
+    msg = browser.wait_text(page, ids.err(ids.RATE), "rate")
+    assert re.search(r"rate: must be in \(0, 1\]", msg)
+    assert browser.graph_meta(page, ids.LAND_CONTOUR)["config"] == before
+    assert "rate=" not in page.url
+    browser.type_value(page, ids.RATE, "0.3")
+    page.wait_for_function("() => document.getElementById('err-rate').innerText === ''")
+    assert "rate=0.3" in page.url
+
+
+def test_compare_cameras_rotate_together(page, url):
+    page.goto(url + "/?grid=41&view=compare")
+    browser.wait_graph(page, ids.COMPARE, 4)
+    page.evaluate("() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+                  " return Plotly.relayout(g, {'scene3.camera': {eye: {x: 0.3, y: 2.0, z: 0.4}}}); }")
+    page.wait_for_function("() => { const g = document.querySelector('#compare-graph .js-plotly-plot');"
+                           " return Math.abs(g.layout.scene.camera.eye.y - 2.0) < 1e-9; }")
+    eyes = browser.graph_json(page, ids.COMPARE, "['scene', 'scene2', 'scene3', 'scene4'].map(s => g.layout[s].camera.eye)")
+    assert all(e == {"x": 0.3, "y": 2.0, "z": 0.4} for e in eyes)
+    assert browser.console_problems(page.console_log) == []

@@ -1,0 +1,189 @@
+"""The phase-transition and expected-landscape pages: figure builders and callback logic as plain functions."""
+import dash
+import numpy as np
+import pytest
+import torch
+
+from core.config import ConfigError
+from core.phase import PhaseSpec, phase_transition
+from dashboard.pages import expected as exp_page
+from dashboard.pages import phase as phase_page
+from dashboard.pages.figures_experiments import expected_figure, phase_figure, ray_figure
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small batched kernels: on a shared 2-core machine one torch thread is many times faster."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _ids(component):
+    out = []
+    cid = getattr(component, "id", None)
+    if cid is not None:
+        out.append(cid)
+    ch = getattr(component, "children", None)
+    for c in ch if isinstance(ch, (list, tuple)) else ([ch] if ch is not None and hasattr(ch, "children") else []):
+        out.extend(_ids(c))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# figure builders
+# ---------------------------------------------------------------------------
+def test_phase_figure_traces_carry_the_arrays():
+    """Reference: the input arrays, trace by trace (band high, band low, curve, r50 line per pattern;
+    then one heatmap per mask)."""
+    rates = np.array([0.1, 0.5, 1.0])
+    p = np.array([[0.0, 0.5, 1.0], [0.2, np.nan, 1.0]])
+    lo, hi = p - 0.1, p + 0.1
+    done = np.array([[True, True, True], [True, False, True]])
+    masks = {"random": np.eye(3), "top": np.ones((3, 3))}
+    fig = phase_figure(rates, ["random", "top"], p, lo, hi, np.array([0.5, np.nan]), masks=masks, done=done,
+                       mask_titles={"top": "top at r = 0.50"})
+    d = fig.data
+    assert len(d) == 2 * 4 + 2
+    assert np.allclose(d[0].y, hi[0]) and np.allclose(d[1].y, lo[0]) and d[1].fill == "tonexty"
+    assert np.allclose(d[2].x, rates) and np.allclose(d[2].y, p[0])
+    assert list(d[3].x) == [0.5, 0.5] and list(d[3].y) == [0, 1]
+    assert np.allclose(d[6].x, [0.1, 1.0]) and np.allclose(d[6].y, [0.2, 1.0])  # the undone cell is left out
+    assert len(d[7].x) == 0                                                          # no r50 for "top"
+    assert d[8].type == "heatmap" and np.array_equal(np.array(d[8].z), np.eye(3))
+    assert "top at r = 0.50" in [a.text for a in fig.layout.annotations]
+
+
+def test_expected_figure_shares_the_scale_and_shows_the_difference():
+    """Reference: J_emp − J_exp computed here; the first two panels share zmax = the larger maximum."""
+    u, v = np.linspace(-1, 1, 4), np.linspace(-1, 1, 3)
+    J_emp = np.arange(12.0).reshape(3, 4)
+    J_exp = np.full((3, 4), 5.0)
+    d = expected_figure(u, v, J_emp, J_exp, z_star_uv=(0.2, -0.1)).data
+    assert len(d) == 6 and [t.type for t in d[:3]] == ["heatmap"] * 3
+    assert d[0].zmax == d[1].zmax == 11.0
+    assert np.allclose(np.array(d[2].z), J_emp - J_exp) and d[2].zmax == -d[2].zmin == 6.0
+    assert list(d[3].x) == [0.2] and list(d[5].y) == [-0.1]
+
+
+def test_ray_figure_marks_the_three_critical_points():
+    """Reference: the three t values passed in, as vertical lines; NaN gives an empty marker."""
+    t = np.linspace(0, 1.5, 7)
+    fig = ray_figure(t, t ** 2, t ** 2 + 1, 0.34, np.nan, 1 / np.pi)
+    d = fig.data
+    assert len(d) == 5 and np.allclose(d[1].y, t ** 2 + 1)
+    assert list(d[2].x) == [0.34, 0.34] and len(d[3].x) == 0 and d[4].x[0] == pytest.approx(1 / np.pi)
+    assert "none" in d[3].name
+
+
+# ---------------------------------------------------------------------------
+# phase page logic
+# ---------------------------------------------------------------------------
+CONTROLS = ("paper-fig4", "", ["random", "top"], "0.01,0.5", "4", "2")
+
+
+def test_phase_controls_errors_name_the_field():
+    """Reference: the page's documented bounds (PhaseSpec's, plus the dashboard's tighter ones)."""
+    for controls, field in ((("paper-fig4", "", ["random"], "0.1", "abc", "2"), "trials"),
+                            (("paper-fig4", "", ["random"], "0.1:1", "4", "2"), "rates"),
+                            (("paper-fig4", "", [], "0.1", "4", "2"), "patterns"),
+                            (("paper-fig4", "2,x", ["random"], "0.1", "4", "2"), "channels"),
+                            (("paper-fig4", "", ["random"], "0.1", "501", "2"), "trials"),
+                            (("nope", "", ["random"], "0.1", "4", "2"), "preset")):
+        with pytest.raises(ConfigError) as e:
+            phase_page.spec_from_controls(*controls)
+        assert e.value.field == field
+    spec = phase_page.spec_from_controls("paper-fig4", "10,32,1", ["left"], "0.1", "4", "2")
+    assert spec.config.channels == (10, 32, 1) and spec.config.z_star == ()
+
+
+def test_phase_job_in_chunks_equals_one_batched_run():
+    """Reference: core.phase.phase_transition on the same spec in one call."""
+    spec = phase_page.spec_from_controls(*CONTROLS)
+    store = phase_page.job_new(spec)
+    ticks = 0
+    while store["status"] == "running":
+        store = phase_page.job_step(store, budget_s=0.0)   # one cell per tick
+        ticks += 1
+    assert ticks == 4 and store["next"] == store["cells"] == 4
+    ref = phase_transition(PhaseSpec.from_json(store["spec"]))
+    assert np.array_equal(np.array(store["success"], dtype=bool), ref.success)
+    s = phase_page.job_summary(store)
+    assert np.allclose(s["p"], ref.p_success) and np.allclose(s["lo"], ref.ci_low)
+
+
+def test_phase_drive_starts_advances_and_cancels():
+    """Reference: the driver's contract — Start makes a job and enables the timer, a tick adds cells,
+    Cancel stops the timer and keeps the partial results; bad controls leave the store alone."""
+    store, disabled, err = phase_page.job_drive(phase_page.START, None, CONTROLS)
+    assert store["next"] == 0 and not disabled and err == ""
+    store, disabled, _ = phase_page.job_drive(phase_page.INTERVAL, store, CONTROLS)
+    assert store["next"] >= 1 and not disabled
+    partial = store["next"]
+    store, disabled, _ = phase_page.job_drive(phase_page.CANCEL, store, CONTROLS)
+    assert store["status"] == "cancelled" and disabled and store["next"] == partial
+    store2, disabled, _ = phase_page.job_drive(phase_page.INTERVAL, store, CONTROLS)
+    assert store2 is store and disabled                      # a late tick after Cancel does nothing
+    same, disabled, err = phase_page.job_drive(phase_page.START, store, ("paper-fig4", "", ["random"], "x", "4", "2"))
+    assert same is store and disabled and err.startswith("rates")
+    fig, pct, text = phase_page.job_view(store)
+    assert 0 < pct < 100 and "cancelled" in text and len(fig.data) == 2 * 4 + 2
+
+
+def test_phase_view_before_any_run_shows_the_masks():
+    """Reference: the default patterns, one mask panel each, and no curve data yet."""
+    fig, pct, _ = phase_page.job_view(None)
+    d = fig.data
+    assert pct == 0 and sum(t.type == "heatmap" for t in d) == 4
+    assert all(len(t.x if t.x is not None else []) == 0 for t in d if t.type == "scatter")
+
+
+# ---------------------------------------------------------------------------
+# expected page logic
+# ---------------------------------------------------------------------------
+def test_expected_compute_scales_by_the_expected_maximum_and_marks_the_ray():
+    """Reference: core.expected.expected_landscape on the widened config, divided by max E[J]."""
+    from core.config import from_preset
+    from core.expected import expected_landscape, widen
+
+    d = exp_page.compute("paper-fig4", 1, 31)
+    E = expected_landscape(widen(from_preset("paper-fig4"), 2), grid=31)
+    scale = E.J_exp.max()
+    assert d["channels"] == (2, 32, 2) and d["J_exp"].max() == pytest.approx(1.0)
+    assert np.allclose(d["J_emp"], E.J_emp / scale) and np.allclose(d["ray_exp"], E.ray_exp / scale)
+    assert d["t_exp"] == pytest.approx(1 / np.pi, abs=1e-3) and d["rel_error"] > 0
+    heat, ray, text = exp_page.view(d)
+    assert len(heat.data) == 6 and len(ray.data) == 5 and "ρ_d" in text
+
+
+def test_expected_monte_carlo_overlay_agrees_with_the_closed_form():
+    """Reference: the closed form on the ray; the Monte Carlo mean (K = 32) within 4 standard errors."""
+    d = exp_page.compute("paper-fig4", 2, 31, monte_carlo=True)
+    closed = np.interp(d["t_mc"], d["t"], d["ray_exp"])
+    assert np.all(np.abs(d["ray_mc"] - closed) <= 4 * d["ray_mc_sem"] + 1e-12)
+    _, ray, _ = exp_page.view(d)
+    assert len(ray.data) == 6
+
+
+def test_expected_compute_rejects_bad_controls():
+    """Reference: the page's documented choices; each error names its field."""
+    for args, field in ((("mode-collapse", 0, 31), "preset"), (("paper-fig4", 9, 31), "width_factor"),
+                        (("paper-fig4", 0, 7), "grid")):
+        with pytest.raises(ConfigError) as e:
+            exp_page.compute(*args)
+        assert e.value.field == field
+
+
+# ---------------------------------------------------------------------------
+# wiring
+# ---------------------------------------------------------------------------
+def test_pages_use_prefixed_ids_and_register_their_callbacks():
+    """Reference: the integration contract — layout() and register_callbacks(app), ids prefixed by page."""
+    for page, prefix in ((phase_page, "phase-"), (exp_page, "expected-")):
+        ids = _ids(page.layout())
+        assert ids and all(i.startswith(prefix) for i in ids) and len(ids) == len(set(ids))
+        app = dash.Dash(__name__)
+        app.layout = page.layout()
+        page.register_callbacks(app)
+        assert len(app.callback_map) >= 1

@@ -1,0 +1,219 @@
+"""Figure builders: arrays in, trace dicts out.
+
+References are computed here independently of the builders: log10 with numpy (and
+``math.log10`` for single values) from the floor's documented definition, distances
+with ``math.hypot``, the ball radius ε‖z*‖ from the numbers of the paper-fig4 preset.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from dashboard import figures, logic, state
+from dashboard.figures import OVERLAY_INDEX, OVERLAYS, Marks
+
+
+@pytest.fixture
+def grid():
+    """A small landscape-like grid: J = (u − 0.8)² + 4 (v + 0.5)², zero at (0.8, −0.5)."""
+    u = np.linspace(-2.2, 3.8, 31)
+    v = np.linspace(-3.5, 2.5, 21)
+    J = (u[None, :] - 0.8) ** 2 + 4 * (v[:, None] + 0.5) ** 2
+    return u, v, J
+
+
+def _xy(trace):
+    return np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)
+
+
+def _pts(trace):
+    return list(trace.x), list(trace.y)
+
+
+def test_contour_z_is_J_in_linear_scale(grid):
+    u, v, J = grid
+    fig = figures.contour_figure(u, v, J, "linear", figures.log_floor(J))
+    c = fig.data[0]
+    assert c.type == "contour"
+    # Colour values travel as float32; core's J is float32 already, so a real landscape is exact.
+    np.testing.assert_array_equal(np.asarray(c.z), J.astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(c.x), u)
+    np.testing.assert_array_equal(np.asarray(c.y), v)
+    assert (c.zmin, c.zmax) == (J.min(), J.max())
+
+
+def test_log_scale_is_log10_of_J_plus_floor(grid):
+    """floor = 1e-15 · max J, as documented; log10 by numpy and, for two entries, by math.log10."""
+    u, v, J = grid
+    floor = 1e-15 * J.max()
+    assert figures.log_floor(J) == pytest.approx(floor, rel=1e-12)
+    fig = figures.contour_figure(u, v, J, "log", floor)
+    z = np.asarray(fig.data[0].z)
+    np.testing.assert_allclose(z, np.log10(J + floor), rtol=1e-6)     # float32 on the wire
+    i, j = np.argwhere(J == J.min())[0]
+    assert z[i, j] == pytest.approx(math.log10(J[i, j] + floor), rel=1e-6)
+    assert z[0, 0] == pytest.approx(math.log10(J[0, 0] + floor), rel=1e-6)
+
+
+def test_log_of_exact_zeros_is_finite():
+    """A flat minimum (mode collapse) has J = 0 exactly: its log is log10(floor), not −inf."""
+    J = np.zeros((5, 5))
+    J[0, 0] = 1e5
+    c = figures.colour_values(J, "log", figures.log_floor(J))
+    assert np.all(np.isfinite(c))
+    assert c[1, 1] == pytest.approx(math.log10(1e5 * 1e-15))
+
+
+def test_surface_and_contour_share_the_colour_scale(grid):
+    u, v, J = grid
+    for scale in ("linear", "log"):
+        floor = figures.log_floor(J)
+        s = figures.surface_figure(u, v, J, scale, floor).data[0]
+        c = figures.contour_figure(u, v, J, scale, floor).data[0]
+        assert s.colorscale == c.colorscale
+        assert (s.cmin, s.cmax) == (c.zmin, c.zmax)
+
+
+def test_log_colour_bar_starts_at_the_percentile(grid):
+    u, v, J = grid
+    floor = figures.log_floor(J)
+    c = np.log10(J + floor)
+    fig = figures.contour_figure(u, v, J, "log", floor)
+    assert fig.data[0].zmin == pytest.approx(np.percentile(c, figures.LOG_CLIP_PERCENT))
+    assert fig.data[0].zmax == pytest.approx(c.max())
+
+
+def test_overlays_have_a_fixed_order_even_when_empty(grid):
+    u, v, J = grid
+    for builder in (figures.contour_figure, figures.surface_figure):
+        fig = builder(u, v, J, "log", figures.log_floor(J))
+        assert [t.name for t in fig.data[1:]] == list(OVERLAYS)
+        assert all(len(t.x) == 0 for t in fig.data[1:])
+
+
+def test_markers_at_z_star_and_critical_points(grid):
+    u, v, J = grid
+    marks = Marks(points={"z*": (0.8, -0.5, 0.0), "origin": (0.0, 0.0, 1.25)},
+                  critical=[{"kind": "minimum", "u": 0.8, "v": -0.5, "J": 0.0},
+                            {"kind": "saddle", "u": 1.0, "v": 2.0, "J": 3.0}])
+    fig = figures.contour_figure(u, v, J, "linear", 1e-15, marks=marks)
+    assert _pts(fig.data[OVERLAY_INDEX["z*"]]) == ([0.8], [-0.5])
+    assert _pts(fig.data[OVERLAY_INDEX["origin"]]) == ([0.0], [0.0])
+    assert _pts(fig.data[OVERLAY_INDEX["minimum"]]) == ([0.8], [-0.5])
+    assert _pts(fig.data[OVERLAY_INDEX["saddle"]]) == ([1.0], [2.0])
+    assert len(fig.data[OVERLAY_INDEX["maximum"]].x) == 0
+    surf = figures.surface_figure(u, v, J, "linear", 1e-15, marks=marks)
+    assert list(surf.data[OVERLAY_INDEX["origin"]].z) == [1.25]
+
+
+def test_theory_circles_have_radius_eps_norm_z_star():
+    """paper-fig4: z* = (0.8, −0.5), ε = 0.15; n0 = 2 so plane coordinates are latent ones."""
+    cfg = state.BASE.replace(grid=41)
+    marks = logic.marks_for(cfg)
+    fig = figures.contour_figure(np.linspace(-2.2, 3.8, 41), np.linspace(-3.5, 2.5, 41), np.ones((41, 41)),
+                                 "linear", 1e-15, marks=marks)
+    radius = 0.15 * math.hypot(0.8, -0.5)
+    rho2 = 1 / math.pi  # NOTES.md: ρ_2 = 1/π
+    for name, centre in (("B(z*, ε‖z*‖)", (0.8, -0.5)), ("B(−ρ_d z*, ε‖z*‖)", (-rho2 * 0.8, rho2 * 0.5))):
+        x, y = _xy(fig.data[OVERLAY_INDEX[name]])
+        assert x.size > 10
+        d = [math.hypot(a - centre[0], b - centre[1]) for a, b in zip(x, y)]
+        np.testing.assert_allclose(d, radius, rtol=1e-6)   # z* is stored in float32 (dtype of the config)
+    assert _xy(fig.data[OVERLAY_INDEX["−ρ_d z*"]])[0][0] == pytest.approx(-rho2 * 0.8, rel=1e-6)
+
+
+def test_paths_cut_at_the_frame_and_lifted_onto_the_surface(grid):
+    u, v, J = grid
+    p1 = (np.array([0.0, 0.5, 0.8]), np.array([1.0, 0.0, -0.5]), np.array([9.0, 2.0, 0.0]), "recovered")
+    p2 = (np.array([-1.0, -0.5, -0.3]), np.array([0.0, 0.1, 0.2]), np.array([5.0, 4.0, 3.5]), "other")
+    full = figures.surface_figure(u, v, J, "linear", 1e-15, marks=Marks(paths=[p1, p2]))
+    t = full.data[OVERLAY_INDEX["path: recovered"]]
+    np.testing.assert_array_equal(np.asarray(t.z, dtype=float), p1[2])   # z = J along the path
+    ends = full.data[OVERLAY_INDEX["current"]]
+    assert list(ends.x) == [0.8, -0.3]
+    assert list(ends.marker.color) == [figures.OUTCOME_COLORS["recovered"], figures.OUTCOME_COLORS["other"]]
+    cut = figures.contour_figure(u, v, J, "linear", 1e-15, marks=Marks(paths=[p1, p2, p1], frame=1))
+    rec = cut.data[OVERLAY_INDEX["path: recovered"]]
+    x = np.asarray(rec.x, dtype=float)
+    assert x.size == 5 and np.isnan(x[2])                  # two pieces of two points, one gap
+    assert list(cut.data[OVERLAY_INDEX["current"]].x) == [0.5, -0.5, 0.5]
+    assert list(cut.data[OVERLAY_INDEX["start"]].x) == [0.0, -1.0, 0.0]
+
+
+def test_log_surface_heights_are_clamped_at_the_colour_bar(grid):
+    u, v, J = grid
+    floor = figures.log_floor(J)
+    fig = figures.surface_figure(u, v, J, "log", floor, marks=Marks(points={"z*": (0.8, -0.5, 0.0)}))
+    s = fig.data[0]
+    z = np.asarray(s.z)
+    np.testing.assert_allclose(z, np.maximum(np.log10(J + floor), s.cmin), rtol=1e-6)
+    assert fig.data[OVERLAY_INDEX["z*"]].z[0] == pytest.approx(s.cmin)
+
+
+def test_compare_figure_has_four_scenes_with_one_camera(grid):
+    u, v, J = grid
+    fig = figures.compare_figure({a: (u, v, J * (k + 1)) for k, a in enumerate("abcd")}, "linear",
+                                 z_star_uv=(0.8, -0.5))
+    surfaces = [t for t in fig.data if t.type == "surface"]
+    assert [t.scene for t in surfaces] == ["scene", "scene2", "scene3", "scene4"]
+    cams = [fig.layout[s].camera.to_plotly_json() for s in figures.SCENES]
+    assert all(c == cams[0] for c in cams)
+    np.testing.assert_array_equal(np.asarray(surfaces[2].z), J * 3)
+
+
+def test_basin_figure_leaves_pending_rows_blank():
+    u, v = np.linspace(0, 1, 4), np.linspace(0, 1, 3)
+    fig = figures.basin_figure(u, v, [[0, 1, 2, 0]], {"z*": (0.5, 0.5)})
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (3, 4)
+    np.testing.assert_array_equal(z[0], [0, 1, 2, 0])
+    assert np.isnan(z[1:]).all()
+
+
+def test_images_figure_shows_channel_one_of_each_image():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 5))
+    mask = rng.random((2, 5, 5)) > 0.5
+    imgs = {"x": x, "x_star": x + 1, "Ax": x * mask, "y": (x + 1) * mask, "residual": -1.0 * mask, "mask": mask,
+            "J": 1.0}
+    fig = figures.images_figure(imgs)
+    heat = {t.name: np.asarray(t.z, dtype=float) for t in fig.data}
+    np.testing.assert_array_equal(heat["G(z)"], x[0])
+    np.testing.assert_array_equal(heat["mask"], mask[0].astype(float))
+    np.testing.assert_array_equal(heat["residual"], -1.0 * mask[0])
+    one_d = figures.images_figure({k: (v[:, 0, :] if isinstance(v, np.ndarray) else v) for k, v in imgs.items()})
+    assert {t.type for t in one_d.data} == {"scatter"}
+
+
+def test_mask_figure_is_the_mask():
+    mask = np.zeros((1, 4, 6), dtype=bool)
+    mask[0, :, :3] = True
+    fig = figures.mask_figure(mask)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), mask[0].astype(float))
+    assert len(figures.mask_figure(None).data) == 0
+
+
+def test_fast_figures_pass_plotly_validation(grid):
+    """The hot builders skip validation for speed; plotly's own validators must accept their output."""
+    import plotly.graph_objects as go
+
+    u, v, J = grid
+    marks = Marks(points={"z*": (0.8, -0.5, 0.0)}, circles={"B(z*, ε‖z*‖)": (u[:5], v[:5], J[0, :5])},
+                  critical=[{"kind": "saddle", "u": 1.0, "v": 2.0, "J": 3.0}],
+                  paths=[(u[:3], v[:3], J[0, :3], "negative")])
+    for fig in (figures.contour_figure(u, v, J, "log", figures.log_floor(J), marks=marks),
+                figures.surface_figure(u, v, J, "log", figures.log_floor(J), marks=marks),
+                figures.mask_figure(np.ones((1, 3, 3), bool)), figures.mask_figure(None)):
+        go.Figure(fig.to_dict())   # raises ValueError on any invalid property
+
+
+def test_collapse_figure_highlights_the_set(grid):
+    u, v, J = grid
+    in_set = J < 1.0
+    fig = figures.collapse_figure([dict(title="t", u=u, v=v, J=J, in_set=in_set, witness=((0.5, -0.5), (1.0, -0.5)),
+                                        z_star_uv=(0.8, -0.5))], "log")
+    hl = next(t for t in fig.data if t.name == "collapse set")
+    np.testing.assert_array_equal(np.asarray(hl.z), in_set.astype(float))
+    assert hl.contours.start == hl.contours.end == 0.5
+    wit = next(t for t in fig.data if t.name == "witness z₁, z₂")
+    assert list(wit.x) == [0.5, 1.0]
