@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from core import Config
 
+from .pages import PAGES
 from . import figures, ids, logic, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
@@ -78,6 +79,8 @@ def _overlay_patch(cfg, scale, marks, three_d: bool, shown):
 
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
+    for _, _, page in PAGES:
+        page.register_callbacks(app)
 
     # ---- URL / preset / controls / clicks → config ---------------------------------------
     @app.callback(
@@ -333,7 +336,10 @@ def register_callbacks(app) -> None:
             return dcc.send_string(logic.landscape_csv(cfg), "landscape.csv"), ""
         if trig == ids.DL_JSON:
             return dcc.send_string(logic.config_json(cfg), "config.json"), ""
-        fig = dict(zip(ids.TAB_VALUES, figs)).get(tab)
+        main_figs = dict(zip(ids.TAB_VALUES, figs))
+        if tab not in main_figs:
+            return no_update, "figure: use the camera icon of this page's graph to save it as PNG"
+        fig = main_figs[tab]
         if not fig:
             return no_update, "figure: nothing drawn in this view yet"
         fig = go.Figure(fig)

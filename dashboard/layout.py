@@ -5,6 +5,7 @@ from dash import dcc, html
 
 from core.config import ACTIVATIONS, MASKS, WEIGHT_LAWS
 
+from .pages import PAGES
 from . import ids, state
 
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False}
@@ -269,6 +270,7 @@ def build_layout() -> html.Div:
             html.Div(className="main", children=[
                 dcc.Tabs(id=ids.TABS, value=ids.TAB_LANDSCAPE, className="tabs", children=[
                     tab_landscape(), tab_descent(), tab_compare(), tab_collapse(), tab_basins(), tab_images(),
+                    *[dcc.Tab(label=label, value=value, children=[page.layout()]) for value, label, page in PAGES],
                 ]),
             ]),
         ]),
