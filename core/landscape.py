@@ -179,6 +179,15 @@ def slice_1d(problem: Problem, direction, t: np.ndarray, origin=None) -> np.ndar
     return problem.engine.J_many(zt).double().cpu().numpy()
 
 
+def J_at(problem: Problem, z) -> np.ndarray:
+    """J at latent points z (K, n0), numpy in and out (float64)."""
+    z = np.asarray(z, dtype=float)
+    if z.ndim != 2 or z.shape[1] != problem.cfg.n0:
+        raise ValueError(f"z: must have shape (K, {problem.cfg.n0}), got {z.shape}")
+    zt = torch.as_tensor(z, dtype=problem.dtype, device=problem.device)
+    return problem.engine.J_many(zt).double().cpu().numpy()
+
+
 def ray_slice(problem: Problem, t: np.ndarray) -> np.ndarray:
     """J along the line through −z*, 0 and z*: J(t·z*) for each t (T,)."""
     return slice_1d(problem, problem.z_star.double().cpu().numpy(), t)

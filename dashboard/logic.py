@@ -23,7 +23,8 @@ from core import Config, ConfigError, build_problem, from_preset, images
 from core.collapse import collapse_set
 from core.critical import critical_points, negative_ray_critical
 from core.descent import OUTCOMES, basins, descend, random_starts
-from core.landscape import landscape, slice_1d
+from core import landscape as core_landscape
+from core.landscape import landscape
 from core.theory import neighbourhood_circle, theory_neighbourhoods
 
 from . import figures, ids
@@ -71,11 +72,8 @@ def landscape_for(cfg: Config, grid: int | None = None):
 
 
 def J_at(cfg: Config, Z) -> np.ndarray:
-    """J at each latent point of Z (K, n0) → (K,), through core.landscape.slice_1d."""
-    p = problem_for(cfg)
-    Z = np.asarray(Z, dtype=float).reshape(-1, cfg.n0)
-    one = np.ones(1)
-    return np.array([slice_1d(p, z, one)[0] for z in Z])
+    """J at each latent point of Z (K, n0) → (K,), through core.landscape.J_at."""
+    return core_landscape.J_at(problem_for(cfg), np.asarray(Z, dtype=float).reshape(-1, cfg.n0))
 
 
 def window(cfg: Config, n: int) -> tuple[np.ndarray, np.ndarray]:

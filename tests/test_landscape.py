@@ -191,3 +191,14 @@ def test_batched_adam_equals_torch_optim_adam():
             P.engine.J(z).sum().backward()
             opt.step()
         np.testing.assert_allclose(d.paths[-1, s], z.detach().numpy()[0], rtol=1e-9, atol=1e-12)
+
+
+def test_J_at_equals_per_point_loop():
+    """core.landscape.J_at on scattered points equals the per-point reference loop."""
+    from core.landscape import J_at
+
+    P = build_problem(Config(dtype="float64"))
+    z = np.random.default_rng(0).normal(size=(9, 2))
+    np.testing.assert_allclose(J_at(P, z), J_loop(P, z), rtol=1e-10)
+    with pytest.raises(ValueError, match="^z:"):
+        J_at(P, np.zeros((3, 5)))
