@@ -66,7 +66,8 @@ def _parse_list(text: str, kind, flag: str):
 
 # Extra subcommands living in their own modules: name → "module:function". The function
 # receives the subparsers object and must return (parser, run), where run(args) -> exit status.
-EXTRA_COMMANDS: dict[str, str] = {"phase": "core.phase_cli:add_command",
+EXTRA_COMMANDS: dict[str, str] = {"invert": "core.trained.cli:add_command",
+                                  "phase": "core.phase_cli:add_command",
                                   "expected": "core.phase_cli:add_expected_command"}
 
 

@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ASSETS), help="folder for the weights and the card")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: the machine is shared)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg = ClassifierConfig(dataset=a.dataset, seed=a.seed, epochs=a.epochs)

@@ -81,33 +81,44 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Conditional DCGAN discriminator ``D: (x, c) → logit``, the generator's mirror image."""
+    """Conditional DCGAN discriminator ``D: (x, c) → logit``, the generator's mirror image.
+
+    It also carries InfoGAN's ``Q`` head (Chen et al. 2016): a linear read-out of the last
+    feature map that estimates the latent code, ``q(x, c) ≈ z`` for ``x = G(z, c)``. Training
+    with the latent-regression term ``λ·‖q(G(z, c)) − z‖²`` keeps every latent direction visible
+    in the image (see :mod:`core.trained.train`).
+    """
 
     def __init__(self, width: int = 32, negative_slope: float = 0.2):
         super().__init__()
         w = width
-        self.net = nn.Sequential(
+        self.trunk = nn.Sequential(
             nn.Conv2d(1 + N_CLASSES, w, 4, 2, 1, bias=False), nn.LeakyReLU(negative_slope),
             nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(negative_slope),
             nn.Conv2d(2 * w, 4 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * w), nn.LeakyReLU(negative_slope),
-            nn.Conv2d(4 * w, 1, 4, 1, 0, bias=False),
         )
+        self.head = nn.Conv2d(4 * w, 1, 4, 1, 0, bias=False)
+        self.q = nn.Linear(4 * w * 16, N_LATENT)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Logits (B,) that ``x`` is a real image of class ``labels``."""
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, with_q: bool = False):
+        """Logits (B,) that ``x`` is a real image of class ``labels``; with ``with_q``, also q (B, 10)."""
         onehot = nn.functional.one_hot(labels.long(), N_CLASSES).to(x.dtype)
         planes = onehot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-        return self.net(torch.cat([x, planes], 1)).flatten()
+        h = self.trunk(torch.cat([x, planes], 1))
+        logit = self.head(h).flatten()
+        return (logit, self.q(h.flatten(1))) if with_q else logit
 
 
 def init_weights(module: nn.Module, generator: torch.Generator) -> None:
-    """DCGAN initialisation (Radford et al. 2016): conv weights N(0, 0.02²), BN γ ~ N(1, 0.02²), β = 0.
+    """DCGAN initialisation (Radford et al. 2016): conv/linear weights N(0, 0.02²), biases 0, BN γ ~ N(1, 0.02²), β = 0.
 
     Draws come from ``generator`` only, so the global RNG is left alone.
     """
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
             nn.init.zeros_(m.bias)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DATASETS", "DEFAULT_DATA", "IDXError", "read_idx", "load_split", "to_32", "FILES"]
+__all__ = ["DATASETS", "DEFAULT_DATA", "IDXError", "read_idx", "load_split", "to_32", "resize_32", "FILES"]
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"   # "../shared/data" seen from the project root
@@ -127,6 +127,11 @@ def load_split(root=None, dataset: str = "mnist", split: str = "train") -> tuple
     return images, labels
 
 
+def resize_32(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear resize (N, C, 28, 28) → (N, C, 32, 32), ``align_corners=False``; linear in ``x``."""
+    return F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+
+
 def to_32(images: np.ndarray) -> torch.Tensor:
     """uint8 28×28 images → float32 32×32 in [−1, 1] (the generator's tanh range).
 
@@ -139,6 +144,5 @@ def to_32(images: np.ndarray) -> torch.Tensor:
     torch.Tensor, float32, shape (N, 1, 32, 32)
         Bilinear resize of ``images / 255`` (``align_corners=False``), then ``2 x − 1``, clamped.
     """
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0).unsqueeze(1)
-    x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
-    return x.mul_(2.0).sub_(1.0).clamp_(-1.0, 1.0)
+    x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0).unsqueeze(1)
+    return resize_32(x).mul_(2.0).sub_(1.0).clamp_(-1.0, 1.0)
