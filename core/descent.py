@@ -72,6 +72,24 @@ def random_starts(n0: int, S: int, seed: int, scale: float = 1.0) -> torch.Tenso
     return torch.randn(S, n0, generator=gen, dtype=torch.float64) * scale
 
 
+def step(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, method: str,
+         lr: float) -> None:
+    """One in-place update of the stacked starts z with gradient g at iteration t (1-based).
+
+    ``adam`` is torch.optim.Adam's update with its defaults (β = 0.9, 0.999, ε = 1e-8), written
+    out so it runs on the whole batch with no autograd; ``m`` and ``v`` are its moment buffers.
+    ``gd`` is z ← z − lr·g.
+    """
+    if method == "adam":
+        b1, b2 = 0.9, 0.999
+        m.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (v / (1 - b2 ** t)).sqrt_().add_(1e-8)
+        z.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
+    else:
+        z.add_(g, alpha=-lr)
+
+
 def descend(problem: Problem, starts, method: str | None = None, lr: float | None = None,
             steps: int | None = None, tol: float | None = None, eps: float | None = None,
             keep_path: bool = True) -> Descent:
@@ -125,18 +143,11 @@ def descend(problem: Problem, starts, method: str | None = None, lr: float | Non
     z = z0.clone()
     m = torch.zeros_like(z)
     v = torch.zeros_like(z)
-    b1, b2, adam_eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
     for t in range(1, steps + 1):
         J, g = problem.engine.J_and_grad(z)
         if keep_path:
             J_path[t - 1] = J
-        if method == "adam":
-            m.mul_(b1).add_(g, alpha=1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v / (1 - b2 ** t)).sqrt_().add_(adam_eps)
-            z.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
-        else:
-            z.add_(g, alpha=-lr)
+        step(z, g, m, v, t, method, lr)
         if keep_path:
             paths[t] = z
     with torch.no_grad():

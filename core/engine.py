@@ -278,11 +278,17 @@ class Engine(torch.nn.Module):
         return 0.5 * (r * r).sum(-1)
 
     @torch.no_grad()
-    def J_and_grad(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def J_and_grad(self, z: torch.Tensor, target: torch.Tensor | None = None,
+                   weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """z (B, n0) → (J (B,), ∇J (B, n0)) by a hand-written backward pass.
 
         The descent calls this hundreds of times on thousands of starts, where
         autograd's bookkeeping would cost more than the arithmetic.
+
+        ``target`` (B, m) replaces y per point, and ``weight`` (B, m) multiplies the
+        residual, so that ``J = ½ Σ_j (w_j (x_j − t_j))²``; with 0/1 weights this is
+        one pixel mask per point (the phase-transition trials). Both need a pixel
+        operator (no Gaussian A).
         """
         slope = self.cfg.negative_slope
         pre = [z @ self.M1]
@@ -292,10 +298,14 @@ class Engine(torch.nn.Module):
             post.append(act(pre[-1]))
         x = post[-1]
         if self.A_matrix is not None:
+            if target is not None or weight is not None:
+                raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
             r = x @ self.A_matrix - self.y
             g = r @ self.A_matrix.T
         else:
-            r = x - self.y
+            r = x - (self.y if target is None else target)
+            if weight is not None:
+                r = r * weight
             g = r
         J = 0.5 * (r * r).sum(-1)
         for i in range(len(self.layers), 0, -1):

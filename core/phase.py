@@ -53,7 +53,8 @@ import numpy as np
 import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
-from .engine import Engine, _derivative
+from .descent import step
+from .engine import Engine
 from .generator import Generator, resolve_device
 from .masks import make_operator
 
@@ -325,27 +326,6 @@ def _validate_spec(s: PhaseSpec) -> None:
 # ---------------------------------------------------------------------------
 # the runner
 # ---------------------------------------------------------------------------
-def _masked_J_and_grad(engine: Engine, z, target, weight):
-    """``J = ½ Σ_j w_j (G_j(z) − t_j)²`` and ∇J for a batch with per-point targets and weights.
-
-    The hand-written backward pass of :meth:`Engine.J_and_grad`, with the residual weighted.
-    ``engine`` observes the full output; ``target`` and ``weight`` are (B, n) in its order.
-    """
-    slope = engine.cfg.negative_slope
-    pre = [z @ engine.M1]
-    post = [engine._acts[0](pre[0])]
-    for layer, act in zip(engine.layers, engine._acts[1:]):
-        pre.append(layer(post[-1]))
-        post.append(act(pre[-1]))
-    g = (post[-1] - target) * weight
-    J = 0.5 * (g * g).sum(-1)
-    for i in range(len(engine.layers), 0, -1):
-        g = g * _derivative(engine._names[i], slope, pre[i], post[i])
-        g = engine.layers[i - 1].backward(g)
-    g = g * _derivative(engine._names[0], slope, pre[0], post[0])
-    return J, g @ engine.M1t
-
-
 def masked_descent(engine: Engine, starts, target, weight, group, method="adam", lr=0.1, steps=500,
                    stop=None, stall_rel=1e-6, check_every=10):
     """Adam or GD on many independent masked problems at once, with early stopping.
@@ -382,17 +362,10 @@ def masked_descent(engine: Engine, starts, target, weight, group, method="adam",
     gid = group.clone()
     tgt, wt = target[gid], weight[gid]
     z_prev = z.clone()
-    b1, b2, adam_eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults, as core.descent
     with torch.no_grad():
         for t in range(1, steps + 1):
-            J, g = _masked_J_and_grad(engine, z, tgt, wt)
-            if method == "adam":
-                m.mul_(b1).add_(g, alpha=1 - b1)
-                v.mul_(b2).addcmul_(g, g, value=1 - b2)
-                denom = (v / (1 - b2 ** t)).sqrt_().add_(adam_eps)
-                z.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
-            else:
-                z.add_(g, alpha=-lr)
+            J, g = engine.J_and_grad(z, tgt, wt)
+            step(z, g, m, v, t, method, lr)
             if t % check_every or t == steps:
                 continue
             # J was evaluated before this step's update: a group is solved when a start was
@@ -420,7 +393,7 @@ def masked_descent(engine: Engine, starts, target, weight, group, method="adam",
         chunk = 8192
         for a in range(0, z_all.shape[0], chunk):
             sl = slice(a, a + chunk)
-            J_end[sl], _ = _masked_J_and_grad(engine, z_all[sl], target[group[sl]], weight[group[sl]])
+            J_end[sl], _ = engine.J_and_grad(z_all[sl], target[group[sl]], weight[group[sl]])
     return z_all, J_end, steps_run
 
 
