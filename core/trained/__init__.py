@@ -9,7 +9,9 @@ One job per module:
 ``classifier``      small CNN that judges generated samples
 ``invert``          batched Adam inversion from partial measurements, PSNR, latent slices
 ``stats``           per-layer weight histograms, fitted zero-mean Gaussian, KS distance
+``demo``            one inpainting example with J slices (the dashboard's page calls it)
 ``report``          the README tables (``docs/inversion_table.md``, ``docs/weight_stats.md``)
+``png``             a standard-library PNG writer for the sample sheets
 ``cli``             ``python -m core invert``
 ==================  ===================================================================
 

@@ -78,7 +78,7 @@ def curve_figure(J_path, best: int) -> go.Figure:
     floor = np.maximum(J_path, 1e-30)
     decades = np.log10(floor.max() / floor.min()) if floor.size else 0.0
     fig.update_layout(title="recovery curve J(t) = ½‖y − A G(z_t)‖²", xaxis_title="Adam iteration t",
-                      yaxis=dict(type="log", title="J", exponentformat="power", dtick=1 if decades >= 2 else "D2"),
+                      yaxis=dict(type="log", title="J", exponentformat="power", dtick=max(1, int(np.ceil(decades / 6))) if decades >= 2 else "D2"),
                       margin=_MARGIN,
                       legend=dict(x=1, xanchor="right", y=1))
     return fig
