@@ -25,20 +25,12 @@ sys.path.insert(0, ROOT)
 
 from core.config import from_preset  # noqa: E402
 from core.phase import PhaseRunner, PhaseSpec, parse_rates, phase_transition  # noqa: E402
+from landscape import matmul_gflops  # noqa: E402  (benchmarks/landscape.py, beside this script)
 
 CLI = ["-m", "core", "phase", "--preset", "paper-fig4", "--patterns", "random,top,left,border",
        "--rates", "0.05:1:12", "--trials", "50"]
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
 
 
 def main():
