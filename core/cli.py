@@ -7,7 +7,6 @@ line naming the flag and the allowed values.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -154,7 +153,7 @@ def run(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     from .descent import basins, descend, random_starts
-    from .landscape import default_plane, landscape
+    from .landscape import landscape
 
     t0 = time.perf_counter()
     if cfg.n0 < 2:

@@ -2,7 +2,6 @@
 import dash
 import numpy as np
 import pytest
-import torch
 
 from core.config import ConfigError
 from core.phase import PhaseSpec, phase_transition
@@ -11,13 +10,7 @@ from dashboard.pages import phase as phase_page
 from dashboard.pages.figures_experiments import expected_figure, phase_figure, ray_figure
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batched kernels: on a shared 2-core machine one torch thread is many times faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _ids(component):

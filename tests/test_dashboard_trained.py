@@ -1,7 +1,6 @@
 """Dashboard pages for the trained generators: pure figure builders and callback logic, as plain functions."""
 import numpy as np
 import pytest
-import torch
 
 from core.trained.dcgan import ASSETS
 
@@ -12,13 +11,7 @@ inpainting = pytest.importorskip("dashboard.pages.inpainting")
 weights = pytest.importorskip("dashboard.pages.weights")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small batches gain little from threads, and on a busy machine extra threads cost a lot."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class _Slice:

@@ -18,13 +18,7 @@ from core.theory import g, rho
 POINTS = np.array([[0.0, 0.0], [1.0, 1.0], [-0.8, 0.5], [-0.3, 0.2], [2.0, -1.0], [0.5, 0.5]])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batched kernels: on a shared 2-core machine one torch thread is many times faster."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def hand_voroninski_loss(z, z_star, d):

@@ -25,13 +25,7 @@ needs_assets = pytest.mark.skipif(not (ASSETS / "mnist_generator.pt").is_file(),
                                   reason="assets/mnist_generator.pt not shipped yet")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small batches gain little from threads, and on a busy machine extra threads cost a lot."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---- IDX files ------------------------------------------------------------------------------------
