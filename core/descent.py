@@ -200,18 +200,16 @@ def basins(problem: Problem, plane, u: np.ndarray, v: np.ndarray, method=None, l
         raise ValueError(f"grid: a basin map is limited to {LIMITS['starts'] * 10} starts, got {M * N}")
     uu, vv = np.meshgrid(u, v)
     z0 = plane.lift(uu, vv).reshape(M * N, -1)
-    ends, Js = [], []
+    ends, Js, outs = [], [], []
     for a in range(0, M * N, chunk):
         d = descend(problem, z0[a:a + chunk], method=method, lr=lr, steps=steps, tol=tol, eps=eps, keep_path=False)
         ends.append(d.paths[-1])
         Js.append(d.J_path[-1])
+        outs.append(d.outcome)
         if progress is not None and progress(min(a + chunk, M * N), M * N):
             raise Cancelled()
-    end = np.concatenate(ends)
-    cfg = problem.cfg
-    outcome = classify(end, problem.z_star.double().cpu().numpy(), cfg.tol if tol is None else tol,
-                       cfg.eps if eps is None else eps)
-    return Basins(u=u, v=v, end=end.reshape(M, N, -1), outcome=outcome.reshape(M, N),
+    outcome = np.concatenate(outs)
+    return Basins(u=u, v=v, end=np.concatenate(ends).reshape(M, N, -1), outcome=outcome.reshape(M, N),
                   J_end=np.concatenate(Js).reshape(M, N), success_rate=float((outcome == RECOVERED).mean()))
 
 
