@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from core.config import from_preset  # noqa: E402
 from core.descent import descend, random_starts  # noqa: E402
-from core.engine import Engine  # noqa: E402
+from core.generators.engine import Engine  # noqa: E402
 from core.landscape import landscape  # noqa: E402
 from core.problem import build_problem  # noqa: E402
 
@@ -88,10 +88,10 @@ def main():
         t = best_time(lambda: landscape(P, grid=args.grid), args.repeats)
         rate = args.grid ** 2 / t
         loop = loop_rate(P)
-        useful = 2 * P.engine.useful_macs_per_point
-        done = 2 * P.engine.macs_per_point
+        useful = 2 * P.evaluator.useful_macs_per_point
+        done = 2 * P.evaluator.macs_per_point
         gf = done * rate / 1e9
-        layers = "+".join(["gemm"] + [L.strategy for L in P.engine.layers])
+        layers = "+".join(["gemm"] + [L.strategy for L in P.evaluator.layers])
         print(f"{preset:<14}{args.grid:>5}²{rate:>14,.0f}{t * 1e3:>9.1f}{loop:>12,.0f}{rate / loop:>7.0f}×"
               f"{useful:>16,}{done:>14,}{gf:>14.1f}{gf / peak:>10.1%}  {layers}")
     print("\nFormulations (engine variants on the same grid, points/s):")

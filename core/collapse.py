@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .engine import Engine
+from .generators.engine import Engine
 from .masks import make_operator
 from .problem import Problem
 

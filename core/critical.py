@@ -46,7 +46,7 @@ class CriticalPoint:
 def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
     """J, in-plane gradient (K, 2) and Hessian (K, 2, 2) at plane points w (K, 2), by autograd."""
     w = w.detach().clone().requires_grad_(True)
-    J = problem.engine.J(o + w[:, :1] * a + w[:, 1:] * b)
+    J = problem.evaluator.J(o + w[:, :1] * a + w[:, 1:] * b)
     g = torch.autograd.grad(J.sum(), w, create_graph=True)[0]
     H0 = torch.autograd.grad(g[:, 0].sum(), w, retain_graph=True)[0]
     H1 = torch.autograd.grad(g[:, 1].sum(), w)[0]
@@ -63,7 +63,7 @@ def plane_gradient(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk:
     for s in range(0, uv.shape[0], chunk):
         w = uv[s:s + chunk].clone().requires_grad_(True)
         z = o + w[:, :1] * a + w[:, 1:] * b
-        problem.engine.J(z).sum().backward()
+        problem.evaluator.J(z).sum().backward()
         g[s:s + chunk] = w.grad
     g = g.double().cpu().numpy()
     return g[:, 0].reshape(uu.shape), g[:, 1].reshape(uu.shape)

@@ -1,7 +1,7 @@
-"""Batched descent on J from many starts at once, and the basin map.
+"""Descents from many starts on one problem, and the basin map, each end point with its diagnosis.
 
-Each start's J depends only on its own z, so one optimiser over the stacked
-starts ``(S, n0)`` runs S independent descents (Adam's update is entrywise).
+Both call the one batched solver (:func:`core.solvers.solve`) with the config's method and
+budget, then :func:`core.diagnosis.diagnose` on the end points.
 """
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import LIMITS, Config
+from .config import LIMITS
+from .diagnosis import LABELS, Diagnosis, diagnose
 from .problem import Problem
+from .solvers import Solve, solve
 
-RECOVERED, NEGATIVE, OTHER = 0, 1, 2
-OUTCOMES = {RECOVERED: "recovered", NEGATIVE: "negative", OTHER: "other"}
 MAX_PATH_ENTRIES = 50_000_000  # (T + 1) · S · n0 floats kept for the paths
+RADIUS_FACTOR = 1e3            # beyond RADIUS_FACTOR · (extent + ‖z*‖) a start has run away: diverged
 
 
 @dataclass(frozen=True)
@@ -25,43 +26,33 @@ class Descent:
     Attributes
     ----------
     paths : ndarray (T + 1, S, n0)
-        Iterates, the starts first.
+        Iterates, the starts first (a stopped start repeats its end point).
     J_path : ndarray (T + 1, S)
         J along each path.
-    outcome : ndarray (S,) int8
-        0 ``recovered`` (‖z_T − z*‖ ≤ tol‖z*‖), 1 ``negative`` (z_T within
-        ε‖z*‖ of the ray {−t z*: t > 0}, where the theory allows a spurious
-        critical point), 2 ``other``.
+    diagnosis : Diagnosis
+        One label per start (``diagnosis.label``), see :mod:`core.diagnosis`.
+    solve : Solve
+        The solver's account: why each start stopped, iterations, evaluations, wall time.
     z_star : ndarray (n0,)
     """
 
     paths: np.ndarray
     J_path: np.ndarray
-    outcome: np.ndarray
+    diagnosis: Diagnosis
+    solve: Solve
     z_star: np.ndarray
 
     @property
+    def label(self) -> np.ndarray:
+        return self.diagnosis.label
+
+    @property
     def counts(self) -> dict:
-        return {name: int((self.outcome == code).sum()) for code, name in OUTCOMES.items()}
+        return self.diagnosis.counts
 
     @property
     def success_rate(self) -> float:
-        return float((self.outcome == RECOVERED).mean())
-
-
-def classify(z_end: np.ndarray, z_star: np.ndarray, tol: float, eps: float) -> np.ndarray:
-    """Outcome code of each end point (S, n0) → (S,) int8, see :class:`Descent`."""
-    z_end = np.asarray(z_end, dtype=float)
-    zs = np.asarray(z_star, dtype=float)
-    nz = np.linalg.norm(zs)
-    out = np.full(z_end.shape[0], OTHER, dtype=np.int8)
-    # Distance to the open ray {−t z*, t > 0}: project on −z*/‖z*‖.
-    e = -zs / nz
-    t = z_end @ e
-    dist_ray = np.linalg.norm(z_end - np.clip(t, 0, None)[:, None] * e, axis=1)
-    out[(t > 0) & (dist_ray <= eps * nz)] = NEGATIVE
-    out[np.linalg.norm(z_end - zs, axis=1) <= tol * nz] = RECOVERED
-    return out
+        return float((self.label == "recovered").mean())
 
 
 def random_starts(n0: int, S: int, seed: int, scale: float = 1.0) -> torch.Tensor:
@@ -72,94 +63,71 @@ def random_starts(n0: int, S: int, seed: int, scale: float = 1.0) -> torch.Tenso
     return torch.randn(S, n0, generator=gen, dtype=torch.float64) * scale
 
 
-def step(z: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, method: str,
-         lr: float) -> None:
-    """One in-place update of the stacked starts z with gradient g at iteration t (1-based).
+def radius_of(problem: Problem) -> float:
+    """The distance beyond which a start counts as run away from the window."""
+    return RADIUS_FACTOR * (problem.cfg.extent + float(problem.z_star.double().norm()))
 
-    ``adam`` is torch.optim.Adam's update with its defaults (β = 0.9, 0.999, ε = 1e-8), written
-    out so it runs on the whole batch with no autograd; ``m`` and ``v`` are its moment buffers.
-    ``gd`` is z ← z − lr·g.
-    """
-    if method == "adam":
-        b1, b2 = 0.9, 0.999
-        m.mul_(b1).add_(g, alpha=1 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (v / (1 - b2 ** t)).sqrt_().add_(1e-8)
-        z.addcdiv_(m, denom, value=-lr / (1 - b1 ** t))
-    else:
-        z.add_(g, alpha=-lr)
+
+def solver_settings(cfg) -> dict:
+    """The solver's keyword arguments from the config's solver section."""
+    return dict(method=cfg.method, steps=cfg.steps, lr=cfg.lr, damping=cfg.damping, ftol=cfg.ftol,
+                negate=cfg.negate)
 
 
 def descend(problem: Problem, starts, method: str | None = None, lr: float | None = None,
             steps: int | None = None, tol: float | None = None, eps: float | None = None,
-            keep_path: bool = True) -> Descent:
-    """Run gradient descent or Adam on J from every start at once.
+            keep_path: bool = True, safeguard: bool = True, progress=None, **overrides) -> Descent:
+    """Minimise J from every start at once and diagnose every end point.
 
     Parameters
     ----------
     problem : Problem
     starts : array-like (S, n0)
-    method : {"adam", "gd"}, optional
-        Defaults to ``cfg.method``; ``lr`` is Adam's learning rate or the GD step.
-    steps : int, optional
-        Iterations T.
+    method, lr, steps : optional
+        Override ``cfg.method`` / ``cfg.lr`` / ``cfg.steps`` (see :func:`core.solvers.solve`).
     tol, eps : float, optional
-        Outcome thresholds, see :class:`Descent`.
+        Diagnosis thresholds (``cfg.tol``, ``cfg.eps``).
     keep_path : bool
         When False only the start and the end are returned (T + 1 = 2).
+    safeguard : bool
+        GD's backtracking (see :func:`core.solvers.solve`).
+    **overrides
+        Other solver keywords (``damping``, ``ftol``, ``negate``).
 
     Returns
     -------
     Descent
     """
-    cfg: Config = problem.cfg
-    method = method or cfg.method
-    lr = cfg.lr if lr is None else lr
-    steps = cfg.steps if steps is None else steps
+    cfg = problem.cfg
+    kw = solver_settings(cfg)
+    kw.update({k: v for k, v in dict(method=method, lr=lr, steps=steps).items() if v is not None})
+    kw.update(overrides)
     tol = cfg.tol if tol is None else tol
     eps = cfg.eps if eps is None else eps
-    if method not in ("adam", "gd"):
-        raise ValueError(f"method: must be adam or gd, got {method!r}")
-    if not 1 <= steps <= LIMITS["steps"]:
-        raise ValueError(f"steps: must be in [1, {LIMITS['steps']}], got {steps}")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr: must be a positive number, got {lr}")
+    if not 1 <= kw["steps"] <= LIMITS["steps"]:
+        raise ValueError(f"steps: must be in [1, {LIMITS['steps']}], got {kw['steps']}")
     z0 = torch.as_tensor(np.asarray(starts, dtype=float), dtype=problem.dtype, device=problem.device)
-    if z0.ndim != 2 or z0.shape[1] != cfg.n0:
-        raise ValueError(f"starts: must have shape (S, {cfg.n0}), got {tuple(z0.shape)}")
+    if z0.ndim != 2 or z0.shape[1] != problem.n0:
+        raise ValueError(f"starts: must have shape (S, {problem.n0}), got {tuple(z0.shape)}")
     S = z0.shape[0]
     if not 1 <= S <= LIMITS["starts"]:
         raise ValueError(f"starts: must be in [1, {LIMITS['starts']}], got {S}")
-    if keep_path and (steps + 1) * S * cfg.n0 > MAX_PATH_ENTRIES:
-        raise ValueError(f"steps × starts: keeping every path needs {(steps + 1) * S * cfg.n0} floats; "
-                         f"the limit is {MAX_PATH_ENTRIES}")
-    if not torch.isfinite(z0).all():
-        raise ValueError("starts: must be finite")
-
-    T = steps if keep_path else 1
-    paths = torch.empty(T + 1, S, cfg.n0, dtype=problem.dtype, device=problem.device)
-    J_path = torch.empty(T + 1, S, dtype=problem.dtype, device=problem.device)
-    paths[0] = z0
-    z = z0.clone()
-    m = torch.zeros_like(z)
-    v = torch.zeros_like(z)
-    for t in range(1, steps + 1):
-        J, g = problem.engine.J_and_grad(z)
-        if keep_path:
-            J_path[t - 1] = J
-        step(z, g, m, v, t, method, lr)
-        if keep_path:
-            paths[t] = z
-    with torch.no_grad():
-        J_end = problem.engine.J(z)
-    if not keep_path:
-        J_path[0] = problem.engine.J(z0)
-        paths[1] = z
-    J_path[-1] = J_end
+    if keep_path and (kw["steps"] + 1) * S * problem.n0 > MAX_PATH_ENTRIES:
+        raise ValueError(f"steps: keeping every path of {S} starts × {kw['steps']} steps needs "
+                         f"{(kw['steps'] + 1) * S * problem.n0} floats; the limit is {MAX_PATH_ENTRIES}: "
+                         f"lower --steps or --starts")
+    obj = problem.objective()
+    radius = radius_of(problem)
+    res = solve(obj, z0, radius=radius, keep_path=keep_path, record=keep_path, safeguard=safeguard,
+                progress=progress, **kw)
+    diag = diagnose(obj, res, tol=tol, eps=eps, radius=radius)
     zs = problem.z_star.double().cpu().numpy()
-    paths_np = paths.double().cpu().numpy()
-    return Descent(paths=paths_np, J_path=J_path.double().cpu().numpy(),
-                   outcome=classify(paths_np[-1], zs, tol, eps), z_star=zs)
+    if keep_path:
+        paths, J_path = res.paths, res.J_path
+    else:
+        J0 = problem.evaluator.J_many(z0).double().cpu().numpy()
+        paths, J_path = np.stack([z0.double().cpu().numpy(), res.z]), np.stack([J0, res.J])
+    return Descent(paths=paths, J_path=J_path, diagnosis=diag, solve=res, z_star=zs)
 
 
 @dataclass(frozen=True)
@@ -172,8 +140,8 @@ class Basins:
     v : ndarray (M,)
     end : ndarray (M, N, n0)
         End point of the descent started at ``plane.lift(u[j], v[i])``.
-    outcome : ndarray (M, N) int8
-        Outcome codes, see :class:`Descent`.
+    label : ndarray (M, N) str
+        Diagnosis of each end point (see :mod:`core.diagnosis`).
     J_end : ndarray (M, N)
     success_rate : float
         Fraction of starts that recovered z*.
@@ -182,17 +150,34 @@ class Basins:
     u: np.ndarray
     v: np.ndarray
     end: np.ndarray
-    outcome: np.ndarray
+    label: np.ndarray
     J_end: np.ndarray
     success_rate: float
 
+    @property
+    def code(self) -> np.ndarray:
+        """Labels as indices into :data:`core.diagnosis.LABELS` (M, N) int8."""
+        return label_codes(self.label)
 
-def basins(problem: Problem, plane, u: np.ndarray, v: np.ndarray, method=None, lr=None, steps=None,
-           tol=None, eps=None, chunk: int = 2048, progress=None) -> Basins:
+    @property
+    def counts(self) -> dict:
+        return {k: int((self.label == k).sum()) for k in LABELS}
+
+
+def label_codes(label: np.ndarray) -> np.ndarray:
+    """Diagnosis labels → their index in :data:`core.diagnosis.LABELS` (int8)."""
+    lut = {k: i for i, k in enumerate(LABELS)}
+    label = np.asarray(label)
+    return np.array([lut[s] for s in label.ravel()], dtype=np.int8).reshape(label.shape)
+
+
+def basins(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk: int = 2048, progress=None,
+           **settings) -> Basins:
     """Descend from every point of the grid ``plane.lift(u[j], v[i])``.
 
-    ``progress(done, total)`` is called after each chunk of starts; if it
-    returns True the computation stops and raises :class:`Cancelled`.
+    ``settings`` go to :func:`descend` (method, lr, steps, tol, eps, …). ``progress(done,
+    total)`` is called after each chunk of starts; if it returns True the computation stops
+    and raises :class:`Cancelled`.
     """
     u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
     M, N = v.size, u.size
@@ -200,17 +185,17 @@ def basins(problem: Problem, plane, u: np.ndarray, v: np.ndarray, method=None, l
         raise ValueError(f"grid: a basin map is limited to {LIMITS['starts'] * 10} starts, got {M * N}")
     uu, vv = np.meshgrid(u, v)
     z0 = plane.lift(uu, vv).reshape(M * N, -1)
-    ends, Js, outs = [], [], []
+    ends, Js, labels = [], [], []
     for a in range(0, M * N, chunk):
-        d = descend(problem, z0[a:a + chunk], method=method, lr=lr, steps=steps, tol=tol, eps=eps, keep_path=False)
+        d = descend(problem, z0[a:a + chunk], keep_path=False, **settings)
         ends.append(d.paths[-1])
         Js.append(d.J_path[-1])
-        outs.append(d.outcome)
+        labels.append(d.label)
         if progress is not None and progress(min(a + chunk, M * N), M * N):
             raise Cancelled()
-    outcome = np.concatenate(outs)
-    return Basins(u=u, v=v, end=np.concatenate(ends).reshape(M, N, -1), outcome=outcome.reshape(M, N),
-                  J_end=np.concatenate(Js).reshape(M, N), success_rate=float((outcome == RECOVERED).mean()))
+    label = np.concatenate(labels)
+    return Basins(u=u, v=v, end=np.concatenate(ends).reshape(M, N, -1), label=label.reshape(M, N),
+                  J_end=np.concatenate(Js).reshape(M, N), success_rate=float((label == "recovered").mean()))
 
 
 class Cancelled(Exception):

@@ -9,7 +9,7 @@ Monte Carlo (:func:`monte_carlo_J`)
     mask law: a ``random`` mask is redrawn with the weights unless ``redraw_mask=False``), with its
     per-point standard deviation and standard error. The K nets run as one batched forward pass:
     every layer's weights are stacked over the draws and applied by batched GEMMs (the col2im
-    formulation of :mod:`core.engine`, with a leading draw axis).
+    formulation of :mod:`core.generators.engine`, with a leading draw axis).
 
 Closed form (:func:`expected_J`), for Gaussian weights and ReLU / leaky ReLU / identity
     For a unit ``σ(w·a)`` with ``w ~ N(0, s² I)``, the pair ``(w·a, w·b)`` is a centred Gaussian
@@ -66,7 +66,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import LIMITS, Config, ConfigError
-from .generator import draw_weights, draw_z_star, weight_std
+from .generators.conv_family import draw_weights, weight_std
+from .problem import draw_z_star
 from .masks import make_operator
 
 EXPECTED_LIMITS = {
@@ -170,7 +171,7 @@ class StackedNets:
     Notes
     -----
     Layer 1 (1×1 input) is one batched GEMM ``z @ M1_k``. Every later layer is the col2im
-    formulation of :mod:`core.engine` with a leading draw axis: a batched GEMM
+    formulation of :mod:`core.generators.engine` with a leading draw axis: a batched GEMM
     ``(K, Q·S^dim, C_in) @ (K, C_in, k^dim·C_out)`` followed by ``k^dim`` strided adds. Outputs
     are returned in C-order over ``(C, *spatial)``.
     """
@@ -196,7 +197,7 @@ class StackedNets:
         for i in range(1, cfg.depth):
             W = torch.stack([w[i] for w in Ws])                           # (K, C_in, C_out, *k)
             self.Wc.append(W.permute(0, 1, *range(3, 3 + dim), 2).reshape(self.K, W.shape[1], -1).to(dtype).contiguous())
-        from .generator import activation_fn
+        from .generators.conv_family import activation_fn
 
         self.acts = [activation_fn(cfg.activation, cfg.negative_slope)] * (cfg.depth - 1) + \
                     [activation_fn(cfg.last, cfg.negative_slope)]

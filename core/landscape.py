@@ -104,7 +104,7 @@ def make_plane(origin, d1, d2) -> Plane:
 def evaluate_plane(problem: Problem, plane: Plane, u: np.ndarray, v: np.ndarray,
                    chunk: int | None = None) -> np.ndarray:
     """J on the grid ``origin + u[j] d1 + v[i] d2`` → (M, N) numpy, in bounded memory."""
-    eng = problem.engine
+    eng = problem.evaluator
     dev, dt = problem.device, problem.dtype
     o, a, b = (torch.as_tensor(x, dtype=dt, device=dev) for x in (plane.origin, plane.d1, plane.d2))
     ut = torch.as_tensor(np.asarray(u, dtype=float), dtype=dt, device=dev)
@@ -176,7 +176,7 @@ def slice_1d(problem: Problem, direction, t: np.ndarray, origin=None) -> np.ndar
     origin = np.zeros(n0) if origin is None else np.asarray(origin, dtype=float).reshape(-1)
     z = origin + np.asarray(t, dtype=float)[:, None] * direction
     zt = torch.as_tensor(z, dtype=problem.dtype, device=problem.device)
-    return problem.engine.J_many(zt).double().cpu().numpy()
+    return problem.evaluator.J_many(zt).double().cpu().numpy()
 
 
 def J_at(problem: Problem, z) -> np.ndarray:
@@ -185,7 +185,7 @@ def J_at(problem: Problem, z) -> np.ndarray:
     if z.ndim != 2 or z.shape[1] != problem.cfg.n0:
         raise ValueError(f"z: must have shape (K, {problem.cfg.n0}), got {z.shape}")
     zt = torch.as_tensor(z, dtype=problem.dtype, device=problem.device)
-    return problem.engine.J_many(zt).double().cpu().numpy()
+    return problem.evaluator.J_many(zt).double().cpu().numpy()
 
 
 def ray_slice(problem: Problem, t: np.ndarray) -> np.ndarray:

@@ -406,3 +406,77 @@ def _check_seed(seed: object) -> int:
 def _check_dtype(dtype: object) -> None:
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
+
+
+# ---------------------------------------------------------------------------
+# measurement noise
+# ---------------------------------------------------------------------------
+NOISE_KINDS = ("none", "gaussian", "quantize")
+MAX_SIGMA = 1e3
+MAX_BITS = 24
+
+
+def parse_noise(spec: object) -> tuple[str, float]:
+    """``none``, ``gaussian:SIGMA`` or ``quantize:BITS`` → (kind, parameter).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``noise``, with the allowed forms and ranges.
+    """
+    from .config import ConfigError
+
+    allowed = f"none, gaussian:SIGMA (0 < SIGMA <= {MAX_SIGMA:g}) or quantize:BITS (1 <= BITS <= {MAX_BITS})"
+    if not isinstance(spec, str):
+        raise ConfigError("noise", f"must be {allowed}; got {spec!r}")
+    text = spec.strip()
+    if text in ("", "none"):
+        return "none", 0.0
+    kind, _, arg = text.partition(":")
+    try:
+        if kind == "gaussian":
+            sigma = float(arg)
+            if math.isfinite(sigma) and 0 < sigma <= MAX_SIGMA:
+                return "gaussian", sigma
+        elif kind == "quantize":
+            bits = int(arg)
+            if 1 <= bits <= MAX_BITS:
+                return "quantize", float(bits)
+    except ValueError:
+        pass
+    raise ConfigError("noise", f"must be {allowed}; got {spec!r}")
+
+
+def add_noise(y: torch.Tensor, spec: str, seed: int = 0, output_range: tuple[float, float] | None = None) -> torch.Tensor:
+    """The measured ``y`` from the noiseless ``A G(z*)``, for the noise model ``spec``.
+
+    Parameters
+    ----------
+    y : Tensor (..., m)
+        Noiseless measurements.
+    spec : str
+        See :func:`parse_noise`. ``gaussian:σ`` adds i.i.d. N(0, σ²) drawn on the CPU in float64
+        from ``seed`` (so the same seed gives the same y on every device and dtype).
+        ``quantize:B`` rounds each entry to the nearest of the ``2^B`` levels spread evenly over
+        ``output_range`` (both ends included), clipping outside it: the analogue-to-digital
+        converter of a B-bit sensor.
+    output_range : (lo, hi), optional
+        The generator's output range (``tanh``: (−1, 1)); defaults to the range of ``y`` itself.
+
+    Returns
+    -------
+    Tensor, same shape, dtype and device as ``y``
+    """
+    kind, p = parse_noise(spec)
+    if kind == "none":
+        return y.clone()
+    if kind == "gaussian":
+        gen = torch.Generator().manual_seed(int(seed))
+        e = torch.randn(y.shape, generator=gen, dtype=torch.float64) * p
+        return (y.double().cpu() + e).to(dtype=y.dtype, device=y.device)
+    lo, hi = output_range if output_range is not None else (float(y.min()), float(y.max()))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return y.clone()      # a constant observation: every level is the same
+    levels = 2 ** int(p) - 1
+    q = torch.round((y.double().clamp(lo, hi) - lo) / (hi - lo) * levels) / levels * (hi - lo) + lo
+    return q.to(dtype=y.dtype)

@@ -8,7 +8,7 @@ random restarts; the restart with the smallest final J is the estimate ẑ. The 
 
 How the trials are batched
 --------------------------
-Every trial has its own y and its own observed set, so one compiled :class:`~core.engine.Engine`
+Every trial has its own y and its own observed set, so one compiled :class:`~core.generators.engine.Engine`
 per trial would be a Python loop. Instead the engine is compiled once for the *full* output, and
 every point of the batch (rates × trials × restarts) carries its trial's target ``G(z*)`` and its
 0/1 mask as a weight on the residual: ``J = ½ Σ_j w_j (G_j(z) − G_j(z*))²``. One Adam / GD run
@@ -54,8 +54,9 @@ import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
 from .descent import step
-from .engine import Engine
-from .generator import Generator, resolve_device
+from .generators.engine import Engine
+from .generators.conv_family import ConvGenerator
+from .problem import resolve_device
 from .masks import make_operator
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -443,7 +444,7 @@ class PhaseRunner:
         cfg = spec.config
         self.device = resolve_device(device or cfg.device)
         self.dtype = DTYPES[dtype or cfg.dtype]
-        self.G = Generator(cfg, dtype=self.dtype, device=self.device)
+        self.G = ConvGenerator(cfg, dtype=self.dtype, device=self.device)
         self.shape = cfg.output_shape()
         full = make_operator("identity", self.shape, dtype=self.dtype, device=self.device)
         self.n = full.n

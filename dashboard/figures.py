@@ -16,8 +16,10 @@ from plotly.subplots import make_subplots
 COLORSCALE = "Viridis"
 LOG_FLOOR_REL = 1e-15   # log10(J + floor) with floor = 1e-15 · max J: ~15 decades, J = 0 stays finite
 LOG_CLIP_PERCENT = 0.1  # the log colour bar starts at this percentile of the values
-OUTCOME_COLORS = {"recovered": "#1a9850", "negative": "#d73027", "other": "#f39c12"}
-OUTCOME_NAMES = ("recovered", "negative", "other")
+# One colour per diagnosis label (core.diagnosis.LABELS, in that order).
+OUTCOME_COLORS = {"recovered": "#1a9850", "other_fit": "#7b3294", "critical": "#d73027",
+                  "unconverged": "#f39c12", "diverged": "#555555"}
+OUTCOME_NAMES = tuple(OUTCOME_COLORS)
 
 # Overlay traces after the landscape trace (data[0]), always in this order.
 # Plotly draws later traces on top: the markers of the theory come last.
@@ -406,7 +408,7 @@ def witness_figure(x1, x2, gap: float, z1, z2) -> go.Figure:
 # basins
 # ---------------------------------------------------------------------------
 def basin_figure(u, v, rows, marks: dict | None = None, labels=("z₁", "z₂"), title: str = "") -> go.Figure:
-    """Outcome of the descent started at each grid point (0 recovered, 1 negative, 2 other);
+    """Diagnosis of the descent started at each grid point (codes index :data:`OUTCOME_NAMES`);
     rows not computed yet are blank. ``marks`` is {name: (u, v)}."""
     u, v = np.asarray(u, float), np.asarray(v, float)
     z = np.full((v.size, u.size), np.nan)
@@ -414,11 +416,14 @@ def basin_figure(u, v, rows, marks: dict | None = None, labels=("z₁", "z₂"),
         r = np.asarray(rows, dtype=float)
         z[: r.shape[0]] = r
     cs = []
+    K = len(OUTCOME_NAMES)
     for k, name in enumerate(OUTCOME_NAMES):
-        cs += [[k / 3, OUTCOME_COLORS[name]], [(k + 1) / 3, OUTCOME_COLORS[name]]]
-    fig = go.Figure(go.Heatmap(x=u, y=v, z=z, colorscale=cs, zmin=-0.5, zmax=2.5, name="outcome",
-                               colorbar=dict(tickvals=[0, 1, 2], ticktext=list(OUTCOME_NAMES), thickness=14),
-                               hovertemplate="start (%{x:.3f}, %{y:.3f})<br>outcome %{z}<extra></extra>"))
+        cs += [[k / K, OUTCOME_COLORS[name]], [(k + 1) / K, OUTCOME_COLORS[name]]]
+    fig = go.Figure(go.Heatmap(x=u, y=v, z=z, colorscale=cs, zmin=-0.5, zmax=K - 0.5, name="diagnosis",
+                               colorbar=dict(tickvals=list(range(K)), ticktext=list(OUTCOME_NAMES), thickness=14),
+                               customdata=np.where(np.isfinite(z), z, 0).astype(int).choose(list(OUTCOME_NAMES))
+                               if z.size else None,
+                               hovertemplate="start (%{x:.3f}, %{y:.3f})<br>%{customdata}<extra></extra>"))
     for name, (mu, mv) in (marks or {}).items():
         colour, s2, _ = _POINT_STYLE[name]
         fig.add_trace(go.Scatter(x=[mu], y=[mv], mode="markers", name=name,

@@ -22,7 +22,7 @@ import numpy as np
 from core import Config, ConfigError, build_problem, from_preset, images
 from core.collapse import collapse_set
 from core.critical import critical_points, negative_ray_critical
-from core.descent import OUTCOMES, basins, descend, random_starts
+from core.descent import basins, descend, random_starts
 from core import landscape as core_landscape
 from core.landscape import landscape
 from core.theory import neighbourhood_circle, theory_neighbourhoods
@@ -159,7 +159,8 @@ def critical_text(crit: dict) -> str:
 def descent_settings(cfg: Config) -> dict:
     """Method, rate, steps and thresholds, passed explicitly: the cached Problem's own config
     carries defaults for them (see :func:`problem_key`)."""
-    return dict(method=cfg.method, lr=cfg.lr, steps=cfg.steps, tol=cfg.tol, eps=cfg.eps)
+    return dict(method=cfg.method, lr=cfg.lr, steps=cfg.steps, tol=cfg.tol, eps=cfg.eps, damping=cfg.damping,
+                ftol=cfg.ftol, negate=cfg.negate)
 
 
 def descent_key(cfg: Config) -> str:
@@ -195,7 +196,7 @@ def run_descent(cfg: Config, kind: str, uv: tuple | None = None) -> dict:
         "u": pu.T.tolist(),                          # (S, F)
         "v": pv.T.tolist(),
         "J": d.J_path[idx].T.tolist(),
-        "outcome": [OUTCOMES[int(o)] for o in d.outcome],
+        "outcome": d.label.tolist(),
         "counts": d.counts,
     }
 
@@ -206,7 +207,7 @@ def counts_text(store: dict | None) -> str:
     c = store["counts"]
     n = sum(c.values())
     what = "1 descent from the clicked point" if store["kind"] == "click" else f"{n} random starts"
-    return f"{what}: recovered {c['recovered']} · negative {c['negative']} · other {c['other']}"
+    return f"{what}: " + " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if v or k == "recovered")
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def basin_step(store: dict, cfg: Config, budget_s: float = 0.5) -> dict:
     t0 = time.perf_counter()
     b = basins(problem_for(cfg), landscape_for(cfg).plane, u, v[done:done + k], **descent_settings(cfg))
     dt = time.perf_counter() - t0
-    rows = store["rows"] + b.outcome.astype(int).tolist()
+    rows = store["rows"] + b.code.astype(int).tolist()
     return {**store, "rows": rows, "sec_per_row": dt / k, "status": "done" if len(rows) >= n else "running"}
 
 
@@ -248,8 +249,10 @@ def basin_summary(store: dict | None) -> tuple[float, str]:
     a = np.asarray(rows)
     rate = float((a == 0).mean())
     state = {"running": "computing…", "done": "done", "cancelled": "cancelled"}[store["status"]]
-    return pct, (f"{len(rows)} of {n} rows ({a.size} starts) · success rate {100 * rate:.1f}% · "
-                 f"negative {int((a == 1).sum())} · other {int((a == 2).sum())} · {state}")
+    others = " · ".join(f"{name.replace('_', ' ')} {int((a == k).sum())}" for k, name in enumerate(figures.OUTCOME_NAMES)
+                        if k and (a == k).any())
+    return pct, (f"{len(rows)} of {n} rows ({a.size} starts) · success rate {100 * rate:.1f}%"
+                 + (f" · {others}" if others else "") + f" · {state}")
 
 
 # ---------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_same_seed_same_numbers():
         assert torch.equal(Wa, Wb)
     assert torch.equal(a.op.mask, b.op.mask) and torch.equal(a.z_star, b.z_star)
     z = torch.randn(20, 2)
-    assert torch.equal(a.engine.J(z), b.engine.J(z))
+    assert torch.equal(a.evaluator.J(z), b.evaluator.J(z))
     c = build_problem(cfg.replace(weight_seed=4))
     assert not torch.equal(a.G.weights[0], c.G.weights[0])
 

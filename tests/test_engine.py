@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.config import Config
-from core.generator import Generator, activation_fn
+from core.generators.conv_family import ConvGenerator, activation_fn
 from core.problem import build_problem
 
 NETS = [
@@ -61,7 +61,7 @@ def test_engine_matches_dense_definition_and_loop(net, strategy):
         cfg = Config(**net, activation=act, mask=mask, rate=0.4, weight_std="paper", weights="gaussian")
         P = build_problem(cfg, dtype="float64", strategy=strategy)
         z = torch.randn(7, cfg.n0, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 1.5
-        J_eng = P.engine.J(z)
+        J_eng = P.evaluator.J(z)
         # (1) per-point loop through the reference Generator
         J_loop = torch.stack([0.5 * ((P.op.A(P.G(zi[None]))[0] - P.y) ** 2).sum() for zi in z])
         # (2) dense matrices from the definition
@@ -75,7 +75,7 @@ def test_engine_matches_dense_definition_and_loop(net, strategy):
 def test_generator_matches_dense_definition():
     """Generator.forward (conv_transpose) == the hand-built dense chain, output by output."""
     cfg = Config(dim=2, channels=(2, 3, 2), kernel=(3,), stride=(2,), padding=(0, 1), activation="tanh")
-    G = Generator(cfg, dtype=torch.float64)
+    G = ConvGenerator(cfg, dtype=torch.float64)
     z = torch.randn(4, 2, dtype=torch.float64)
     torch.testing.assert_close(G(z).reshape(4, -1), G_dense(cfg, G.weights, z))
 
@@ -85,17 +85,17 @@ def test_J_nonnegative_zero_at_z_star_and_gradient_matches_finite_differences():
     for act in ACTS:
         cfg = Config(channels=(3, 8, 1), kernel=(4,), stride=(2,), activation=act, weight_std="paper")
         P = build_problem(cfg, dtype="float64")
-        assert float(P.engine.J(P.z_star[None])) == pytest.approx(0.0, abs=1e-20)
+        assert float(P.evaluator.J(P.z_star[None])) == pytest.approx(0.0, abs=1e-20)
         z = torch.randn(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-        assert bool((P.engine.J(z) >= 0).all())
+        assert bool((P.evaluator.J(z) >= 0).all())
         z = z[:5].clone().requires_grad_(True)
-        P.engine.J(z).sum().backward()
+        P.evaluator.J(z).sum().backward()
         h = 1e-6
         fd = torch.zeros_like(z)
         for k in range(3):
             e = torch.zeros(3, dtype=torch.float64)
             e[k] = h
-            fd[:, k] = (P.engine.J(z.detach() + e) - P.engine.J(z.detach() - e)) / (2 * h)
+            fd[:, k] = (P.evaluator.J(z.detach() + e) - P.evaluator.J(z.detach() - e)) / (2 * h)
         torch.testing.assert_close(z.grad, fd, rtol=1e-5, atol=1e-7)
 
 
@@ -104,8 +104,8 @@ def test_float32_close_to_float64():
     cfg = Config()
     P32, P64 = build_problem(cfg), build_problem(cfg, dtype="float64")
     z = torch.randn(100, 2, dtype=torch.float64)
-    J64 = P64.engine.J(z)
-    J32 = P32.engine.J(z.float()).double()
+    J64 = P64.evaluator.J(z)
+    J32 = P32.evaluator.J(z.float()).double()
     assert float(((J32 - J64).abs() / (J64.abs() + 1)).max()) < 1e-4
 
 
@@ -113,9 +113,9 @@ def test_chunking_does_not_change_values():
     """J_many with any chunk size equals one big batch."""
     P = build_problem(Config(), dtype="float64")
     z = torch.randn(1000, 2, dtype=torch.float64)
-    full = P.engine.J(z)
+    full = P.evaluator.J(z)
     for chunk in (1, 7, 256):
-        torch.testing.assert_close(P.engine.J_many(z, chunk=chunk), full)
+        torch.testing.assert_close(P.evaluator.J_many(z, chunk=chunk), full)
 
 
 @pytest.mark.parametrize("net", NETS)
@@ -128,9 +128,9 @@ def test_hand_written_gradient_equals_autograd(net, strategy):
             P = build_problem(cfg, dtype="float64", strategy=strategy)
             z = torch.randn(6, cfg.n0, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
             z.requires_grad_(True)
-            P.engine.J(z).sum().backward()
-            J, g = P.engine.J_and_grad(z.detach())
-            torch.testing.assert_close(J, P.engine.J(z.detach()))
+            P.evaluator.J(z).sum().backward()
+            J, g = P.evaluator.J_and_grad(z.detach())
+            torch.testing.assert_close(J, P.evaluator.J(z.detach()))
             torch.testing.assert_close(g, z.grad, rtol=1e-10, atol=1e-12)
 
 
@@ -140,6 +140,6 @@ def test_engine_on_every_device_matches_cpu_float64(device):
     ref = build_problem(cfg, device="cpu", dtype="float64")
     P = build_problem(cfg, device=device, dtype="float64")
     z = torch.randn(64, 2, dtype=torch.float64)
-    torch.testing.assert_close(P.engine.J_many(z.to(device)).cpu(), ref.engine.J(z))
-    J, g = P.engine.J_and_grad(z.to(device))
-    torch.testing.assert_close(g.cpu(), ref.engine.J_and_grad(z)[1])
+    torch.testing.assert_close(P.evaluator.J_many(z.to(device)).cpu(), ref.evaluator.J(z))
+    J, g = P.evaluator.J_and_grad(z.to(device))
+    torch.testing.assert_close(g.cpu(), ref.evaluator.J_and_grad(z)[1])

@@ -10,7 +10,8 @@ from core.cli import run as cli_run
 from core.config import Config, ConfigError, from_preset
 from core.expected import (arccos_kernel, draw_configs, expected_J, expected_landscape, inclusion,
                            interior_minimum, monte_carlo_J, widen)
-from core.generator import draw_weights, draw_z_star
+from core.generators.conv_family import draw_weights
+from core.problem import draw_z_star
 from core.masks import make_operator
 from core.problem import build_problem
 from core.theory import g, rho
@@ -78,12 +79,12 @@ def test_closed_form_of_a_conv_net_is_proportional_to_hand_voroninski_with_criti
                                              ("paper-fig4", dict(padding=(1,), activation="leaky_relu")),
                                              ("paper-fig4", dict(dim=1, channels=(2, 8, 3), mask="left"))])
 def test_batched_monte_carlo_equals_a_per_draw_loop(preset, changes):
-    """Reference: build_problem on each draw's config (core.engine, float64), one draw at a time."""
+    """Reference: build_problem on each draw's config (core.generators.engine, float64), one draw at a time."""
     cfg = from_preset(preset, **changes)
     K = 4
     mc = monte_carlo_J(cfg, POINTS, K, keep=True)
     for k, c in enumerate(draw_configs(cfg, K)):
-        J = build_problem(c, dtype="float64").engine.J(torch.tensor(POINTS)).numpy()
+        J = build_problem(c, dtype="float64").evaluator.J(torch.tensor(POINTS)).numpy()
         assert np.allclose(mc.J[k], J, rtol=1e-9, atol=1e-9), k
     assert np.allclose(mc.mean, mc.J.mean(0)) and np.allclose(mc.sem, mc.J.std(0, ddof=1) / 2)
 

@@ -12,7 +12,7 @@ import torch
 from core.cli import run as cli_run
 from core.config import ConfigError, from_preset
 from core.descent import descend
-from core.generator import Generator
+from core.generators.conv_family import ConvGenerator
 from core.phase import (PhaseRunner, PhaseSpec, fit_logistic, parse_rates,
                         phase_transition, summarise, wilson_interval)
 from core.problem import build_problem
@@ -89,7 +89,7 @@ def test_masked_gradient_matches_autograd_through_the_reference_generator():
     target = torch.randn(5, runner.n, generator=gen, dtype=torch.float64).abs()
     weight = (torch.rand(5, runner.n, generator=gen) < 0.3).double()
     J, g = runner.engine.J_and_grad(z, target[:, runner._perm], weight[:, runner._perm])
-    G = Generator(cfg, dtype=torch.float64)
+    G = ConvGenerator(cfg, dtype=torch.float64)
     zr = z.clone().requires_grad_(True)
     Jr = 0.5 * (weight * (G(zr).reshape(5, -1) - target) ** 2).sum(1)
     (gr,) = torch.autograd.grad(Jr.sum(), zr)

@@ -1,8 +1,8 @@
-"""The generator G(z) = σ_d(W_d … σ(W_1 z)): weights, activations and the reference forward pass.
+"""The random family G(z) = σ_d(W_d … σ(W_1 z)): weights, activations and the reference forward pass.
 
-``Generator.forward`` is the plain definition, built from ``torch.nn.functional``
+``ConvGenerator.forward`` is the plain definition, built from ``torch.nn.functional``
 transposed convolutions. It is the reference that the fast batched evaluator in
-:mod:`core.engine` is tested against, and the per-point baseline of the benchmark.
+:mod:`core.generators.engine` is tested against, and the per-point baseline of the benchmark.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .config import Config
+from ..config import Config
+from .protocol import LatentGenerator
 
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 
@@ -77,23 +78,10 @@ def draw_weights(cfg: Config) -> list[torch.Tensor]:
     return Ws
 
 
-def draw_z_star(cfg: Config) -> torch.Tensor:
-    """z* (n0,), float64: ``cfg.z_star`` when given, else N(0, I) from ``cfg.z_seed``."""
-    if cfg.z_star:
-        return torch.tensor(cfg.z_star, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(cfg.z_seed)
-    return torch.randn(cfg.n0, generator=gen, dtype=torch.float64)
+_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: 'cuda' requested but no CUDA device is available; use 'cpu' or 'auto'")
-    return torch.device(device)
-
-
-class Generator(torch.nn.Module):
+class ConvGenerator(LatentGenerator):
     """``G(z) = σ_d(W_d σ(… σ(W_1 z)))`` with transposed convolutions, no bias.
 
     Parameters
@@ -116,6 +104,19 @@ class Generator(torch.nn.Module):
             self.register_buffer(f"W{i}", W.to(dtype=dtype, device=device))
         self.sigma = activation_fn(cfg.activation, cfg.negative_slope)
         self.sigma_last = activation_fn(cfg.last, cfg.negative_slope)
+        self.latent_dim = cfg.n0
+        self.output_range = _RANGES.get(cfg.last)
+        self.name = "conv"
+
+    def evaluator(self, op, y, strategy: str = "auto"):
+        """The fast batched :class:`~core.generators.engine.Engine` for ``y = A G(z*)``."""
+        from .engine import Engine
+
+        return Engine(self, op, y, strategy=strategy)
+
+    def arrays(self) -> dict:
+        """``W1`` … ``Wd`` as float64 numpy arrays, PyTorch's ConvTranspose layout."""
+        return {f"W{i}": W.double().cpu().numpy() for i, W in enumerate(self.weights, start=1)}
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -125,8 +126,8 @@ class Generator(torch.nn.Module):
     def output_shape(self) -> tuple:
         return self.cfg.output_shape()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, n0) → G(z) (B, C_d, *spatial)."""
+    def forward(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        """z (B, n0) → G(z) (B, C_d, *spatial) (``labels``: unused, the family is unconditional)."""
         cfg = self.cfg
         x = z.reshape(z.shape[0], cfg.n0, *([1] * cfg.dim))
         conv = _CONV_T[cfg.dim]

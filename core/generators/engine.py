@@ -28,8 +28,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .generator import Generator, activation_fn
-from .masks import SamplingOperator
+from .conv_family import ConvGenerator, activation_fn
+from ..masks import SamplingOperator
 
 DENSE_WASTE = 16             # max ratio of dense MACs to useful MACs for the dense formulation
 DENSE_MAX_ENTRIES = 1 << 22  # never build a dense layer matrix above this many entries
@@ -166,7 +166,7 @@ class Engine(torch.nn.Module):
 
     Parameters
     ----------
-    G : Generator
+    G : ConvGenerator
     op : SamplingOperator
         Must be on the same dtype / device as ``G``.
     y : Tensor (m,)
@@ -178,7 +178,7 @@ class Engine(torch.nn.Module):
         Restrict hidden layers to the receptive cone of the observed pixels.
     """
 
-    def __init__(self, G: Generator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto",
+    def __init__(self, G: ConvGenerator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto",
                  prune: bool = True):
         super().__init__()
         cfg = G.cfg
@@ -238,6 +238,7 @@ class Engine(torch.nn.Module):
         self.M1 = (M1 if needed is None else M1[:, needed]).contiguous()
         self.M1t = self.M1.T.contiguous()
         self.register_buffer("y", y.reshape(-1))
+        self.n0, self.m = cfg.n0, op.m
         sig = activation_fn(cfg.activation, cfg.negative_slope)
         sig_last = activation_fn(cfg.last, cfg.negative_slope)
         self._acts = [sig] * (d - 1) + [sig_last]
@@ -304,9 +305,10 @@ class Engine(torch.nn.Module):
             g = r @ self.A_matrix.T
         else:
             r = x - (self.y if target is None else target)
+            g = r
             if weight is not None:
                 r = r * weight
-            g = r
+                g = r * weight
         J = 0.5 * (r * r).sum(-1)
         for i in range(len(self.layers), 0, -1):
             g = g * _derivative(self._names[i], slope, pre[i], post[i])
@@ -315,16 +317,53 @@ class Engine(torch.nn.Module):
         return J, g @ self.M1t
 
     @torch.no_grad()
-    def J_many(self, z: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
-        """J for any number of points, in cache-sized chunks (no autograd, activations in place)."""
+    def residual_and_jacobian(self, z: torch.Tensor, target: torch.Tensor | None = None,
+                              weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (B, n0) → (r (B, m), ∂r/∂z (B, m, n0)) with ``r = w ⊙ (A G(z) − y)``.
+
+        Forward-mode by hand: the n0 tangents ``∂h/∂z_k`` travel through the same layers as
+        the activations (one batched call on B·n0 rows per layer), each multiplied by σ'(pre).
+        ``target`` and ``weight`` as in :meth:`J_and_grad`.
+        """
+        slope = self.cfg.negative_slope
+        B, n0 = z.shape
+        pre = z @ self.M1
+        h = self._acts[0](pre)
+        T = self.M1[None] * _derivative(self._names[0], slope, pre, h)[:, None, :]   # (B, n0, n1)
+        for i, layer in enumerate(self.layers, start=1):
+            pre = layer(h)
+            h = self._acts[i](pre)
+            T = layer(T.reshape(B * n0, -1)).reshape(B, n0, -1) * _derivative(self._names[i], slope, pre, h)[:, None, :]
+        if self.A_matrix is not None:
+            if target is not None or weight is not None:
+                raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
+            h, T = h @ self.A_matrix, T @ self.A_matrix
+        r = h - (self.y if target is None else target)
+        if weight is not None:
+            r = r * weight
+            T = T * weight[:, None, :]
+        return r, T.transpose(1, 2)
+
+    @torch.no_grad()
+    def J_many(self, z: torch.Tensor, chunk: int | None = None, target: torch.Tensor | None = None,
+               weight: torch.Tensor | None = None) -> torch.Tensor:
+        """J for any number of points, in cache-sized chunks (no autograd, activations in place).
+
+        ``target`` and ``weight`` (B, m), as in :meth:`J_and_grad`.
+        """
         chunk = chunk or self.chunk_size()
+        if self.A_matrix is not None and (target is not None or weight is not None):
+            raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
         for a in range(0, z.shape[0], chunk):
-            h = self._acts_[0](z[a:a + chunk] @ self.M1)
+            b = a + chunk
+            h = self._acts_[0](z[a:b] @ self.M1)
             for layer, act in zip(self.layers, self._acts_[1:]):
                 h = act(layer(h))
-            r = (h if self.A_matrix is None else h @ self.A_matrix).sub_(self.y)
-            out[a:a + chunk] = torch.linalg.vecdot(r, r).mul_(0.5)
+            r = (h if self.A_matrix is None else h @ self.A_matrix).sub_(self.y if target is None else target[a:b])
+            if weight is not None:
+                r.mul_(weight[a:b])
+            out[a:b] = torch.linalg.vecdot(r, r).mul_(0.5)
         return out
 
 

@@ -1,0 +1,242 @@
+"""Why each start ended where it did: one label per end point, computed from the end point.
+
+A verdict about the landscape ("this mask fails") must not be a verdict about the optimiser's
+budget. So every end point ẑ of a solve gets exactly one label, from tests on ẑ itself:
+
+===============  ==========================================================================
+``diverged``     a non-finite value, or ‖ẑ‖ beyond the radius (orders of magnitude outside
+                 the window)
+``recovered``    ‖ẑ − z*‖ ≤ tol ‖z*‖
+``other_fit``    J(ẑ) is at the noise floor (J(z*), 0 for noiseless y) but ẑ is far from z*: a
+                 witness that G is not injective on the observed pixels (mode collapse)
+``critical``     J(ẑ) well above the floor and no descent from ẑ: either ∇J(ẑ) ≈ 0 (a smooth
+                 critical point, classed by the eigenvalues of its Hessian as ``minimum``,
+                 ``saddle`` or ``maximum``), or J rises in every probed direction although
+                 ∇J ≠ 0 (a ``kink`` minimum, where the ReLU pieces of J meet)
+``unconverged``  anything else: a descent direction exists, so the budget ran out (or the
+                 method stopped) on a slope; the recent slope of log J is reported
+``fit``          only when z* is unknown (real images): J(ẑ) at the floor
+===============  ==========================================================================
+
+Each critical point also says whether it lies near the ray {−t z* : t > 0}, where Theorem 1
+allows a spurious critical point (within ε‖z*‖ of the ray).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+LABELS = ("recovered", "other_fit", "critical", "unconverged", "diverged")
+HESSIAN_CLASSES = ("minimum", "saddle", "maximum", "kink")
+
+# What counts as "at the floor" (relative to ½‖y‖²) and as ∇J ≈ 0, per dtype.
+_LEVELS = {
+    torch.float64: dict(fit=1e-14, grad=1e-9, probe=(1e-4, 1e-3), drop=1e-13, fd=1e-5),
+    torch.float32: dict(fit=1e-9, grad=1e-5, probe=(3e-4, 3e-3), drop=1e-6, fd=1e-3),
+}
+N_RANDOM_PROBES = 32
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One label per end point, and the numbers behind it.
+
+    Attributes
+    ----------
+    label : ndarray (S,) str
+        One of :data:`LABELS` (``fit`` where z* is unknown).
+    rel_error : ndarray (S,)
+        ‖ẑ − z*‖ / ‖z*‖ (NaN where z* is unknown).
+    J, grad_norm : ndarray (S,)
+        J(ẑ) and ‖∇J(ẑ)‖.
+    log_slope : ndarray (S,)
+        Recent slope of log10 J per iteration (see :class:`core.solvers.Solve`).
+    hessian : ndarray (S,) str
+        For ``critical``: one of :data:`HESSIAN_CLASSES`; "" otherwise.
+    eig_min, eig_max : ndarray (S,)
+        Extreme eigenvalues of the (finite-difference) Hessian at a smooth critical point; NaN
+        otherwise.
+    near_negative : ndarray (S,) bool
+        ẑ lies within ε‖z*‖ of the ray {−t z* : t > 0}.
+    ray_t : ndarray (S,)
+        t of the projection of ẑ on that ray (ẑ ≈ −t z*).
+    """
+
+    label: np.ndarray
+    rel_error: np.ndarray
+    J: np.ndarray
+    grad_norm: np.ndarray
+    log_slope: np.ndarray
+    hessian: np.ndarray
+    eig_min: np.ndarray
+    eig_max: np.ndarray
+    near_negative: np.ndarray
+    ray_t: np.ndarray
+
+    @property
+    def counts(self) -> dict:
+        out = {k: int((self.label == k).sum()) for k in LABELS}
+        if (self.label == "fit").any():
+            out["fit"] = int((self.label == "fit").sum())
+        return out
+
+    def arrays(self, prefix: str = "") -> dict:
+        """The .npz payload: ``diagnosis`` and its numbers (``prefix`` for a second solve in one file)."""
+        p = prefix
+        return {f"{p}diagnosis": self.label.astype(str), f"{p}rel_error": self.rel_error, f"{p}J_end": self.J,
+                f"{p}grad_norm": self.grad_norm, f"{p}log_slope": self.log_slope,
+                f"{p}hessian": self.hessian.astype(str), f"{p}eig_min": self.eig_min, f"{p}eig_max": self.eig_max,
+                f"{p}near_negative": self.near_negative, f"{p}ray_t": self.ray_t}
+
+
+def near_negative_ray(z_end: np.ndarray, z_star: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each ẑ (S, n0) lies within ε‖z*‖ of {−t z*: t > 0}, and its t; z* (S, n0) or (n0,)."""
+    z_end = np.asarray(z_end, dtype=float)
+    zs = np.broadcast_to(np.asarray(z_star, dtype=float), z_end.shape)
+    nz = np.linalg.norm(zs, axis=1)
+    e = -zs / nz[:, None]
+    t = (z_end * e).sum(1)
+    dist = np.linalg.norm(z_end - np.clip(t, 0, None)[:, None] * e, axis=1)
+    return (t > 0) & (dist <= eps * nz), t / nz
+
+
+def diagnose(objective, result, tol: float = 1e-3, eps: float = 0.15, radius: float = np.inf,
+             seed: int = 0) -> Diagnosis:
+    """Label every end point of ``result`` (a :class:`core.solvers.Solve` on ``objective``).
+
+    Parameters
+    ----------
+    objective : Objective
+        The objective that was solved (its z*, floor and scale per row).
+    result : Solve
+    tol : float
+        Recovered if ‖ẑ − z*‖ ≤ tol ‖z*‖.
+    eps : float
+        Radius factor of the neighbourhood of the −z* ray.
+    radius : float
+        ‖ẑ‖ beyond this is ``diverged``.
+    seed : int
+        Seed of the random probe directions.
+
+    Returns
+    -------
+    Diagnosis
+
+    Notes
+    -----
+    The floor test is ``J ≤ J(z*)(1 + 1e-6) + fit · ½‖y‖²`` and ∇J ≈ 0 is
+    ``‖∇J‖(1 + ‖ẑ‖) ≤ grad · ½‖y‖²`` (``fit``, ``grad`` per dtype in ``_LEVELS``: what
+    float32 and float64 can resolve). The probe evaluates J at ẑ + h u for the 2 n0 axis
+    directions, −∇J/‖∇J‖, ±ẑ/‖ẑ‖ and 32 seeded random unit vectors u, at two radii h (relative to
+    1 + ‖ẑ‖); "no descent" means no probe lowers J by more than ``drop · ½‖y‖²`` at either radius.
+    The Hessian is the central difference of ∇J with step ``fd`` (1 + ‖ẑ‖), symmetrised.
+    """
+    ev_dtype = _dtype_of(objective)
+    lv = _LEVELS.get(ev_dtype, _LEVELS[torch.float32])
+    S = result.z.shape[0]
+    dev = _device_of(objective)
+    rows = torch.arange(S, device=dev)
+    z = torch.as_tensor(result.z, dtype=ev_dtype, device=dev)
+    J = np.asarray(result.J, dtype=float)
+    gn = np.asarray(result.grad_norm, dtype=float)
+    scale = objective.scale_of(rows).double().cpu().numpy()
+    floor = objective.floor_of(rows).double().cpu().numpy()
+    zs_t = objective.z_star_of(rows)
+    known = zs_t is not None and bool(torch.isfinite(zs_t).all())
+    zs = zs_t.double().cpu().numpy() if known else None
+    zn = np.linalg.norm(result.z, axis=1)
+
+    label = np.full(S, "unconverged", dtype=object)
+    hess = np.full(S, "", dtype=object)
+    eig_min = np.full(S, np.nan)
+    eig_max = np.full(S, np.nan)
+    if known:
+        rel = np.linalg.norm(result.z - zs, axis=1) / np.linalg.norm(zs, axis=1)
+        near, ray_t = near_negative_ray(result.z, zs, eps)
+    else:
+        rel = np.full(S, np.nan)
+        near, ray_t = np.zeros(S, bool), np.full(S, np.nan)
+
+    finite = np.isfinite(J) & np.isfinite(result.z).all(1) & np.isfinite(gn)
+    diverged = ~finite | (zn > radius) | (np.asarray(result.stop) == "diverged")
+    at_floor = finite & (J <= floor * (1 + 1e-6) + lv["fit"] * scale)
+    recovered = ~diverged & known & (rel <= tol)
+    label[diverged] = "diverged"
+    label[recovered] = "recovered"
+    fits = ~diverged & ~recovered & at_floor
+    label[fits] = "other_fit" if known else "fit"
+
+    rest = ~diverged & ~recovered & ~fits
+    smooth = rest & (gn * (1 + zn) <= lv["grad"] * scale)
+    idx = np.nonzero(smooth)[0]
+    if idx.size:
+        H = _hessian(objective, z[idx], rows[idx], lv["fd"])
+        ev = torch.linalg.eigvalsh(H).cpu().numpy()
+        lo, hi = ev[:, 0], ev[:, -1]
+        big = np.maximum(np.abs(ev).max(1), 1e-300)
+        cls = np.where(lo > -1e-6 * big, "minimum", np.where(hi < 1e-6 * big, "maximum", "saddle"))
+        label[idx] = "critical"
+        hess[idx] = cls
+        eig_min[idx], eig_max[idx] = lo, hi
+    idx = np.nonzero(rest & ~smooth)[0]
+    if idx.size:
+        no_descent = _no_descent(objective, z[idx], rows[idx], torch.as_tensor(J[idx], dtype=torch.float64),
+                                 lv, scale[idx], seed)
+        k = idx[no_descent]
+        label[k] = "critical"
+        hess[k] = "kink"
+    return Diagnosis(label=label.astype(str), rel_error=rel, J=J, grad_norm=gn,
+                     log_slope=np.asarray(result.log_slope, dtype=float), hessian=hess.astype(str),
+                     eig_min=eig_min, eig_max=eig_max, near_negative=near & (label == "critical"), ray_t=ray_t)
+
+
+def _dtype_of(objective) -> torch.dtype:
+    y = getattr(objective.evaluator, "y", None)
+    return y.dtype if isinstance(y, torch.Tensor) else torch.float64
+
+
+def _device_of(objective) -> torch.device:
+    y = getattr(objective.evaluator, "y", None)
+    return y.device if isinstance(y, torch.Tensor) else torch.device("cpu")
+
+
+def _hessian(objective, z, rows, rel_step) -> torch.Tensor:
+    """Central-difference Hessian of J from ∇J: (B, n0) → (B, n0, n0) float64, symmetrised."""
+    B, n0 = z.shape
+    h = rel_step * (1 + z.double().norm(dim=1))
+    eye = torch.eye(n0, dtype=z.dtype, device=z.device)
+    zp = (z[:, None, :] + h.to(z.dtype)[:, None, None] * eye).reshape(-1, n0)
+    zm = (z[:, None, :] - h.to(z.dtype)[:, None, None] * eye).reshape(-1, n0)
+    r = rows.repeat_interleave(n0)
+    _, gp = objective.J_and_grad(zp, r)
+    _, gm = objective.J_and_grad(zm, r)
+    H = (gp.double() - gm.double()).reshape(B, n0, n0) / (2 * h[:, None, None])
+    return 0.5 * (H + H.transpose(1, 2))
+
+
+def _no_descent(objective, z, rows, J0, lv, scale, seed) -> np.ndarray:
+    """True where no probe direction lowers J at either probe radius (see :func:`diagnose`)."""
+    B, n0 = z.shape
+    dev = z.device
+    _, g = objective.J_and_grad(z, rows)
+    gd = -g.double() / g.double().norm(dim=1, keepdim=True).clamp_min(1e-300)
+    eye = torch.eye(n0, dtype=torch.float64, device=dev)
+    gen = torch.Generator().manual_seed(seed)
+    R = torch.randn(N_RANDOM_PROBES, n0, generator=gen, dtype=torch.float64).to(dev)
+    R = R / R.norm(dim=1, keepdim=True)
+    U = torch.cat([eye, -eye, R])                                    # (K, n0), the same for every row
+    # Per row: downhill, and along ±ẑ (for a generator without biases J is quadratic along rays
+    # from 0, so the floor of a kink valley is a ray).
+    radial = z.double() / z.double().norm(dim=1, keepdim=True).clamp_min(1e-300)
+    U = torch.cat([U.expand(B, -1, -1), gd[:, None], radial[:, None], -radial[:, None]], 1)
+    K = U.shape[1]
+    ok = torch.ones(B, dtype=torch.bool, device=dev)
+    for rel_h in lv["probe"]:
+        h = rel_h * (1 + z.double().norm(dim=1))
+        zp = (z.double()[:, None, :] + h[:, None, None] * U).reshape(-1, n0).to(z.dtype)
+        Jp = objective.J(zp, rows.repeat_interleave(K)).double().reshape(B, K)
+        drop = J0.to(dev)[:, None] - Jp
+        ok &= ~(drop > lv["drop"] * torch.as_tensor(scale, dtype=torch.float64, device=dev)[:, None]).any(1)
+    return ok.cpu().numpy()
