@@ -332,3 +332,95 @@ def test_out_of_range_targets_report_hidden_pixel_psnr_and_baselines():
     mean, cmeans = _mean_images("mnist", str(DATA))
     np.testing.assert_allclose(mean, total / 60000, atol=1e-6)
     np.testing.assert_allclose(cmeans[1], ones / 6742, atol=1e-6)
+
+
+# ---- integrity of the shipped weights (issue 10) -------------------------------------------------
+def _shipped_weights():
+    from core.trained.dcgan import GENERATORS
+    return [f"{g}_generator" for g in GENERATORS] + [f"{d}_classifier" for d in ("mnist", "fashion")]
+
+
+@needs_assets
+@pytest.mark.parametrize("stem", _shipped_weights())
+def test_card_sha256_matches_its_weights_file(stem):
+    """Reference: hashlib.sha256 of the file's bytes, computed here, against the card's weights_sha256."""
+    import hashlib
+    card = json.loads((ASSETS / f"{stem}.json").read_text())
+    assert card["weights_sha256"] == hashlib.sha256((ASSETS / f"{stem}.pt").read_bytes()).hexdigest()
+    assert card.get("weights", f"{stem}.pt") == f"{stem}.pt"
+
+
+def _copy_with_card(tmp_path, stem="mnist_generator"):
+    import shutil
+    for ext in (".pt", ".json"):
+        shutil.copyfile(ASSETS / f"{stem}{ext}", tmp_path / f"{stem}{ext}")
+    return tmp_path / f"{stem}.pt"
+
+
+@needs_assets
+def test_altered_weights_file_fails_the_sha256_check(tmp_path):
+    """Reference: the intact copy loads; the same copy with 16 bytes in the middle overwritten does not."""
+    from core.trained.classifier import load_classifier
+    p = _copy_with_card(tmp_path)
+    assert isinstance(load_generator(p), Generator)
+    raw = bytearray(p.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 16] = bytes(b ^ 0xFF for b in raw[mid:mid + 16])
+    p.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="SHA-256 mismatch") as e:
+        load_generator(p)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)
+    c = _copy_with_card(tmp_path, "mnist_classifier")
+    raw = bytearray(c.read_bytes())
+    raw[len(raw) // 2] ^= 0x01                                    # one bit
+    c.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        load_classifier(path=c)
+
+
+@needs_assets
+def test_truncated_and_text_weights_files_raise_one_line_value_errors(tmp_path):
+    """Reference: the loader's contract: a one-line ValueError naming the path, never torch's traceback text."""
+    p = _copy_with_card(tmp_path)
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):      # with its card: the hash catches it first
+        load_generator(p)
+    (tmp_path / "mnist_generator.json").unlink()                  # without a card: torch.load fails
+    text = tmp_path / "notes.pt"
+    text.write_text("these are not weights\n" * 10)
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    for bad in (p, text, empty):
+        with pytest.raises(ValueError) as e:
+            load_generator(bad)
+        msg = str(e.value)
+        assert msg.startswith(f"{bad}: ") and "\n" not in msg, msg
+        assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_generator_names_map_to_their_datasets():
+    """Reference: the issue's naming: <dataset> is the plain DCGAN, <dataset>-info the InfoGAN variant."""
+    from core.trained.dcgan import GENERATORS, dataset_of
+    assert GENERATORS == ("mnist", "fashion", "mnist-info", "fashion-info")
+    assert [dataset_of(g) for g in GENERATORS] == ["mnist", "fashion", "mnist", "fashion"]
+    assert all(dataset_of(g) in idx.DATASETS for g in GENERATORS)
+    with pytest.raises(ValueError, match="generator: must be one of"):
+        dataset_of("cifar")
+
+
+@needs_assets
+def test_shipped_generator_needs_a_card_sha256(tmp_path, monkeypatch):
+    """Reference: a copy of assets/ whose mnist card lost its weights_sha256 (or carries a wrong one)."""
+    from core.trained import dcgan
+    p = _copy_with_card(tmp_path)
+    card = json.loads(p.with_suffix(".json").read_text())
+    monkeypatch.setattr(dcgan, "ASSETS", tmp_path)
+    dcgan.shipped_generator.cache_clear()
+    try:
+        for sha, needle in ((None, "no weights_sha256"), ("0" * 64, "SHA-256 mismatch")):
+            card["weights_sha256"] = sha
+            p.with_suffix(".json").write_text(json.dumps(card))
+            with pytest.raises(ValueError, match=needle):
+                dcgan.shipped_generator("mnist")
+    finally:
+        dcgan.shipped_generator.cache_clear()

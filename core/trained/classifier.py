@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from . import idx
-from .dcgan import ASSETS, N_CLASSES, N_LATENT, load_state
+from .dcgan import ASSETS, N_CLASSES, N_LATENT, load_state, read_card, shipped_sha256
 
 __all__ = ["Classifier", "ClassifierConfig", "train_classifier", "accuracy", "generated_accuracy",
            "load_classifier"]
@@ -123,8 +123,15 @@ def generated_accuracy(G: nn.Module, model: nn.Module, per_class: int = 100, see
 
 
 def load_classifier(dataset: str = "mnist", path=None) -> Classifier:
-    """The shipped classifier ``assets/<dataset>_classifier.pt`` (or ``path``), checked and in eval mode."""
-    return load_state(path or ASSETS / f"{dataset}_classifier.pt", Classifier())
+    """The shipped classifier ``assets/<dataset>_classifier.pt`` (or ``path``), checked and in eval mode.
+
+    The shipped file must match the ``weights_sha256`` of its card ``assets/<dataset>_classifier.json``;
+    a file given by ``path`` is checked against the card beside it, if any (see :func:`load_state`).
+    """
+    if path is not None:
+        return load_state(path, Classifier())
+    path = ASSETS / f"{dataset}_classifier.pt"
+    return load_state(path, Classifier(), shipped_sha256(read_card(dataset, "classifier"), str(path)))
 
 
 def main(argv=None) -> int:
@@ -151,15 +158,17 @@ def main(argv=None) -> int:
     acc_test = accuracy(model, idx.to_32(te_img), torch.from_numpy(te_lab.astype(np.int64)))
     from pathlib import Path
 
-    from .train import script_commit
+    from .train import file_sha256, script_commit
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.float() for k, v in model.state_dict().items()}, out / f"{a.dataset}_classifier.pt")
+    weights = out / f"{a.dataset}_classifier.pt"
+    torch.save({k: v.float() for k, v in model.state_dict().items()}, weights)
     card = {"model": f"{a.dataset} classifier", "architecture": "conv5(16)-pool-conv5(32)-pool-conv3(64)-pool-linear(10)",
             "input": "1x32x32 in [-1, 1], bilinear 28->32", "config": dataclasses.asdict(cfg),
             "data": f"{idx.DATASETS[a.dataset]}/raw train (60000) / t10k (10000)",
             "train_seconds": round(seconds, 1), "final_loss_mean_last_100": float(losses[-100:].mean()),
-            "test_accuracy": acc_test, **script_commit(__file__)}
+            "test_accuracy": acc_test, "weights": weights.name, "weights_sha256": file_sha256(weights),
+            **script_commit(__file__)}
     (out / f"{a.dataset}_classifier.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"{a.dataset} classifier: {seconds:.0f} s, last loss {losses[-100:].mean():.4f}, test accuracy {acc_test:.4f}")
     return 0

@@ -14,10 +14,17 @@ small enough to train on two CPU cores.
 
 Inversion uses the generator in ``eval()`` mode, so batch norm applies its stored running
 statistics and ``G`` is a fixed deterministic function of ``(z, c)``.
+
+Loading is checked: the file's SHA-256 must match the ``weights_sha256`` of its model card (the
+shipped generators ``mnist``, ``fashion``, ``mnist-info``, ``fashion-info`` always have one), then
+``torch.load(weights_only=True)`` reads it and the key names and shapes must fit the architecture;
+any failure is a one-line ``ValueError`` naming the file.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import json
 import pathlib
 
@@ -27,12 +34,25 @@ from torch import nn
 from .idx import PROJECT_ROOT
 
 __all__ = ["N_LATENT", "N_CLASSES", "Generator", "Discriminator", "init_weights", "check_state_dict",
-           "load_generator", "ASSETS", "GENERATORS", "shipped_generator", "read_card"]
+           "load_generator", "load_state", "check_sha256", "ASSETS", "GENERATORS", "dataset_of", "shipped_generator",
+           "read_card", "shipped_sha256"]
 
 N_LATENT = 10      # n0 in the paper's notation
 N_CLASSES = 10
 ASSETS = PROJECT_ROOT / "assets"
-GENERATORS = ("mnist", "fashion")   # shipped as assets/<name>_generator.pt + .json
+# Shipped as assets/<name>_generator.pt + .json. "mnist" and "fashion" are the paper's plain
+# conditional DCGAN; "<dataset>-info" add InfoGAN's latent regression (see core.trained.train).
+GENERATORS = ("mnist", "fashion", "mnist-info", "fashion-info")
+
+
+def dataset_of(name: str) -> str:
+    """The dataset (a key of :data:`core.trained.idx.DATASETS`) the generator ``name`` was trained on.
+
+    ``"mnist"`` and ``"mnist-info"`` → ``"mnist"``; ``"fashion"`` and ``"fashion-info"`` → ``"fashion"``.
+    """
+    if name not in GENERATORS:
+        raise ValueError(f"generator: must be one of {', '.join(GENERATORS)}, got {name!r}")
+    return name.split("-", 1)[0]
 
 
 class Generator(nn.Module):
@@ -149,25 +169,82 @@ def check_state_dict(state: dict, model: nn.Module, what: str = "state dict") ->
             raise ValueError(f"{what}: {k} holds non-finite values")
 
 
-def load_state(path, model: nn.Module) -> nn.Module:
-    """Load a state dict saved by ``torch.save`` into ``model`` after :func:`check_state_dict`; eval mode."""
+def _one_line(e: BaseException, limit: int = 160) -> str:
+    msg = " ".join(str(e).split())
+    return f"{type(e).__name__}: {msg[:limit] + '…' if len(msg) > limit else msg}" if msg else type(e).__name__
+
+
+def check_sha256(path, expected: str, data: bytes | None = None) -> None:
+    """Raise ``ValueError("<path>: SHA-256 mismatch ...")`` unless the file's SHA-256 is ``expected`` (hex).
+
+    ``data``: the file's bytes when already read (they are hashed instead of reading ``path`` again).
+    """
+    path = pathlib.Path(path)
+    got = hashlib.sha256(path.read_bytes() if data is None else data).hexdigest()
+    if got != str(expected).strip().lower():
+        raise ValueError(f"{path}: SHA-256 mismatch (file {got[:16]}…, card {str(expected)[:16]}…); "
+                         "the weights file was altered or is not the one its card describes")
+
+
+def _card_sha256(path: pathlib.Path) -> str | None:
+    """``weights_sha256`` of the card beside ``path`` (``x.pt`` → ``x.json``); None without a card or field."""
+    card = path.with_suffix(".json")
+    if not card.is_file():
+        return None
+    try:
+        sha = json.loads(card.read_text()).get("weights_sha256")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ValueError(f"{card}: unreadable model card ({_one_line(e)})") from None
+    return sha or None
+
+
+def load_state(path, model: nn.Module, sha256: str | None = None) -> nn.Module:
+    """Load a state dict saved by ``torch.save`` into ``model`` after :func:`check_state_dict`; eval mode.
+
+    Before ``torch.load`` (``weights_only=True``), the file's SHA-256 is checked against ``sha256``,
+    or, when that is None, against the ``weights_sha256`` of the model card beside the file
+    (``<stem>.json``) if there is one.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        One line naming ``path``: a SHA-256 mismatch, a file ``torch.load`` cannot read (truncated,
+        garbled, text), or a state dict that does not fit ``model``.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: weights file not found")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    expected = sha256 if sha256 is not None else _card_sha256(path)
+    data = path.read_bytes()   # hashed and loaded from the same bytes
+    if expected:
+        check_sha256(path, expected, data)
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:   # torch raises RuntimeError, UnpicklingError, EOFError, ... on damaged files
+        raise ValueError(f"{path}: not a readable torch weights file ({_one_line(e)})") from None
     check_state_dict(state, model, str(path))
     model.load_state_dict(state)
     return model.eval()
 
 
-def load_generator(path, width: int = 32) -> Generator:
-    """A :class:`Generator` with the weights of ``path``, in eval mode, float32."""
-    return load_state(path, Generator(width))
+def load_generator(path, width: int = 32, sha256: str | None = None) -> Generator:
+    """A :class:`Generator` with the weights of ``path``, in eval mode, float32 (SHA-256 checked as in :func:`load_state`)."""
+    return load_state(path, Generator(width), sha256)
 
 
 def read_card(name: str, kind: str = "generator") -> dict:
     """The JSON model card ``assets/<name>_<kind>.json``."""
     return json.loads((ASSETS / f"{name}_{kind}.json").read_text())
+
+
+def shipped_sha256(card: dict, what: str) -> str:
+    """The card's ``weights_sha256``; a shipped asset must have one."""
+    sha = card.get("weights_sha256")
+    if not sha:
+        raise ValueError(f"{what}: its model card has no weights_sha256")
+    return sha
 
 
 @functools.lru_cache(maxsize=4)
@@ -176,7 +253,8 @@ def shipped_generator(name: str = "mnist") -> Generator:
     if name not in GENERATORS:
         raise ValueError(f"generator: must be one of {', '.join(GENERATORS)}, got {name!r}")
     card = read_card(name)
-    G = load_generator(ASSETS / f"{name}_generator.pt", width=card["architecture"]["width"])
+    path = ASSETS / f"{name}_generator.pt"
+    G = load_generator(path, width=card["architecture"]["width"], sha256=shipped_sha256(card, str(path)))
     for p in G.parameters():
         p.requires_grad_(False)
     return G

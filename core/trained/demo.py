@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..landscape import Plane
-from .dcgan import N_CLASSES, N_LATENT
+from .dcgan import N_CLASSES, N_LATENT, dataset_of
 from .invert import J_on_plane, generator_in, invert, latent_plane, operator, psnr
 
 __all__ = ["Slice", "Example", "inpaint_example", "SOURCES"]
@@ -117,7 +117,7 @@ def inpaint_example(generator: str = "mnist", source: str = "generated", label: 
         z_star = z_star[0].double().numpy()
     else:
         from .idx import load_split, to_32
-        im, lab = load_split(data, generator, "test")
+        im, lab = load_split(data, dataset_of(generator), "test")
         where = np.flatnonzero(lab == int(label))
         test_index = int(where[torch.randint(0, where.size, (1,), generator=gen).item()])
         x = to_32(im[test_index:test_index + 1])

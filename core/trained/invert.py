@@ -33,7 +33,7 @@ import torch
 
 from ..landscape import Plane
 from ..masks import PATTERNS, SamplingOperator, make_operator
-from .dcgan import GENERATORS, N_CLASSES, N_LATENT, Generator, shipped_generator
+from .dcgan import GENERATORS, N_CLASSES, N_LATENT, Generator, dataset_of, shipped_generator
 
 __all__ = ["InvertConfig", "Inversion", "J", "invert", "draw_truth", "psnr", "run_trials", "operator",
            "latent_plane", "J_on_plane", "TrialsResult", "generator_in"]
@@ -360,7 +360,7 @@ def run_trials(cfg: InvertConfig, data=None, log=None) -> TrialsResult:
         idx_test = np.full(T, -1)
     else:
         root = str(data or DEFAULT_DATA)
-        im, lab = load_split(root, cfg.generator, "test")
+        im, lab = load_split(root, dataset_of(cfg.generator), "test")
         idx_test = torch.randperm(im.shape[0], generator=gen)[:T].numpy()
         x = to_32(im[idx_test]).double()   # the truth in float64; y is measured in the descent's dtype
         labels = lab[idx_test].astype(np.int64)
@@ -380,7 +380,7 @@ def run_trials(cfg: InvertConfig, data=None, log=None) -> TrialsResult:
     else:
         err, success = nan, np.zeros(T, bool)
         if has_hidden:
-            mean, cmeans = _mean_images(cfg.generator, str(data or DEFAULT_DATA))
+            mean, cmeans = _mean_images(dataset_of(cfg.generator), str(data or DEFAULT_DATA))
             base = psnr(np.broadcast_to(mean, x.shape[:1] + mean.shape)[:, None], x, hidden)
             cbase = psnr(cmeans[labels][:, None], x, hidden)
         else:

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from .dcgan import GENERATORS, shipped_generator
+from .dcgan import GENERATORS, dataset_of, shipped_generator
 from .idx import DEFAULT_DATA, PROJECT_ROOT
 from .invert import InvertConfig, generator_in, operator, run_trials
 from .png import image_grid, to_uint8, write_png
@@ -116,7 +116,7 @@ def inpainting_sheet(examples: dict, n: int = 3, data=None) -> np.ndarray:
                 x = G(torch.as_tensor(r.z_star[:n]), c)[:, 0].numpy()
             else:
                 if r.config.generator not in test_images:
-                    test_images[r.config.generator] = load_split(data, r.config.generator, "test")[0]
+                    test_images[r.config.generator] = load_split(data, dataset_of(r.config.generator), "test")[0]
                 x = to_32(test_images[r.config.generator][r.test_index[:n]])[:, 0].double().numpy()
         for t in range(n):
             meas = to_uint8(x[t])
@@ -129,7 +129,9 @@ def weights_markdown() -> str:
     out = ["### Trained generator weights (Fig. 3)", "",
            "Per layer: a zero-mean Gaussian N(0, σ²) fitted by maximum likelihood (σ² = mean w²), the "
            "Kolmogorov–Smirnov distance D = sup |F_n(w) − Φ(w/σ)|, the 5% critical value 1.358/√n that a true "
-           "Gaussian sample of that size would stay under, and the excess kurtosis (0 for a Gaussian).", "",
+           "Gaussian sample of that size would stay under, and the excess kurtosis (0 for a Gaussian). "
+           "`mnist` and `fashion` are the paper's plain conditional DCGAN; `mnist-info` and `fashion-info` were "
+           "trained with InfoGAN's latent regression added (weight 1; see `core/trained/train.py`).", "",
            "| generator | layer | shape | n | mean | σ | KS distance | 5% crit. | excess kurtosis |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for g in GENERATORS:
