@@ -1,27 +1,22 @@
 """Phase transition of exact recovery in the sampling rate r (Theorem 4 and Section 3 of the paper).
 
-For one fixed random net G, each trial draws a fresh z* (and a fresh mask when the pattern is
-``random``), observes ``y = A G(z*)`` and runs a descent on ``J(z) = ½‖y − A G(z)‖²`` from a few
-random restarts; the restart with the smallest final J is the estimate ẑ. The trial succeeds when
-``‖ẑ − z*‖ ≤ tol·‖z*‖``. The success probability per (pattern, rate) jumps from 0 to 1 as r grows;
-:func:`fit_logistic` locates the jump (r50).
+For one fixed generator G (the random family, a shipped DCGAN or a user's module), each trial
+draws a fresh z* (and a fresh class for a conditional G, and a fresh mask when the pattern is
+``random``), measures ``y = A G(z*)`` plus the config's noise, and minimises
+``J(z) = ½‖y − A G(z)‖²`` with the config's solver from up to ``restarts`` random starts; the
+restart with the smallest final J is the estimate ẑ. The trial succeeds when
+``‖ẑ − z*‖ ≤ tol·‖z*‖``, and every ẑ carries its diagnosis (:mod:`core.diagnosis`), so a failure
+says whether the landscape or the budget was to blame. The success probability per (pattern,
+rate) jumps from 0 to 1 as r grows; :func:`fit_logistic` locates the jump (r50) and
+:func:`crossing_interval` brackets it between two tested rates.
 
 How the trials are batched
 --------------------------
-Every trial has its own y and its own observed set, so one compiled :class:`~core.generators.engine.Engine`
-per trial would be a Python loop. Instead the engine is compiled once for the *full* output, and
-every point of the batch (rates × trials × restarts) carries its trial's target ``G(z*)`` and its
-0/1 mask as a weight on the residual: ``J = ½ Σ_j w_j (G_j(z) − G_j(z*))²``. One Adam / GD run
-then advances all of them at once (Adam's update is entrywise, so the runs stay independent).
-
-Two things keep the run short without changing what is measured:
-
-* a trial stops as soon as one of its restarts reaches ``J < stop_rel · ½‖y‖²`` (the noiseless
-  optimum is J = 0, so no other restart can beat it by more than that), and
-* a restart stops when it no longer moves (``‖Δz‖`` over ``check_every`` steps below
-  ``stall_rel · (‖z‖ + 1)``), which is where Adam ends at a critical point.
-
-Finished points are dropped from the batch every ``check_every`` steps.
+Every trial has its own y and its own observed set. The evaluator is built once for the *full*
+output, and every row of the batch (rates × trials) carries its trial's measured output and its
+0/1 mask as a weight on the residual: ``J = ½ Σ_j w_j (G_j(z) − y_j)²``
+(:class:`core.problem.Objective`). One batched solve advances all of them at once; restart k runs
+only for the trials no earlier restart fitted (:func:`core.solvers.solve_restarts`).
 
 Common random numbers
 ---------------------
@@ -53,11 +48,8 @@ import numpy as np
 import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
-from .descent import step
-from .generators.engine import Engine
-from .generators.conv_family import ConvGenerator
-from .problem import resolve_device
 from .masks import make_operator
+from .problem import resolve_device
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -215,11 +207,11 @@ class PhaseSpec:
     Attributes
     ----------
     config : Config
-        The net (architecture, weight law and ``weight_seed``: one fixed net for all trials), the
-        descent (``method``, ``lr``, ``steps``, ``tol``) and the base seeds: ``z_seed`` for the
-        trials' z*, ``mask_seed`` for their random masks, ``start_seed`` for the restarts.
-        ``config.z_star``, ``mask`` and ``rate`` are ignored: every trial draws its own z* ~ N(0, I)
-        and the mask comes from ``patterns`` × ``rates``.
+        The generator (one fixed net for all trials), the noise, the solver (``method``,
+        ``steps``, ``tol``, …) and the base seeds: ``z_seed`` for the trials' z* (and classes),
+        ``mask_seed`` for their random masks, ``noise_seed`` for their noise, ``start_seed`` for
+        the restarts. ``config.z_star``, ``mask`` and ``rate`` are ignored: every trial draws its
+        own z* ~ N(0, I) and the mask comes from ``patterns`` × ``rates``.
     patterns : tuple of str
         Mask patterns, from :data:`PHASE_PATTERNS`.
     rates : tuple of float
@@ -229,13 +221,6 @@ class PhaseSpec:
     restarts : int
         Restarts S per trial, i.i.d. ``N(0, start_scale² I)``.
     start_scale : float
-    stop_rel : float
-        A trial stops once a restart has ``J < stop_rel · ½‖y‖²`` (0: never).
-    stall_rel : float
-        A restart stops once it moves less than ``stall_rel · (‖z‖ + 1)`` in ``check_every`` steps
-        (0: never).
-    check_every : int
-        Steps between two stopping checks (and compactions of the batch).
     """
 
     config: Config = field(default_factory=Config)
@@ -244,9 +229,6 @@ class PhaseSpec:
     trials: int = 50
     restarts: int = 4
     start_scale: float = 1.0
-    stop_rel: float = 1e-11
-    stall_rel: float = 1e-6
-    check_every: int = 10
 
     def __post_init__(self):
         object.__setattr__(self, "patterns", tuple(self.patterns))
@@ -306,15 +288,14 @@ def _validate_spec(s: PhaseSpec) -> None:
     for r in s.rates:
         if not (math.isfinite(r) and 0 < r <= 1):
             raise ConfigError("rates", f"each rate must be in (0, 1], got {r}")
-    for name in ("trials", "restarts", "check_every"):
+    for name in ("trials", "restarts"):
         v = getattr(s, name)
         hi = P.get(name, LIMITS["steps"])
         if not _is_int(v) or not 1 <= v <= hi:
             raise ConfigError(name, f"must be an integer in [1, {hi}], got {v!r}")
     if s.n_points > P["points"]:
         raise ConfigError("trials", f"patterns × rates × trials × restarts = {s.n_points} exceeds {P['points']}")
-    for name, lo, hi, open_lo in (("start_scale", 0.0, LIMITS["extent"], True), ("stop_rel", 0.0, 1.0, False),
-                                  ("stall_rel", 0.0, 1.0, False)):
+    for name, lo, hi, open_lo in (("start_scale", 0.0, LIMITS["extent"], True),):
         v = getattr(s, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and lo <= v <= hi) \
                 or (open_lo and v == lo):
@@ -327,77 +308,6 @@ def _validate_spec(s: PhaseSpec) -> None:
 # ---------------------------------------------------------------------------
 # the runner
 # ---------------------------------------------------------------------------
-def masked_descent(engine: Engine, starts, target, weight, group, method="adam", lr=0.1, steps=500,
-                   stop=None, stall_rel=1e-6, check_every=10):
-    """Adam or GD on many independent masked problems at once, with early stopping.
-
-    Parameters
-    ----------
-    engine : Engine
-        Compiled for the full output (identity operator).
-    starts : Tensor (N, n0)
-    target, weight : Tensor (G, n)
-        Per problem (group): ``G(z*)`` and the 0/1 mask, in the engine's output order.
-    group : LongTensor (N,)
-        Problem of each start.
-    stop : Tensor (G,), optional
-        A group stops (all its starts) as soon as one of its starts has ``J < stop[g]``.
-    stall_rel : float
-        A start stops when it moved less than ``stall_rel (‖z‖ + 1)`` over ``check_every`` steps.
-
-    Returns
-    -------
-    z_end : Tensor (N, n0)
-    J_end : Tensor (N,)
-    steps_run : Tensor (N,) int64
-        Steps each start actually took.
-    """
-    if method not in ("adam", "gd"):
-        raise ValueError(f"method: must be adam or gd, got {method!r}")
-    z_all = starts.clone()
-    steps_run = torch.full((z_all.shape[0],), steps, dtype=torch.int64)
-    idx = torch.arange(z_all.shape[0], device=z_all.device)
-    z = z_all.clone()
-    m = torch.zeros_like(z)
-    v = torch.zeros_like(z)
-    gid = group.clone()
-    tgt, wt = target[gid], weight[gid]
-    z_prev = z.clone()
-    with torch.no_grad():
-        for t in range(1, steps + 1):
-            J, g = engine.J_and_grad(z, tgt, wt)
-            step(z, g, m, v, t, method, lr)
-            if t % check_every or t == steps:
-                continue
-            # J was evaluated before this step's update: a group is solved when a start was
-            # already at the optimum, and that start has not moved measurably since.
-            done = torch.zeros(idx.shape[0], dtype=torch.bool, device=z.device)
-            if stop is not None:
-                hit = J < stop[gid]
-                solved = torch.zeros(target.shape[0], dtype=torch.bool, device=z.device)
-                solved[gid[hit]] = True
-                done |= solved[gid]
-            moved = (z - z_prev).norm(dim=1)
-            done |= moved < stall_rel * (z.norm(dim=1) + 1)
-            if bool(done.any()):
-                z_all[idx[done]] = z[done]
-                steps_run[idx[done].cpu()] = t
-                keep = ~done
-                idx, z, m, v, gid = idx[keep], z[keep], m[keep], v[keep], gid[keep]
-                tgt, wt = tgt[keep], wt[keep]
-                if idx.numel() == 0:
-                    break
-            z_prev = z.clone()
-        if idx.numel():
-            z_all[idx] = z
-        J_end = torch.empty(z_all.shape[0], dtype=z_all.dtype, device=z_all.device)
-        chunk = 8192
-        for a in range(0, z_all.shape[0], chunk):
-            sl = slice(a, a + chunk)
-            J_end[sl], _ = engine.J_and_grad(z_all[sl], target[group[sl]], weight[group[sl]])
-    return z_all, J_end, steps_run
-
-
 @dataclass(frozen=True)
 class CellBlock:
     """Results of one pattern over some of the rates.
@@ -408,12 +318,16 @@ class CellBlock:
     rate_index : ndarray (R',) int
         Which of ``spec.rates``.
     success : ndarray (R', T) bool
+        ‖ẑ − z*‖ ≤ tol ‖z*‖.
     z_hat : ndarray (R', T, n0)
         Best restart (smallest final J) of each trial.
     J_hat : ndarray (R', T)
     actual_rate : ndarray (R', T)
         ``m / n`` of each trial's mask.
-    steps_run : ndarray (R', T, S) int
+    steps_run : ndarray (R', T) int
+        Solver iterations of each trial, summed over the restarts it used.
+    diagnosis : ndarray (R', T) str
+        The label of each trial's ẑ (:mod:`core.diagnosis`).
     """
 
     pattern: str
@@ -423,10 +337,11 @@ class CellBlock:
     J_hat: np.ndarray
     actual_rate: np.ndarray
     steps_run: np.ndarray
+    diagnosis: np.ndarray
 
 
 class PhaseRunner:
-    """Compiles the net once and runs blocks of (pattern, rates) cells; see the module docstring.
+    """Builds the generator once and runs blocks of (pattern, rates) cells; see the module docstring.
 
     Parameters
     ----------
@@ -434,76 +349,90 @@ class PhaseRunner:
     device, dtype : str, optional
         Override ``spec.config.device`` / ``dtype``.
     strategy : {"col2im", "dense", "auto"}
-        Engine formulation; with the full output observed ``col2im`` is the fastest on the
-        paper's nets (``benchmarks/NOTES.md``).
+        Engine formulation of the random family; with the full output observed ``col2im`` is the
+        fastest on the paper's nets (``benchmarks/NOTES.md``).
     """
 
     def __init__(self, spec: PhaseSpec, device: str | None = None, dtype: str | None = None,
                  strategy: str = "col2im"):
+        from .generators import build_generator
+        from .masks import add_noise
+
         self.spec = spec
         cfg = spec.config
         self.device = resolve_device(device or cfg.device)
         self.dtype = DTYPES[dtype or cfg.dtype]
-        self.G = ConvGenerator(cfg, dtype=self.dtype, device=self.device)
-        self.shape = cfg.output_shape()
+        self.G = build_generator(cfg, dtype=self.dtype, device=self.device)
+        self.shape = tuple(self.G.output_shape)
         full = make_operator("identity", self.shape, dtype=self.dtype, device=self.device)
         self.n = full.n
-        self.engine = Engine(self.G, full, torch.zeros(self.n, dtype=self.dtype, device=self.device),
-                             strategy=strategy)
-        T, S, n0 = spec.trials, spec.restarts, cfg.n0
+        y0 = torch.zeros(self.n, dtype=self.dtype, device=self.device)
+        self.evaluator = (self.G.evaluator(full, y0, strategy=strategy) if hasattr(self.G, "cfg")
+                          else self.G.evaluator(full, y0))
+        T, S, n0 = spec.trials, spec.restarts, self.G.latent_dim
         gen = torch.Generator().manual_seed(cfg.z_seed)
         self.z_star = torch.randn(T, n0, generator=gen, dtype=torch.float64)
+        self.labels = (torch.randint(0, 10, (T,), generator=gen) if cfg.label < 0
+                       else torch.full((T,), cfg.label, dtype=torch.int64)) if self.G.conditional else None
         gen = torch.Generator().manual_seed(cfg.start_seed)
         self.starts = torch.randn(T, S, n0, generator=gen, dtype=torch.float64) * spec.start_scale
         self.mask_seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(cfg.mask_seed).generate_state(T)]
         with torch.no_grad():
-            self.x_star = self.engine.observe(self.z_star.to(self.dtype).to(self.device))  # (T, n)
-        # The engine's output is channels-last; masks are (C, *spatial) in C-order.
-        self._perm = torch.arange(self.n).reshape(self.shape).movedim(0, -1).reshape(-1)
+            self.x_star = self.evaluator.observe(self.z_star.to(self.dtype).to(self.device),
+                                                 **({} if self.labels is None else {"labels": self.labels.to(self.device)}))
+        # The measured outputs: the noise of cfg.noise on every output, one seed per trial (the mask
+        # then keeps the observed ones), so a trial's y is the same at every rate and pattern.
+        noise_seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(cfg.noise_seed).generate_state(T)]
+        self.y_full = torch.stack([add_noise(self.x_star[t], cfg.noise, noise_seeds[t], self.G.output_range)
+                                   for t in range(T)])
 
     def masks(self, pattern: str, rate: float) -> torch.Tensor:
-        """(T, n) float 0/1 masks of the trials, in the engine's output order."""
+        """(T, n) float 0/1 masks of the trials, C-order over the output."""
         T = self.spec.trials
         if pattern == "random":
-            rows = [make_operator("random", self.shape, rate=rate, seed=s).mask.reshape(-1) for s in self.mask_seeds]
-            M = torch.stack(rows)
+            M = torch.stack([make_operator("random", self.shape, rate=rate, seed=s).mask.reshape(-1)
+                             for s in self.mask_seeds])
         else:
             M = make_operator(pattern, self.shape, rate=rate).mask.reshape(1, -1).expand(T, -1)
-        return M[:, self._perm].to(dtype=self.dtype, device=self.device)
+        return M.to(dtype=self.dtype, device=self.device)
 
     def run_block(self, pattern: str, rate_index) -> CellBlock:
         """All trials × restarts of ``pattern`` at ``spec.rates[i]`` for i in ``rate_index``, batched."""
+        from .diagnosis import diagnose
+        from .problem import Objective, yardstick
+        from .solvers import solve_restarts
+        from .descent import RADIUS_FACTOR, solver_settings
+
         spec, cfg = self.spec, self.spec.config
         if pattern not in spec.patterns:
             raise ConfigError("patterns", f"{pattern!r} is not one of this spec's patterns {spec.patterns}")
         ri = np.asarray(rate_index, dtype=int).reshape(-1)
         if ri.size == 0 or ri.min() < 0 or ri.max() >= len(spec.rates):
             raise ValueError(f"rate_index: must index spec.rates (0..{len(spec.rates) - 1}), got {ri.tolist()}")
-        T, S, n0 = spec.trials, spec.restarts, cfg.n0
+        T, S, n0 = spec.trials, spec.restarts, self.G.latent_dim
         if ri.size * T * S > PHASE_LIMITS["chunk_points"]:
             raise ValueError(f"rate_index: {ri.size} rates × {T} trials × {S} restarts exceeds "
                              f"{PHASE_LIMITS['chunk_points']} points; run fewer rates per block")
         R = ri.size
         weight = torch.cat([self.masks(pattern, spec.rates[i]) for i in ri])          # (R·T, n)
-        target = self.x_star.repeat(R, 1)                                             # (R·T, n)
-        y2 = (weight * target * target).sum(1)
-        stop = spec.stop_rel * 0.5 * y2
-        starts = self.starts.to(self.dtype).to(self.device).repeat(R, 1, 1).reshape(-1, n0)
-        group = torch.arange(R * T, device=self.device).repeat_interleave(S)
-        z_end, J_end, steps_run = masked_descent(
-            self.engine, starts, target, weight, group, method=cfg.method, lr=cfg.lr, steps=cfg.steps,
-            stop=stop, stall_rel=spec.stall_rel, check_every=spec.check_every)
-        z_end = z_end.double().cpu().reshape(R, T, S, n0)
-        J_end = J_end.double().cpu().reshape(R, T, S)
-        best = J_end.argmin(dim=2)                                                     # (R, T)
-        z_hat = torch.gather(z_end, 2, best[..., None, None].expand(R, T, 1, n0))[:, :, 0]
-        J_hat = torch.gather(J_end, 2, best[..., None])[..., 0]
-        zs = self.z_star[None]
-        success = (z_hat - zs).norm(dim=-1) <= cfg.tol * zs.norm(dim=-1)
-        actual = (weight.sum(1) / self.n).double().cpu().reshape(R, T)
-        return CellBlock(pattern=pattern, rate_index=ri, success=success.numpy(), z_hat=z_hat.numpy(),
-                         J_hat=J_hat.numpy(), actual_rate=actual.numpy(),
-                         steps_run=steps_run.cpu().numpy().reshape(R, T, S))
+        target = self.y_full.repeat(R, 1)                                             # (R·T, n)
+        zs = self.z_star.to(self.dtype).to(self.device).repeat(R, 1)
+        scale = 0.5 * ((weight * target) ** 2).sum(1).double()
+        floor = 0.5 * ((weight * (target - self.x_star.repeat(R, 1))) ** 2).sum(1).double()
+        labels = None if self.labels is None else self.labels.to(self.device).repeat(R)
+        obj = Objective(self.evaluator, n0, group=torch.arange(R * T, device=self.device), target=target,
+                        weight=weight, labels=labels, scale=torch.where(scale > 0, scale, torch.ones_like(scale)),
+                        floor=floor, z_star=zs)
+        starts = self.starts.to(self.dtype).to(self.device).repeat(R, 1, 1)
+        radius = RADIUS_FACTOR * (cfg.extent + float(self.z_star.norm(dim=1).max()))
+        run = solve_restarts(obj, starts, radius=radius, **solver_settings(cfg))
+        diag = diagnose(obj, run.best, tol=cfg.tol, eps=cfg.eps, radius=radius)
+        z_hat = run.best.z.reshape(R, T, n0)
+        success = diag.label.reshape(R, T) == "recovered"
+        actual = (weight.sum(1) / self.n).double().cpu().numpy().reshape(R, T)
+        return CellBlock(pattern=pattern, rate_index=ri, success=success, z_hat=z_hat,
+                         J_hat=run.best.J.reshape(R, T), actual_rate=actual,
+                         steps_run=run.best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T))
 
     def blocks(self) -> list[tuple[str, list[int]]]:
         """The (pattern, rate indices) blocks :func:`phase_transition` runs, in order."""
@@ -536,7 +465,14 @@ class PhaseResult:
         r50 fitted against ``actual_rate`` instead of the requested rates: the fair comparison
         between patterns, since a one-row ``top`` mask observes more than a requested 2 %.
     mean_steps : ndarray (P, R)
-        Mean steps a restart took before it stopped.
+        Mean solver iterations per trial (summed over the restarts it used).
+    r50_low, r50_high : ndarray (P,)
+        The two adjacent tested rates between which the observed proportion first reaches ½
+        (NaN when it never crosses): an interval that needs no model. Where the data jump from
+        below ½ to 1 between two rates with nothing in between, the logistic cannot place r50 and
+        ``r50`` is NaN; the interval still holds.
+    diagnosis : ndarray (P, R, T) str
+        The diagnosis of every trial's ẑ.
     spec : PhaseSpec
     seconds : float
     """
@@ -554,25 +490,52 @@ class PhaseResult:
     spec: PhaseSpec
     seconds: float
     r50_actual: np.ndarray | None = None
+    r50_low: np.ndarray | None = None
+    r50_high: np.ndarray | None = None
+    diagnosis: np.ndarray | None = None
 
     def to_npz_dict(self) -> dict:
         """Arrays for ``np.savez``: the CLI's output file."""
         return dict(rates=self.rates, patterns=self.patterns, p_success=self.p_success, ci_low=self.ci_low,
                     ci_high=self.ci_high, r50=self.r50, width=self.width, success=self.success,
                     actual_rate=self.actual_rate, r50_actual=self.r50_actual, mean_steps=self.mean_steps,
+                    r50_low=self.r50_low, r50_high=self.r50_high,
+                    diagnosis=np.asarray(self.diagnosis if self.diagnosis is not None else np.full(self.success.shape, ""), dtype=str),
                     config=np.array(self.spec.config.to_json()), spec=np.array(self.spec.to_json()),
                     seconds=np.float64(self.seconds))
 
 
-def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, seconds: float = float("nan")) -> PhaseResult:
-    """Probabilities, Wilson intervals and r50 from the (P, R, T) success array."""
+def crossing_interval(rates, k, n) -> tuple[float, float]:
+    """The adjacent tested rates (a, b), a < b, between which k/n first rises to ½ or above.
+
+    Rates are sorted first. (NaN, NaN) when the proportion never crosses ½ within the rates; when
+    it is already ≥ ½ at the lowest rate, (NaN, lowest rate): r50 lies below the range.
+    """
+    r = np.asarray(rates, dtype=float)
+    order = np.argsort(r)
+    r, p = r[order], (np.asarray(k, float) / np.maximum(np.asarray(n, float), 1))[order]
+    above = np.nonzero(p >= 0.5)[0]
+    if above.size == 0:
+        return float("nan"), float("nan")
+    j = int(above[0])
+    if j == 0:
+        return float("nan"), float(r[0])
+    return float(r[j - 1]), float(r[j])
+
+
+def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, seconds: float = float("nan"),
+              diagnosis=None) -> PhaseResult:
+    """Probabilities, Wilson intervals, r50 and its interval from the (P, R, T) success array."""
     success = np.asarray(success, dtype=bool)
     P, R, T = success.shape
     k = success.sum(axis=2)
     lo, hi = wilson_interval(k, T)
-    fits = [fit_logistic(spec.rates, k[i], np.full(R, T)) for i in range(P)]
+    fits = [fit_logistic(spec.rates, k[i], np.full(R, T)) if _placeable(k[i], T) else (float("nan"), float("nan"))
+            for i in range(P)]
+    brackets = [crossing_interval(spec.rates, k[i], np.full(R, T)) for i in range(P)]
     actual = np.full((P, R), np.nan) if actual_rate is None else np.asarray(actual_rate, dtype=float)
-    r50_actual = np.array([fit_logistic(actual[i], k[i], np.full(R, T))[0] if np.all(np.isfinite(actual[i]))
+    r50_actual = np.array([fit_logistic(actual[i], k[i], np.full(R, T))[0]
+                           if np.all(np.isfinite(actual[i])) and _placeable(k[i], T)
                            else np.nan for i in range(P)])
     return PhaseResult(
         rates=np.asarray(spec.rates, dtype=float), patterns=np.asarray(spec.patterns, dtype=str),
@@ -580,7 +543,19 @@ def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, secon
         r50=np.array([f[0] for f in fits]), width=np.array([f[1] for f in fits]),
         actual_rate=actual, r50_actual=r50_actual,
         mean_steps=np.full((P, R), np.nan) if mean_steps is None else np.asarray(mean_steps, dtype=float),
+        r50_low=np.array([b[0] for b in brackets]), r50_high=np.array([b[1] for b in brackets]),
+        diagnosis=None if diagnosis is None else np.asarray(diagnosis, dtype=str),
         spec=spec, seconds=seconds)
+
+
+def _placeable(k, T) -> bool:
+    """Whether the data can place a logistic r50: some rate strictly between 0 and all successes.
+
+    With only all-fail and all-success rates (a jump between two tested rates) the likelihood keeps
+    rising as the width shrinks to 0, and any r50 in the gap fits equally well: report the interval.
+    """
+    k = np.asarray(k)
+    return bool(((k > 0) & (k < T)).any())
 
 
 @contextlib.contextmanager
@@ -611,7 +586,7 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
         See :class:`PhaseRunner`.
     threads : int or None, default 1
         Torch threads for the run (restored afterwards); None keeps the current count. The batch
-        runs ~40 small kernels per step, and on a shared 2-core machine every multi-threaded
+        runs many small kernels per step, and on a shared 2-core machine every multi-threaded
         kernel waits for a descheduled thread at its barrier: one thread was 5–10× faster there
         (``benchmarks/NOTES.md``). Parallelism across runs comes from :mod:`core.sweep`.
 
@@ -624,6 +599,7 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
     t0 = time.perf_counter()
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
     success = np.zeros((P, R, T), dtype=bool)
+    labels = np.full((P, R, T), "", dtype=object)
     actual = np.zeros((P, R))
     steps = np.zeros((P, R))
     with torch_threads(threads):
@@ -633,8 +609,9 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
             res = runner.run_block(pattern, ri)
             p = spec.patterns.index(pattern)
             success[p, ri] = res.success
+            labels[p, ri] = res.diagnosis
             actual[p, ri] = res.actual_rate.mean(axis=1)
             steps[p, ri] = res.steps_run.reshape(len(ri), -1).mean(axis=1)
             if progress is not None and progress(b + 1, len(blocks)):
                 raise Cancelled()
-    return summarise(spec, success, actual, steps, seconds=time.perf_counter() - t0)
+    return summarise(spec, success, actual, steps, seconds=time.perf_counter() - t0, diagnosis=labels.astype(str))

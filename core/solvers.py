@@ -754,3 +754,64 @@ def _escape(obj, st, stuck: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
 
 
 _STEP = {"adam": _step_adam, "gd": _step_gd, "lbfgs": _step_lbfgs, "gauss_newton": _step_gauss_newton}
+
+
+@dataclass(frozen=True)
+class Restarts:
+    """The best of R restarts for each of T trials (see :func:`solve_restarts`).
+
+    ``best`` is a :class:`Solve` over the T trials (its ``iterations`` and ``evaluations`` are summed
+    over the restarts a trial used); ``restart`` (T,) is the index of the winning restart and
+    ``used`` (T,) how many restarts ran; ``seconds`` the wall time of the whole run.
+    """
+
+    best: Solve
+    restart: np.ndarray
+    used: np.ndarray
+    seconds: float
+
+
+def solve_restarts(objective, starts, **settings) -> Restarts:
+    """T trials × R restarts: restart k runs only for the trials that no earlier restart fitted.
+
+    Parameters
+    ----------
+    objective : Objective
+        Row t is trial t (``group`` = arange(T), or one problem per row).
+    starts : Tensor (T, R, n0)
+    **settings
+        Passed to :func:`solve` (no paths are kept).
+
+    Notes
+    -----
+    A trial stops at the first restart that stops on ``fit`` (J ≤ ftol · ½‖y‖²): with noiseless
+    measurements nothing can beat it. Otherwise every restart runs and the lowest J wins.
+    """
+    settings = {**settings, "keep_path": False, "record": False}
+    T, R, n0 = starts.shape
+    t0 = time.perf_counter()
+    out = None
+    restart = np.zeros(T, dtype=np.int64)
+    used = np.zeros(T, dtype=np.int64)
+    todo = np.arange(T)
+    for k in range(R):
+        rows = torch.as_tensor(todo, device=starts.device)
+        res = solve(_Subset(objective, rows), starts[rows, k], **settings)
+        if out is None:
+            out = {f: getattr(res, f).copy() for f in ("z", "J", "grad_norm", "stop", "log_slope", "negated",
+                                                        "iterations", "evaluations")}
+        else:
+            prev = out["J"][todo]
+            better = np.isfinite(res.J) & (~np.isfinite(prev) | (res.J < prev))
+            for f in ("z", "J", "grad_norm", "stop", "log_slope", "negated"):
+                out[f][todo[better]] = getattr(res, f)[better]
+            restart[todo[better]] = k
+            out["iterations"][todo] += res.iterations
+            out["evaluations"][todo] += res.evaluations
+        used[todo] += 1
+        todo = todo[res.stop != "fit"]
+        if todo.size == 0:
+            break
+    best = Solve(J_path=None, paths=None, error_path=None, seconds=np.array([time.perf_counter() - t0]),
+                 method=settings.get("method", "lbfgs"), **out)
+    return Restarts(best=best, restart=restart, used=used, seconds=time.perf_counter() - t0)

@@ -88,7 +88,7 @@ def test_masked_gradient_matches_autograd_through_the_reference_generator():
     z = torch.randn(5, cfg.n0, generator=gen, dtype=torch.float64)
     target = torch.randn(5, runner.n, generator=gen, dtype=torch.float64).abs()
     weight = (torch.rand(5, runner.n, generator=gen) < 0.3).double()
-    J, g = runner.engine.J_and_grad(z, target[:, runner._perm], weight[:, runner._perm])
+    J, g = runner.evaluator.J_and_grad(z, target, weight)
     G = ConvGenerator(cfg, dtype=torch.float64)
     zr = z.clone().requires_grad_(True)
     Jr = 0.5 * (weight * (G(zr).reshape(5, -1) - target) ** 2).sum(1)
@@ -111,7 +111,7 @@ def test_batched_trials_equal_a_per_trial_loop_with_descend():
                 P = build_problem(cfg.replace(mask=pattern, rate=rate, mask_seed=runner.mask_seeds[t],
                                               z_star=tuple(float(x) for x in zs)))
                 w = runner.masks(pattern, rate)[t]
-                assert torch.equal(w.bool(), P.op.mask.reshape(-1)[runner._perm])
+                assert torch.equal(w.bool(), P.op.mask.reshape(-1))
                 d = descend(P, runner.starts[t].numpy(), keep_path=False)
                 z_hat = d.paths[-1][np.argmin(d.J_path[-1])]
                 ok = np.linalg.norm(z_hat - zs.numpy()) <= cfg.tol * np.linalg.norm(zs.numpy())
@@ -137,15 +137,19 @@ def test_phase_transition_on_paper_fig4_random_mask_rises_to_one():
     assert np.all(res.success.sum(2) == np.round(p * spec.trials))
 
 
-def test_early_stopping_changes_no_outcome():
-    """Reference: the same batched runner with the stopping rules off (stop_rel = stall_rel = 0, so
-    every restart runs all its steps)."""
-    base = dict(config=from_preset("paper-fig4", z_star=(), steps=250, dtype="float64"), patterns=("random",),
-                rates=(0.01, 0.3), trials=8, restarts=3)
-    fast = phase_transition(PhaseSpec(**base))
-    slow = phase_transition(PhaseSpec(**base, stop_rel=0.0, stall_rel=0.0))
-    assert np.array_equal(fast.success, slow.success)
-    assert fast.mean_steps.mean() < slow.mean_steps.mean() == 250
+def test_r50_interval_on_a_synthetic_jump():
+    """A jump from 0 to all successes between two tested rates: no logistic r50 (the data cannot place
+    it), but the interval is exactly those two rates; a gradual curve gets both."""
+    spec = PhaseSpec(config=from_preset("paper-fig4", z_star=()), patterns=("random", "top"),
+                     rates=(0.1, 0.2, 0.3, 0.4), trials=10, restarts=1)
+    success = np.zeros((2, 4, 10), dtype=bool)
+    success[0, 2:] = True                      # 0, 0, 10, 10 of 10: a jump between 0.2 and 0.3
+    success[1, 1, :3] = True                   # 0, 3, 7, 10: gradual
+    success[1, 2, :7] = True
+    success[1, 3] = True
+    res = summarise(spec, success)
+    assert np.isnan(res.r50[0]) and (res.r50_low[0], res.r50_high[0]) == (0.2, 0.3)
+    assert (res.r50_low[1], res.r50_high[1]) == (0.2, 0.3) and 0.2 < res.r50[1] < 0.3
 
 
 # ---------------------------------------------------------------------------
