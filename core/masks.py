@@ -32,6 +32,7 @@ __all__ = ["PATTERNS", "SamplingOperator", "make_operator"]
 PATTERNS = ("identity", "random", "top", "bottom", "left", "right", "border", "center", "strip", "gaussian")
 
 _PATTERNS_1D = tuple(p for p in PATTERNS if p not in ("top", "bottom"))
+MAX_DENSE_ENTRIES = 1 << 24   # entries of a dense Gaussian A (128 MiB in float64)
 
 
 class SamplingOperator(torch.nn.Module):
@@ -272,6 +273,9 @@ def make_operator(
     n = math.prod(shape)
     if pattern == "gaussian":
         m = _round_count(rate, n)
+        if m * n > MAX_DENSE_ENTRIES:
+            raise ValueError(f"rate: a Gaussian A of {m} × {n} entries exceeds {MAX_DENSE_ENTRIES:,}; "
+                             f"lower the rate to at most {MAX_DENSE_ENTRIES / n / n:.3g} or use a pixel mask")
         gen = torch.Generator().manual_seed(seed)
         # Drawn in float64 on the CPU so the same seed gives the same A on every dtype and device.
         matrix = torch.randn(m, n, generator=gen, dtype=torch.float64) / math.sqrt(m)

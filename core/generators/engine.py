@@ -83,11 +83,7 @@ class _Layer:
         if strategy == "dense":
             self.macs = n_in * n_out
             self.floats_per_point = n_out
-            T = self._unrolled(W)
-            if in_idx is not None:
-                T = T[in_idx]
-            if out_idx is not None:
-                T = T[:, out_idx]
+            T = self._unrolled(W, in_idx, out_idx)
             self.T = T.contiguous()
             self.Tt = self.T.T.contiguous()
         else:
@@ -99,12 +95,26 @@ class _Layer:
             self.Wc = W.permute(0, *range(2, 2 + dim), 1).reshape(C_in, -1).contiguous()
             self.Wct = self.Wc.T.contiguous()
 
-    def _unrolled(self, W):
-        """Dense ``T`` with ``out = in @ T`` (channels-last), built by pushing the identity through the layer."""
+    def _unrolled(self, W, in_idx=None, out_idx=None, block_entries: int = 1 << 22):
+        """Dense ``T`` with ``out = in @ T`` (channels-last), rows ``in_idx`` and columns ``out_idx``.
+
+        Built by pushing rows of the identity through the layer, a block at a time, so that the
+        memory is that of the result plus one block (never the n_in × n_in identity at once).
+        """
         dim, S = self.dim, self.size_in
-        eye = torch.eye(self.n_in, dtype=W.dtype, device=W.device).reshape(self.n_in, *([S] * dim), self.C_in)
-        out = _CONV_T[dim](_channels_first(eye, dim), W, stride=self.s, padding=self.p)
-        return _channels_last(out, dim).reshape(self.n_in, -1)
+        rows = torch.arange(self.n_in, device=W.device) if in_idx is None else in_idx
+        n_full_out = self.C_out * self.size_out ** dim
+        b = max(1, block_entries // max(self.n_in, n_full_out))
+        parts = []
+        for a in range(0, rows.numel(), b):
+            r = rows[a:a + b]
+            eye = torch.zeros(r.numel(), self.n_in, dtype=W.dtype, device=W.device)
+            eye[torch.arange(r.numel(), device=W.device), r] = 1
+            eye = eye.reshape(r.numel(), *([S] * dim), self.C_in)
+            out = _CONV_T[dim](_channels_first(eye, dim), W, stride=self.s, padding=self.p)
+            out = _channels_last(out, dim).reshape(r.numel(), -1)
+            parts.append(out if out_idx is None else out[:, out_idx])
+        return torch.cat(parts)
 
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
         B = h.shape[0]
