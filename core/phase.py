@@ -181,22 +181,32 @@ def parse_rates(text: str) -> tuple[float, ...]:
         Naming ``rates``, on malformed text.
     """
     text = str(text).strip()
+    n_max = PHASE_LIMITS["rates"]
+    if len(text) > 64 * 32:
+        raise ConfigError("rates", f"give between 1 and {n_max} rates (the text is {len(text)} characters)")
     try:
         if ":" in text:
             parts = text.split(":")
             if len(parts) != 3:
                 raise ValueError
             lo, hi, count = float(parts[0]), float(parts[1]), int(parts[2])
-            if count < 1:
-                raise ConfigError("rates", f"the count in lo:hi:count must be ≥ 1, got {count}")
+            if not 1 <= count <= n_max:   # checked before anything is allocated
+                raise ConfigError("rates", f"the count in lo:hi:count must be in [1, {n_max}], got {count}")
             return tuple(float(x) for x in np.linspace(lo, hi, count))
-        return tuple(float(p) for p in text.split(",") if p.strip())
+        parts = [p for p in text.split(",") if p.strip()]
+        if len(parts) > n_max:
+            raise ConfigError("rates", f"give between 1 and {n_max} rates, got {len(parts)}")
+        return tuple(float(p) for p in parts)
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError("rates", f"expected lo:hi:count or a comma-separated list of rates, got {text!r}") from None
 
 
 def parse_patterns(text: str) -> tuple[str, ...]:
-    """``"random,top"`` → ``("random", "top")``."""
+    """``"random,top"`` → ``("random", "top")`` (at most as many as there are patterns)."""
+    if len(str(text)) > 256:
+        raise ConfigError("patterns", f"give at most {len(PHASE_PATTERNS)} of {', '.join(PHASE_PATTERNS)}")
     return tuple(p.strip() for p in str(text).split(",") if p.strip())
 
 

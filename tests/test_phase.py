@@ -1,4 +1,4 @@
-"""Phase transition of exact recovery (core.phase, core.phase_cli, core.sweep)."""
+"""Phase transition of exact recovery (core.phase, core.cli.phase, core.sweep)."""
 import json
 import math
 import subprocess
@@ -228,7 +228,7 @@ def test_sweep_on_a_local_cluster_equals_direct_runs():
 
 def test_core_experiment_modules_import_without_dash_plotly_or_dask():
     """Reference: STYLE.md rule 1, checked in a fresh interpreter (dask is imported lazily)."""
-    code = ("import sys, core.phase, core.expected, core.sweep, core.phase_cli;"
+    code = ("import sys, core.phase, core.expected, core.sweep, core.cli, core.inversion;"
             "bad=[m for m in sys.modules if m.split('.')[0] in ('dash','plotly','dask','distributed')];"
             "print(bad); sys.exit(bool(bad))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))

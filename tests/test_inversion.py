@@ -1,0 +1,159 @@
+"""The inversion experiment (core.inversion, Fig. 5) and the ``invert`` command."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from core import Config, build_problem, from_preset
+from core.config import ConfigError
+from core.descent import descend
+from core.inversion import PSNR_CAP, InvertSpec, mean_images, psnr, run_inversion
+from core.trained import idx
+from core.trained.dcgan import ASSETS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = idx.DEFAULT_DATA
+needs_data = pytest.mark.skipif(not (DATA / "MNIST" / "raw").is_dir(), reason="MNIST not in ../shared/data")
+needs_assets = pytest.mark.skipif(not (ASSETS / "mnist_generator.pt").is_file(), reason="no shipped generator")
+
+
+@needs_assets
+@pytest.mark.parametrize("mask", ["random", "bottom"])
+def test_default_solver_inverts_the_shipped_generator(mask):
+    """Reference: z* itself, drawn before the inversion; the paper's exact recovery (‖ẑ − z*‖ ≤ 1e-3‖z*‖)
+    for every one of 20 draws, random and half-image masks alike, each labelled recovered."""
+    res = run_inversion(InvertSpec(Config(generator="mnist", mask=mask), trials=20))
+    assert res.success.all(), (res.latent_error, res.diagnosis.counts)
+    assert (res.diagnosis.label == "recovered").all()
+    assert res.z_hat.shape == (20, 10) and res.psnr.shape == (20,)
+    # σ_min of the masked Jacobian at z* is positive: locally injective on the observed pixels.
+    assert (res.sigma_min > 0).all() and np.isfinite(res.cond).all()
+
+
+@needs_assets
+def test_batched_trials_equal_single_problems():
+    """Reference: each trial rebuilt as its own Problem (build_problem with that z* and class, the
+    conditional generator's class fixed) and solved by descend from the same starts."""
+    cfg = Config(generator="mnist", mask="top", dtype="float64", steps=300)
+    res = run_inversion(InvertSpec(cfg, trials=3, restarts=2))
+    gen = torch.Generator().manual_seed(cfg.start_seed)
+    starts = torch.randn(3, 2, 10, generator=gen, dtype=torch.float64)
+    for t in range(3):
+        P = build_problem(cfg.replace(z_star=tuple(float(x) for x in res.z_star[t]), label=int(res.labels[t])))
+        d = descend(P, starts[t, :1].numpy(), keep_path=False)
+        assert d.label[0] == "recovered"
+        np.testing.assert_allclose(res.z_hat[t], d.paths[-1][0], atol=1e-9)
+
+
+@needs_assets
+def test_J_of_the_conditional_generator_matches_a_dense_operator():
+    """Reference: J written with the dense matrix of A (SamplingOperator.to_dense) and an explicit sum,
+    per row with its own y and class (the Objective the experiment uses)."""
+    from core.generators import build_generator
+    from core.masks import make_operator
+    from core.problem import Objective
+
+    G = build_generator(Config(generator="mnist"), dtype=torch.float64)
+    op = make_operator("random", (1, 32, 32), rate=0.3, seed=1, dtype=torch.float64)
+    z, c = torch.randn(4, 10, dtype=torch.float64), torch.tensor([0, 3, 5, 9])
+    y = torch.randn(4, op.m, dtype=torch.float64)
+    obj = Objective(G.evaluator(op, torch.zeros(op.m, dtype=torch.float64)), 10, group=torch.arange(4), target=y,
+                    labels=c)
+    with torch.no_grad():
+        ref = 0.5 * ((G(z, c).flatten(1) @ op.to_dense().T - y) ** 2).sum(1)
+    torch.testing.assert_close(obj.J(z, torch.arange(4)), ref)
+
+
+def test_psnr_closed_form():
+    """Reference: a uniform error of 0.1 on the [0, 1] scale has MSE 0.01, i.e. 20 dB; identical images hit the cap."""
+    a = np.zeros((2, 1, 4, 4))
+    b = a + 0.2                       # 0.1 on the [0, 1] scale of (−1, 1)
+    np.testing.assert_allclose(psnr(a, b), [20.0, 20.0])
+    where = np.zeros((1, 4, 4), bool)
+    where[0, 0, 0] = True
+    b[:, 0, 0, 0] = 1.0               # only that pixel: error 0.5 on the [0, 1] scale → MSE 0.25
+    np.testing.assert_allclose(psnr(a, b, where), 10 * np.log10(1 / 0.25))
+    assert psnr(a, a)[0] == PSNR_CAP
+    np.testing.assert_allclose(psnr(a, a + 0.1, value_range=(0.0, 1.0)), [20.0, 20.0])
+
+
+def test_latent_error_under_noise_matches_the_cramer_rao_reference():
+    """Reference: the linearised Cramér–Rao bound σ² tr((JᵀJ)⁻¹), with J the masked Jacobian at z*.
+    For a ReLU net (piecewise linear) and small noise the least-squares estimate is linear in the noise,
+    so E‖ẑ − z*‖² equals the bound; over 200 trials the ratio lies within ±30 %."""
+    cfg = from_preset("paper-fig4", z_star=(), noise="gaussian:0.01", dtype="float64")
+    res = run_inversion(InvertSpec(cfg, trials=200, restarts=2))
+    fit = res.diagnosis.label != "diverged"
+    err2 = (res.latent_error[fit] * np.linalg.norm(res.z_star[fit], axis=1)) ** 2
+    crb2 = (res.crb_rel[fit] * np.linalg.norm(res.z_star[fit], axis=1)) ** 2
+    assert 0.7 < err2.mean() / crb2.mean() < 1.3, (err2.mean(), crb2.mean())
+    assert (res.noise_floor > 0).all()
+
+
+def test_invert_spec_rejects_bad_values_naming_the_field():
+    """Reference: the house rule (STYLE.md §4): bad values raise ConfigError naming the field."""
+    spec = InvertSpec(Config(generator="mnist", mask="top"), trials=5)
+    assert InvertSpec.from_json(spec.to_json()) == spec
+    for kw, field in ((dict(trials=0), "trials"), (dict(trials=2.5), "trials"), (dict(restarts=65), "restarts"),
+                      (dict(target="moon"), "target"), (dict(start_scale=-1.0), "start_scale"),
+                      (dict(config=Config(), target="real"), "target")):
+        with pytest.raises(ConfigError) as e:
+            InvertSpec(**{"config": Config(generator="mnist"), **kw})
+        assert e.value.field == field
+
+
+def _cli(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "core", "invert", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@needs_assets
+def test_cli_invert_writes_the_documented_arrays(tmp_path):
+    """Reference: the README's list of .npz fields and shapes."""
+    out = tmp_path / "f"
+    r = _cli("--mask", "top", "--trials", "3", "--restarts", "1", "--steps", "5", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert str(out) + ".npz" in r.stdout                 # it says the file it wrote
+    d = np.load(str(out) + ".npz")
+    assert d["z_star"].shape == (3, 10) and d["z_hat"].shape == (3, 10)
+    assert d["success"].shape == (3,) and d["psnr"].shape == (3,) and d["success_rate"].shape == ()
+    assert d["diagnosis"].shape == (3,) and set(d["diagnosis"]) <= {"recovered", "other_fit", "critical",
+                                                                      "unconverged", "diverged"}
+    assert d["sigma_min"].shape == (3,)
+    assert json.loads(str(d["config"]))["mask"] == "top" and json.loads(str(d["config"]))["generator"] == "mnist"
+
+
+@pytest.mark.parametrize("args, flag", [(["--mask", "diagonal"], "--mask"), (["--trials", "many"], "--trials"),
+                                        (["--rate", "2"], "--rate"), (["--bogus", "1"], "--bogus"),
+                                        (["--trials", "0"], "--trials"), (["--generator", "nope.pt"], "--generator"),
+                                        (["--target", "real", "--generator", "conv"], "--target")])
+def test_cli_invert_bad_flags_exit_2_naming_the_flag(tmp_path, args, flag):
+    """Reference: the CLI contract (status 2, one line naming the flag)."""
+    r = _cli(*args, "--out", str(tmp_path / "f.npz"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], r.stderr
+
+
+@needs_assets
+@needs_data
+def test_out_of_range_targets_report_hidden_pixel_psnr_and_baselines():
+    """Reference: the mean images computed the slow way (resize every training image, then average)."""
+    res = run_inversion(InvertSpec(Config(generator="mnist", mask="top", steps=20), trials=3, restarts=1,
+                                   target="real"))
+    assert np.isnan(res.z_star).all() and not res.success.any() and (res.test_index >= 0).all()
+    assert np.isfinite(res.psnr_hidden).all() and np.isfinite(res.baseline_psnr_hidden).all()
+    im, lab = idx.load_split(DATA, "mnist", "train")
+    total, ones = np.zeros((32, 32)), np.zeros((32, 32))
+    for a in range(0, 60000, 10000):
+        x = idx.to_32(im[a:a + 10000]).double().numpy()[:, 0]
+        total += x.sum(0)
+        ones += x[lab[a:a + 10000] == 1].sum(0)
+    mean, cmeans = mean_images("mnist", str(DATA))
+    np.testing.assert_allclose(mean, total / 60000, atol=1e-6)
+    np.testing.assert_allclose(cmeans[1], ones / 6742, atol=1e-6)
