@@ -240,3 +240,55 @@ def _no_descent(objective, z, rows, J0, lv, scale, seed) -> np.ndarray:
         drop = J0.to(dev)[:, None] - Jp
         ok &= ~(drop > lv["drop"] * torch.as_tensor(scale, dtype=torch.float64, device=dev)[:, None]).any(1)
     return ok.cpu().numpy()
+
+
+def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: float, settings: dict,
+                      tol: float = 1e-3, eps: float = 0.15):
+    """Continue the float32 misses in float64 from their end points, and judge them there.
+
+    float32 resolves J only to about 1e-9 of ½‖y‖², so in a flat direction a float32 end point can
+    look like another fit (or a stall) while float64 still descends to z*. Every row not
+    ``recovered`` and not ``diverged`` is solved again with ``settings`` on ``objective``'s float64
+    twin (same targets, masks, classes, z*; ``evaluator64`` computes in float64) and re-diagnosed.
+
+    Returns
+    -------
+    (Solve, Diagnosis, refined (S,) bool)
+    """
+    from dataclasses import fields
+
+    from .problem import Objective
+    from .solvers import Solve, solve
+
+    S = result.z.shape[0]
+    rows = np.nonzero((diag.label != "recovered") & (diag.label != "diverged"))[0]
+    refined = np.zeros(S, dtype=bool)
+    if rows.size == 0:
+        return result, diag, refined
+    dev = evaluator64.y.device
+    idx = torch.as_tensor(rows, device=dev)
+    o = objective
+    g = o.groups(idx)
+    cast = lambda t: None if t is None else t[g].double() if t.is_floating_point() else t[g]   # noqa: E731
+    twin = Objective(evaluator64, o.n0, group=torch.arange(rows.size, device=dev), target=cast(o.target),
+                     weight=cast(o.weight), labels=cast(o.labels), scale=o.scale.to(dev)[g], floor=o.floor.to(dev)[g],
+                     z_star=cast(o.z_star))
+    res = solve(twin, torch.as_tensor(result.z[rows], dtype=torch.float64, device=dev), radius=radius,
+                **{**settings, "keep_path": False, "record": False})
+    d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
+
+    def put(a, b):   # strings as objects while assigning, so no label is cut to the old width
+        a = np.array(a, dtype=object if a.dtype.kind == "U" else a.dtype, copy=True)
+        a[rows] = b
+        return a.astype(str) if a.dtype == object else a
+
+    out = {f.name: getattr(result, f.name) for f in fields(result)}
+    for k in ("z", "J", "grad_norm", "stop", "log_slope"):
+        out[k] = put(out[k], getattr(res, k))
+    for k in ("iterations", "evaluations"):
+        out[k] = put(out[k], out[k][rows] + getattr(res, k))
+    for k in ("J_path", "paths", "error_path"):
+        out[k] = None
+    dd = {f.name: put(getattr(diag, f.name), getattr(d2, f.name)) for f in fields(diag)}
+    refined[rows] = True
+    return Solve(**out), Diagnosis(**dd), refined

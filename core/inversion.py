@@ -209,7 +209,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     """
     from .cost import check
     from .descent import RADIUS_FACTOR, solver_settings
-    from .diagnosis import diagnose
+    from .diagnosis import diagnose, refine_in_float64
     from .generators import build_generator
     from .problem import DTYPES, Objective, resolve_device
     from .solvers import solve_restarts
@@ -268,10 +268,10 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     if dt == torch.float32 and spec.target == "latent":
         # float32 resolves J only to ~1e-9 of ½‖y‖²: a miss could be a fit to that resolution in a
         # flat direction. Continue those rows in float64 from their end point and judge them there.
-        again = np.nonzero((diag.label != "recovered") & (diag.label != "diverged"))[0]
-        if again.size:
-            best, diag = _refine64(cfg, G, op, y, lab, scale, floor, z_star, best, diag, again, radius, settings)
-            refined[again] = True
+        G64 = build_generator(cfg, dtype=torch.float64, device=dev)
+        op64 = op.to(torch.float64)
+        ev64 = G64.evaluator(op64, torch.zeros(op64.m, dtype=torch.float64, device=dev))
+        best, diag, refined = refine_in_float64(obj, ev64, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps)
     seconds = time.perf_counter() - t0
     z_hat = best.z
     with torch.no_grad():
@@ -309,38 +309,6 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     if log:
         log(f"{cfg.generator} {spec.target} {cfg.mask}: success {res.success_rate:.2f}, {seconds:.1f} s")
     return res
-
-
-def _refine64(cfg, G, op, y, labels, scale, floor, z_star, best, diag, rows, radius, settings):
-    """Continue ``rows`` of a float32 solve in float64 from their end points; their new ends and labels."""
-    from .diagnosis import diagnose
-    from .generators import build_generator
-    from .problem import Objective
-    from .solvers import Solve, solve
-
-    dev = y.device
-    G64 = build_generator(cfg, dtype=torch.float64, device=dev)
-    op64 = op.to(torch.float64)
-    idx = torch.as_tensor(rows, device=dev)
-    obj = Objective(G64.evaluator(op64, torch.zeros(op64.m, dtype=torch.float64, device=dev)), G.latent_dim,
-                    target=y[idx].double(), labels=None if labels is None else labels[idx],
-                    group=torch.arange(rows.size, device=dev), scale=scale[idx.cpu()], floor=floor[idx.cpu()],
-                    z_star=z_star[idx.cpu()].double().to(dev))
-    res = solve(obj, torch.as_tensor(best.z[rows], dtype=torch.float64, device=dev), radius=radius,
-                keep_path=False, record=False, **settings)
-    d2 = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
-    def put(a, b):   # strings as objects while assigning, so no label is cut to the old width
-        a = np.array(a, dtype=object if a.dtype.kind == "U" else a.dtype, copy=True)
-        a[rows] = b
-        return a.astype(str) if a.dtype == object else a
-
-    out = {f.name: getattr(best, f.name) for f in fields(best)}
-    for k in ("z", "J", "grad_norm", "stop", "log_slope"):
-        out[k] = put(out[k], getattr(res, k))
-    for k in ("iterations", "evaluations"):
-        out[k] = put(out[k], out[k][rows] + getattr(res, k))
-    dd = {f.name: put(getattr(diag, f.name), getattr(d2, f.name)) for f in fields(diag)}
-    return Solve(**out), type(diag)(**dd)
 
 
 def _local_reference(evaluator, z_star, labels, variance: float, chunk: int = 256):

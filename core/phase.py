@@ -408,8 +408,8 @@ class PhaseRunner:
 
     def run_block(self, pattern: str, rate_index) -> CellBlock:
         """All trials × restarts of ``pattern`` at ``spec.rates[i]`` for i in ``rate_index``, batched."""
-        from .diagnosis import diagnose
-        from .problem import Objective, yardstick
+        from .diagnosis import diagnose, refine_in_float64
+        from .problem import Objective
         from .solvers import solve_restarts
         from .descent import RADIUS_FACTOR, solver_settings
 
@@ -436,13 +436,27 @@ class PhaseRunner:
         starts = self.starts.to(self.dtype).to(self.device).repeat(R, 1, 1)
         radius = RADIUS_FACTOR * (cfg.extent + float(self.z_star.norm(dim=1).max()))
         run = solve_restarts(obj, starts, radius=radius, **solver_settings(cfg))
-        diag = diagnose(obj, run.best, tol=cfg.tol, eps=cfg.eps, radius=radius)
-        z_hat = run.best.z.reshape(R, T, n0)
+        best = run.best
+        diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
+        if self.dtype == torch.float32:     # float32 misses are continued and judged in float64
+            best, diag, _ = refine_in_float64(obj, self._evaluator64(), best, diag, radius, solver_settings(cfg),
+                                              tol=cfg.tol, eps=cfg.eps)
+        z_hat = best.z.reshape(R, T, n0)
         success = diag.label.reshape(R, T) == "recovered"
         actual = (weight.sum(1) / self.n).double().cpu().numpy().reshape(R, T)
         return CellBlock(pattern=pattern, rate_index=ri, success=success, z_hat=z_hat,
-                         J_hat=run.best.J.reshape(R, T), actual_rate=actual,
-                         steps_run=run.best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T))
+                         J_hat=best.J.reshape(R, T), actual_rate=actual,
+                         steps_run=best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T))
+
+    def _evaluator64(self):
+        """The same generator and full-output evaluator in float64 (built once, on first use)."""
+        if getattr(self, "_ev64", None) is None:
+            from .generators import build_generator
+
+            G = build_generator(self.spec.config, dtype=torch.float64, device=self.device)
+            full = make_operator("identity", self.shape, dtype=torch.float64, device=self.device)
+            self._ev64 = G.evaluator(full, torch.zeros(self.n, dtype=torch.float64, device=self.device))
+        return self._ev64
 
     def blocks(self) -> list[tuple[str, list[int]]]:
         """The (pattern, rate indices) blocks :func:`phase_transition` runs, in order."""
