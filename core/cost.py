@@ -125,6 +125,8 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         work, wfield = n * T_steps * per_eval * 1.5, "grid"
     elif request in ("phase", "invert"):
         rows = trials * rates * (patterns if request == "invert" else 1)
+        if request == "phase":
+            rows = min(rows, max(trials, 20_000))     # the runner solves at most this many rows at once
         # Per row: its target and its 0/1 mask over the full output, plus the solver's state.
         mem += rows * (2 * n_out * b + (2 * 10 * n0 + 40) * b)
         mem += min(rows, 2048) * n_out * GENERIC_ROW_FLOATS * b      # one chunk of activations

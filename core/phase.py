@@ -63,7 +63,7 @@ PHASE_LIMITS = {
     "trials": 2000,
     "restarts": 64,
     "points": 2_000_000,        # patterns × rates × trials × restarts
-    "chunk_points": 20_000,     # points advanced together (bounds memory)
+    "chunk_points": 20_000,     # rows (rates × trials) solved together (bounds memory)
 }
 
 Z_95 = 1.959963984540054  # Φ⁻¹(0.975)
@@ -420,9 +420,9 @@ class PhaseRunner:
         if ri.size == 0 or ri.min() < 0 or ri.max() >= len(spec.rates):
             raise ValueError(f"rate_index: must index spec.rates (0..{len(spec.rates) - 1}), got {ri.tolist()}")
         T, S, n0 = spec.trials, spec.restarts, self.G.latent_dim
-        if ri.size * T * S > PHASE_LIMITS["chunk_points"]:
-            raise ValueError(f"rate_index: {ri.size} rates × {T} trials × {S} restarts exceeds "
-                             f"{PHASE_LIMITS['chunk_points']} points; run fewer rates per block")
+        if ri.size * T > max(T, PHASE_LIMITS["chunk_points"]):
+            raise ValueError(f"rate_index: {ri.size} rates × {T} trials exceeds {PHASE_LIMITS['chunk_points']} "
+                             f"rows; run fewer rates per block")
         R = ri.size
         weight = torch.cat([self.masks(pattern, spec.rates[i]) for i in ri])          # (R·T, n)
         target = self.y_full.repeat(R, 1)                                             # (R·T, n)
@@ -461,7 +461,7 @@ class PhaseRunner:
     def blocks(self) -> list[tuple[str, list[int]]]:
         """The (pattern, rate indices) blocks :func:`phase_transition` runs, in order."""
         spec = self.spec
-        per = max(1, PHASE_LIMITS["chunk_points"] // (spec.trials * spec.restarts))
+        per = max(1, PHASE_LIMITS["chunk_points"] // spec.trials)      # restarts run one after the other
         R = len(spec.rates)
         return [(p, list(range(a, min(a + per, R)))) for p in spec.patterns for a in range(0, R, per)]
 

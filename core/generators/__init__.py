@@ -15,7 +15,7 @@ import functools
 
 import torch
 
-from ..config import CONV, SHIPPED, Config, spec_kind
+from ..config import CONV, SHIPPED, Config, ConfigError, spec_kind
 from .protocol import LatentGenerator, ModuleGenerator
 
 __all__ = ["LatentGenerator", "ModuleGenerator", "build_generator"]
@@ -56,7 +56,10 @@ def _loaded(spec: str, latent_dim: int, dtype: str, device: str, stamp) -> Laten
     if spec in SHIPPED:
         from ..trained.dcgan import shipped_generator
 
-        module = copy.deepcopy(shipped_generator(spec)).to(dtype=dt, device=device)
+        try:
+            module = copy.deepcopy(shipped_generator(spec)).to(dtype=dt, device=device)
+        except (ValueError, OSError) as e:    # a missing, altered or unreadable weights file
+            raise ConfigError("generator", " ".join(str(e).split())) from None
         return ModuleGenerator(module, 10, (1, 32, 32), output_range=(-1.0, 1.0), conditional=True, name=spec)
     from .user import load_user_generator
 
