@@ -250,6 +250,8 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     look like another fit (or a stall) while float64 still descends to z*. Every row not
     ``recovered`` and not ``diverged`` is solved again with ``settings`` on ``objective``'s float64
     twin (same targets, masks, classes, z*; ``evaluator64`` computes in float64) and re-diagnosed.
+    Rows that stopped because the budget ran out are left as they are: more iterations would
+    change the budget, not the precision.
 
     Returns
     -------
@@ -261,7 +263,7 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     from .solvers import Solve, solve
 
     S = result.z.shape[0]
-    rows = np.nonzero((diag.label != "recovered") & (diag.label != "diverged"))[0]
+    rows = np.nonzero((diag.label != "recovered") & (diag.label != "diverged") & (np.asarray(result.stop) != "budget"))[0]
     refined = np.zeros(S, dtype=bool)
     if rows.size == 0:
         return result, diag, refined
