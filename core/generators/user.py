@@ -19,6 +19,7 @@ Pickles are never loaded with ``weights_only=False``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import pathlib
 import sys
@@ -47,9 +48,13 @@ def _import_callable(spec: str):
     if fn is None or not callable(fn):
         _fail(f"{mod_name!r} has no callable {fn_name!r}")
     try:
-        module = fn()
+        inspect.signature(fn).bind()
     except TypeError as e:
         _fail(f"{spec} must be callable with no arguments ({e})")
+    except ValueError:   # no signature to inspect (a builtin): let the call tell
+        pass
+    try:
+        module = fn()
     except Exception as e:
         _fail(f"calling {spec}() failed ({type(e).__name__}: {e})")
     if not isinstance(module, torch.nn.Module):
@@ -66,8 +71,11 @@ def _load_file(path: str):
         _fail(f"{path!r} is larger than 2 GiB")
     if not zipfile.is_zipfile(p):
         _fail(f"{path!r} is not a TorchScript or torch.save file (not a zip archive)")
-    with zipfile.ZipFile(p) as zf:
-        names = zf.namelist()
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:   # a damaged archive: its directory is unreadable
+        _fail(f"{path!r} is not a readable TorchScript or torch.save file ({type(e).__name__}: {e})")
     if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
         try:
             return torch.jit.load(str(p), map_location="cpu"), "torchscript"
@@ -76,6 +84,9 @@ def _load_file(path: str):
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:
+        if isinstance(e, __import__("pickle").UnpicklingError):
+            _fail(f"{path!r} is a pickle that holds code, not only weights; it is never loaded with "
+                  f"weights_only=False: save the module with torch.jit.save, or give module:callable")
         _fail(f"{path!r}: cannot load ({type(e).__name__}: {e})")
     from ..trained.dcgan import Generator as DCGAN, check_state_dict
 
@@ -83,8 +94,10 @@ def _load_file(path: str):
     try:
         check_state_dict(state, model, str(p))
     except ValueError as e:
-        _fail(f"{e} (a state dict must be for the shipped DCGAN architecture; give other modules as "
-              f"TorchScript or module:callable)")
+        why = str(e).replace(str(p), "").lstrip(": ")
+        why = why if len(why) <= 160 else why[:157] + "..."
+        _fail(f"{path!r} is a state dict, but not of the shipped DCGAN architecture ({why}); give other "
+              f"modules as TorchScript or module:callable")
     model.load_state_dict(state)
     return model, "state_dict"
 
@@ -134,7 +147,9 @@ def load_user_generator(spec: str, latent_dim: int = 0, dtype=torch.float32, dev
     if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] != 2:
         _fail(f"{spec}: the module must map z (B, {n0}) to a tensor (B, ...), got "
               f"{type(x).__name__}{'' if not isinstance(x, torch.Tensor) else ' of shape ' + str(tuple(x.shape))}")
-    if not x.is_floating_point() or not bool(torch.isfinite(x).all()):
+    if not x.is_floating_point():
+        _fail(f"{spec}: the module's output must be a floating tensor, got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
         _fail(f"{spec}: the module's output on N(0, I) codes is not finite")
     shape = tuple(x.shape[1:])
     n_out = x[0].numel()
