@@ -162,11 +162,12 @@ def psnr(a, b, where=None, value_range=(-1.0, 1.0)) -> np.ndarray:
 
 
 def noise_variance(spec: str, output_range) -> float:
-    """Per-entry variance of the noise model: σ², Δ²/12 for B-bit quantisation, 0 for none."""
+    """Per-entry variance of the noise model: σ², Δ²/12 for B-bit quantisation over ``output_range``
+    (the levels :func:`core.masks.add_noise` uses), 0 for none."""
     kind, p = parse_noise(spec)
     if kind == "gaussian":
         return p * p
-    if kind == "quantize" and output_range is not None:
+    if kind == "quantize" and output_range is not None and output_range[1] > output_range[0]:
         step = (output_range[1] - output_range[0]) / (2 ** int(p) - 1)
         return step * step / 12
     return 0.0
@@ -287,7 +288,10 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
         zs = z_star.numpy()
         err = np.linalg.norm(z_hat - zs, axis=1) / np.linalg.norm(zs, axis=1)
         success = diag.label == "recovered"
-        sig, cond, crb = _local_reference(evaluator, z_star.to(dt).to(dev), lab, noise_variance(cfg.noise, G.output_range))
+        # The quantiser's range: the generator's, or (unbounded outputs) each trial's own y range.
+        var = torch.tensor([noise_variance(cfg.noise, G.output_range or (float(y_clean[t].min()), float(y_clean[t].max())))
+                            for t in range(T)], dtype=torch.float64, device=dev)
+        sig, cond, crb = _local_reference(evaluator, z_star.to(dt).to(dev), lab, var)
         crb = crb / np.linalg.norm(zs, axis=1)
     else:
         err, success = nan, np.zeros(T, bool)
@@ -311,8 +315,8 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     return res
 
 
-def _local_reference(evaluator, z_star, labels, variance: float, chunk: int = 256):
-    """σ_min and condition number of A ∂G/∂z at each z*, and sqrt(variance · tr((JᵀJ)⁻¹))."""
+def _local_reference(evaluator, z_star, labels, variance: torch.Tensor, chunk: int = 256):
+    """σ_min and condition number of A ∂G/∂z at each z*, and sqrt(variance · tr((JᵀJ)⁻¹)) per row."""
     sig, cond, crb = [], [], []
     for a in range(0, z_star.shape[0], chunk):
         kw = {} if labels is None else {"labels": labels[a:a + chunk]}
@@ -320,5 +324,5 @@ def _local_reference(evaluator, z_star, labels, variance: float, chunk: int = 25
         s = torch.linalg.svdvals(Jac.double())
         sig.append(s[:, -1])
         cond.append(s[:, 0] / s[:, -1].clamp_min(1e-300))
-        crb.append((variance * (1 / s.clamp_min(1e-300) ** 2).sum(1)).sqrt())
+        crb.append((variance[a:a + chunk] * (1 / s.clamp_min(1e-300) ** 2).sum(1)).sqrt())
     return (torch.cat(sig).cpu().numpy(), torch.cat(cond).cpu().numpy(), torch.cat(crb).cpu().numpy())

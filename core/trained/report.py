@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import PRESETS, Config
 from ..inversion import InvertSpec, run_inversion
 from .dcgan import GENERATORS, dataset_of, shipped_generator
 from .idx import DEFAULT_DATA, PROJECT_ROOT
@@ -216,6 +216,37 @@ def phase_markdown(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+NOISE_LEVELS = ("gaussian:0.001", "gaussian:0.01", "gaussian:0.1", "quantize:8", "quantize:4")
+NOISE_NETS = (("paper-fig4", dict(PRESETS["paper-fig4"], z_star=())), ("mnist", dict(generator="mnist")))
+
+
+def noise_rows(trials: int = 50, nets=NOISE_NETS, levels=NOISE_LEVELS, log=print) -> list[dict]:
+    """Latent error against the noise level, beside the linearised Cramér–Rao reference, per net."""
+    rows = []
+    for name, over in nets:
+        for noise in levels:
+            r = run_inversion(InvertSpec(Config(**over, noise=noise, dtype="float64"), trials=trials))
+            zn = np.linalg.norm(r.z_star, axis=1)
+            err, crb = r.latent_error * zn, r.crb_rel * zn
+            row = {"net": name, "noise": noise, "trials": trials, "median_rel_error": float(np.median(r.latent_error)),
+                   "median_crb_rel": float(np.median(r.crb_rel)),
+                   "rms_error_over_rms_crb": float(np.sqrt(np.mean(err ** 2) / max(np.mean(crb ** 2), 1e-300))),
+                   "diagnosis": r.diagnosis.counts, "seconds": round(r.seconds, 1)}
+            rows.append(row)
+            log(json.dumps(row))
+    return rows
+
+
+def noise_markdown(rows: list[dict]) -> str:
+    out = ["| net | noise | median ‖ẑ − z*‖/‖z*‖ | median CRB reference | rms error / rms CRB | far from z* (critical, other fit) |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        d = r["diagnosis"]
+        out.append(f"| {r['net']} | {r['noise']} | {r['median_rel_error']:.2e} | {r['median_crb_rel']:.2e} | "
+                   f"{r['rms_error_over_rms_crb']:.2f} | {d.get('critical', 0)}, {d.get('other_fit', 0)} |")
+    return "\n".join(out) + "\n"
+
+
 def _true(row, requested):
     """The true m/n of the mask at a requested rate of the row."""
     return row["actual_rate"][row["rates"].index(requested)]
@@ -223,7 +254,7 @@ def _true(row, requested):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.trained.report", description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=("inversion", "weights", "phase"))
+    p.add_argument("what", choices=("inversion", "weights", "phase", "noise"))
     p.add_argument("--generator", default="mnist", choices=GENERATORS)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--masks", default=",".join(MASKS))
@@ -237,6 +268,12 @@ def main(argv=None) -> int:
     if a.what == "weights":
         (docs / "weight_stats.md").write_text(weights_markdown())
         print((docs / "weight_stats.md").read_text())
+        return 0
+    if a.what == "noise":
+        rows = noise_rows(trials=min(a.trials, 50))
+        (docs / "noise_table.json").write_text(json.dumps(rows, indent=1) + "\n")
+        (docs / "noise_table.md").write_text(noise_markdown(rows))
+        print(noise_markdown(rows))
         return 0
     if a.what == "phase":
         rows = phase_rows(trials=a.trials)
