@@ -13,8 +13,8 @@ budget. So every end point ẑ of a solve gets exactly one label, from tests on 
                  critical point, classed by the eigenvalues of its Hessian as ``minimum``,
                  ``saddle`` or ``maximum``), or J rises in every probed direction although
                  ∇J ≠ 0 (a ``kink`` minimum, where the ReLU pieces of J meet)
-``unconverged``  anything else: a descent direction exists, so the budget ran out (or the
-                 method stopped) on a slope; the recent slope of log J is reported
+``unconverged``  anything else: the budget ran out while J was still falling (recent slope of
+                 log10 J below −1e-4 per iteration), or a descent direction exists from ẑ
 ``fit``          only when z* is unknown (real images): J(ẑ) at the floor
 ===============  ==========================================================================
 
@@ -33,10 +33,11 @@ HESSIAN_CLASSES = ("minimum", "saddle", "maximum", "kink")
 
 # What counts as "at the floor" (relative to ½‖y‖²) and as ∇J ≈ 0, per dtype.
 _LEVELS = {
-    torch.float64: dict(fit=1e-14, grad=1e-9, probe=(1e-4, 1e-3), drop=1e-13, fd=1e-5),
-    torch.float32: dict(fit=1e-9, grad=1e-5, probe=(3e-4, 3e-3), drop=1e-6, fd=1e-3),
+    torch.float64: dict(fit=1e-14, grad=1e-9, probe=(1e-4, 1e-3), drop=1e-16, drop_J=1e-9, fd=1e-5),
+    torch.float32: dict(fit=1e-9, grad=1e-5, probe=(3e-4, 3e-3), drop=1e-12, drop_J=1e-4, fd=1e-3),
 }
 N_RANDOM_PROBES = 32
+FALLING = -1e-4     # log10 J per iteration: a budget-stopped start whose J still falls faster is unconverged
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ def diagnose(objective, result, tol: float = 1e-3, eps: float = 0.15, radius: fl
     ``‖∇J‖(1 + ‖ẑ‖) ≤ grad · ½‖y‖²`` (``fit``, ``grad`` per dtype in ``_LEVELS``: what
     float32 and float64 can resolve). The probe evaluates J at ẑ + h u for the 2 n0 axis
     directions, −∇J/‖∇J‖, ±ẑ/‖ẑ‖ and 32 seeded random unit vectors u, at two radii h (relative to
-    1 + ‖ẑ‖); "no descent" means no probe lowers J by more than ``drop · ½‖y‖²`` at either radius.
+    1 + ‖ẑ‖); "no descent" means no probe lowers J by more than ``max(drop_J · J, drop · ½‖y‖²)`` (what
+    the dtype resolves) at either radius. A start stopped by its budget with log10 J still falling by
+    more than 1e-4 per iteration is unconverged without probing.
     The Hessian is the central difference of ∇J with step ``fd`` (1 + ‖ẑ‖), symmetrised.
     """
     ev_dtype = _dtype_of(objective)
@@ -180,7 +183,9 @@ def diagnose(objective, result, tol: float = 1e-3, eps: float = 0.15, radius: fl
         label[idx] = "critical"
         hess[idx] = cls
         eig_min[idx], eig_max[idx] = lo, hi
-    idx = np.nonzero(rest & ~smooth)[0]
+    slope = np.asarray(result.log_slope, dtype=float)
+    falling = rest & ~smooth & (np.asarray(result.stop) == "budget") & (slope < FALLING)
+    idx = np.nonzero(rest & ~smooth & ~falling)[0]
     if idx.size:
         no_descent = _no_descent(objective, z[idx], rows[idx], torch.as_tensor(J[idx], dtype=torch.float64),
                                  lv, scale[idx], seed)
@@ -238,7 +243,9 @@ def _no_descent(objective, z, rows, J0, lv, scale, seed) -> np.ndarray:
         zp = (z.double()[:, None, :] + h[:, None, None] * U).reshape(-1, n0).to(z.dtype)
         Jp = objective.J(zp, rows.repeat_interleave(K)).double().reshape(B, K)
         drop = J0.to(dev)[:, None] - Jp
-        ok &= ~(drop > lv["drop"] * torch.as_tensor(scale, dtype=torch.float64, device=dev)[:, None]).any(1)
+        # A drop counts when it beats the rounding of J: relative to J, with an absolute floor.
+        level = torch.maximum(lv["drop_J"] * J0.to(dev), lv["drop"] * torch.as_tensor(scale, dtype=torch.float64, device=dev))
+        ok &= ~(drop > level[:, None]).any(1)
     return ok.cpu().numpy()
 
 
