@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .generators.engine import map_chunks
 from .problem import Problem, build_problem
 from .theory import rho
 
@@ -103,7 +104,11 @@ def make_plane(origin, d1, d2) -> Plane:
 
 def evaluate_plane(problem: Problem, plane: Plane, u: np.ndarray, v: np.ndarray,
                    chunk: int | None = None) -> np.ndarray:
-    """J on the grid ``origin + u[j] d1 + v[i] d2`` → (M, N) numpy, in bounded memory."""
+    """J on the grid ``origin + u[j] d1 + v[i] d2`` → (M, N) numpy, in bounded memory.
+
+    The grid is cut into the evaluator's chunks, which :func:`~core.generators.engine.map_chunks`
+    spreads over threads (one torch thread each); only J (M·N) grows with the grid.
+    """
     eng = problem.evaluator
     dev, dt = problem.device, problem.dtype
     o, a, b = (torch.as_tensor(x, dtype=dt, device=dev) for x in (plane.origin, plane.d1, plane.d2))
@@ -112,13 +117,16 @@ def evaluate_plane(problem: Problem, plane: Plane, u: np.ndarray, v: np.ndarray,
     M, N = vt.numel(), ut.numel()
     chunk = chunk or eng.chunk_size()
     out = torch.empty(M * N, dtype=dt, device=dev)
-    # The first layer is linear in z, so feed (1, u, v) through [o; d1; d2] and skip building z.
     basis = torch.stack([o, a, b])  # (3, n0)
+
+    def run(i):
+        s = i * chunk
+        idx = torch.arange(s, min(s + chunk, M * N), device=dev)
+        coef = torch.stack([torch.ones_like(ut[idx % N]), ut[idx % N], vt[idx // N]], dim=1)
+        out[s:s + idx.numel()] = eng.J_many(coef @ basis, chunk=chunk)
+
     with torch.no_grad():
-        for s in range(0, M * N, chunk):
-            idx = torch.arange(s, min(s + chunk, M * N), device=dev)
-            coef = torch.stack([torch.ones_like(ut[idx % N]), ut[idx % N], vt[idx // N]], dim=1)
-            out[s:s + idx.numel()] = eng.J_many(coef @ basis, chunk=chunk)
+        map_chunks(run, -(-M * N // chunk))
     return out.reshape(M, N).cpu().numpy()
 
 
@@ -134,7 +142,7 @@ def landscape(cfg_or_problem, grid: int | tuple | None = None, extent: float | N
     extent : float, optional
         Half-width of the default window; defaults to ``cfg.extent``.
     plane : Plane, optional
-        Defaults to :func:`default_plane`.
+        Defaults to :func:`core.planes.plane_for` (the plane of ``cfg.plane``).
     u_range, v_range : (lo, hi), optional
         Override the window.
     chunk : int, optional
@@ -147,18 +155,18 @@ def landscape(cfg_or_problem, grid: int | tuple | None = None, extent: float | N
     problem = cfg_or_problem if isinstance(cfg_or_problem, Problem) else build_problem(cfg_or_problem)
     cfg = problem.cfg
     z_star = problem.z_star.double().cpu().numpy()
-    default = plane is None
-    plane = plane or default_plane(cfg, z_star)
+    if plane is None:
+        from .planes import plane_for   # cfg.plane: auto, latent, star, endpoint, pca, hessian
+
+        plane = plane_for(problem)
     g = cfg.grid if grid is None else grid
     M, N = (g, g) if isinstance(g, int) else g
     for n, name in ((M, "grid"), (N, "grid")):
         if not 2 <= n <= 1001:
             raise ValueError(f"{name}: must be in [2, 1001], got {n}")
     e = cfg.extent if extent is None else extent
-    if default and cfg.n0 == 2:
-        du, dv = (z_star[0] - e, z_star[0] + e), (z_star[1] - e, z_star[1] + e)
-    else:
-        du, dv = (-e, e), (-e, e)
+    window = getattr(plane, "window", None)   # a core.planes.NamedPlane knows where its points are
+    du, dv = window(e) if window is not None else ((-e, e), (-e, e))
     ur = u_range or du
     vr = v_range or dv
     u = np.linspace(ur[0], ur[1], N)
