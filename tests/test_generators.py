@@ -366,3 +366,51 @@ def test_state_dict_of_the_dcgan_architecture_loads_as_the_shipped_generator(tmp
     P_ship = build_problem(Config(generator="fashion", label=2, z_seed=1), dtype="float64")
     assert P_file.label == 2 and P_file.n0 == 10
     torch.testing.assert_close(P_file.x_star, P_ship.x_star, rtol=0, atol=0)
+
+
+class _OldStyleSoftplus(torch.autograd.Function):
+    """softplus as an old-style autograd.Function (no setup_context): dual numbers and autograd accept
+    it, torch.func refuses it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        ctx.x = x
+        return torch.nn.functional.softplus(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * torch.sigmoid(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * torch.sigmoid(ctx.x)
+
+
+class _OldStyleModule(torch.nn.Module):
+    latent_dim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 10)
+
+    def forward(self, z):
+        return _OldStyleSoftplus.apply(self.lin(z)).reshape(-1, 1, 10)
+
+
+def test_jacobian_falls_back_to_dual_numbers_for_modules_torch_func_refuses():
+    """A module torch.func refuses (an old-style autograd.Function): residual_and_jacobian falls back to
+    dual numbers and still
+    equals the per-point autograd loop (and it says so: ``_use_func`` is off)."""
+    torch.manual_seed(0)
+    G = ModuleGenerator(_OldStyleModule().double(), 3, (1, 10))
+    op = make_operator("random", (1, 10), rate=0.7, seed=0, dtype=torch.float64)
+    ev = GenericEvaluator(G, op, torch.zeros(op.m, dtype=torch.float64))
+    z = torch.randn(4, 3, generator=_gen(0), dtype=torch.float64)
+    target, weight = rows_of(op, 4, 1)
+    _, _, r_ref, jac_ref = loop_reference(G, op, z, target, weight)
+    r, jac = ev.residual_and_jacobian(z, target=target, weight=weight)
+    assert ev._use_func is False
+    torch.testing.assert_close(r, r_ref, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(jac, jac_ref, rtol=1e-10, atol=1e-12)

@@ -8,9 +8,10 @@ the same methods, so the solvers, landscapes and experiments never know which th
 * ``J(z)``: ½‖w ⊙ (A G(z) − y)‖² (B,), differentiable;
 * ``J_many(z)``: the same without autograd, in chunks;
 * ``J_and_grad(z)``: J and ∇J by reverse mode;
-* ``residual_and_jacobian(z)``: r and ∂r/∂z (B, m, n0) by forward mode (one dual pass of B·n0
-  rows; n0 is small and m large, so forward mode costs n0 passes where reverse mode would
-  cost m).
+* ``residual_and_jacobian(z)``: r and ∂r/∂z (B, m, n0) by forward mode (n0 is small and m
+  large, so forward mode costs n0 tangent passes where reverse mode would cost m): the tangents
+  batched by ``torch.func.vmap`` over one primal pass, or dual numbers on B·n0 rows for a module
+  that ``torch.func`` cannot transform.
 
 Every method takes ``target`` (B, m) and ``weight`` (B, m) to give each row its own y and its
 own 0/1 mask over the operator's outputs, and ``labels`` (B,) for a conditional generator.
@@ -53,6 +54,7 @@ class GenericEvaluator:
             n_out *= int(s)
         self.n_out = n_out
         self.chunk = chunk_rows(n_out)
+        self._use_func = True   # torch.func for the Jacobian until a module refuses it
 
     def chunk_size(self) -> int:
         return self.chunk
@@ -111,21 +113,38 @@ class GenericEvaluator:
         n0 = self.n0
         c = max(1, self.chunk // n0)
         rs, Js = [], []
-        eye = torch.eye(n0, dtype=z.dtype, device=z.device)
         for a in range(0, z.shape[0], c):
             b = a + c
-            zc = z[a:b]
-            B = zc.shape[0]
-            lab = self._rows(labels, a, b)
-            lab = None if lab is None else lab.repeat_interleave(n0)
-            with fwAD.dual_level():
-                dual = fwAD.make_dual(zc.repeat_interleave(n0, 0), eye.repeat(B, 1))
-                x, dx = fwAD.unpack_dual(self._AG(dual, lab))
-            x = x.reshape(B, n0, -1)[:, 0]
-            dx = dx.reshape(B, n0, -1).transpose(1, 2)
+            x, dx = self._forward_jacobian(z[a:b], self._rows(labels, a, b))
             w = self._rows(weight, a, b)
             rs.append(self._r(x, self._rows(target, a, b), w))
             Js.append(dx if w is None else dx * w[:, :, None])
         if not rs:
             return z.new_zeros(0, self.m), z.new_zeros(0, self.m, n0)
         return torch.cat(rs), torch.cat(Js)
+
+    def _forward_jacobian(self, z, labels):
+        """(A G(z) (B, m), A ∂G/∂z (B, m, n0)) for one chunk.
+
+        With ``torch.func``: one primal pass and the n0 tangent passes batched by ``vmap`` (the
+        primal is not repeated per tangent: about twice as fast as plain dual numbers on the
+        example module). A module that ``torch.func`` cannot transform (data-dependent Python
+        control flow, ``.item()``, some TorchScript) falls back, once and for good, to dual
+        numbers on B·n0 rows (``torch.autograd.forward_ad``), which any module with forward-mode
+        derivatives supports.
+        """
+        n0, B = self.n0, z.shape[0]
+        if self._use_func:
+            tangents = torch.eye(n0, dtype=z.dtype, device=z.device)[:, None, :].expand(n0, B, n0)
+            f = lambda x: self._AG(x, labels)   # noqa: E731
+            try:
+                x, dx = torch.func.vmap(lambda t: torch.func.jvp(f, (z,), (t,)), out_dims=(None, 0))(tangents)
+                return x, dx.permute(1, 2, 0)
+            except Exception:   # the user's module, not ours: any failure means "use the other path"
+                self._use_func = False
+        lab = None if labels is None else labels.repeat_interleave(n0)
+        eye = torch.eye(n0, dtype=z.dtype, device=z.device)
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(z.repeat_interleave(n0, 0), eye.repeat(B, 1))
+            x, dx = fwAD.unpack_dual(self._AG(dual, lab))
+        return x.reshape(B, n0, -1)[:, 0], dx.reshape(B, n0, -1).transpose(1, 2)
