@@ -257,8 +257,8 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     look like another fit (or a stall) while float64 still descends to z*. Every row not
     ``recovered`` and not ``diverged`` is solved again with ``settings`` on ``objective``'s float64
     twin (same targets, masks, classes, z*; ``evaluator64`` computes in float64) and re-diagnosed.
-    Rows that stopped because the budget ran out are left as they are: more iterations would
-    change the budget, not the precision.
+    Rows that stopped because the budget ran out keep their end point (more iterations would change
+    the budget, not the precision) and are only judged again there, in float64.
 
     Returns
     -------
@@ -270,7 +270,9 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     from .solvers import Solve, solve
 
     S = result.z.shape[0]
-    rows = np.nonzero((diag.label != "recovered") & (diag.label != "diverged") & (np.asarray(result.stop) != "budget"))[0]
+    stop = np.asarray(result.stop)
+    miss = (diag.label != "recovered") & (diag.label != "diverged")
+    rows = np.nonzero(miss)[0]
     refined = np.zeros(S, dtype=bool)
     if rows.size == 0:
         return result, diag, refined
@@ -282,8 +284,18 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     twin = Objective(evaluator64, o.n0, group=torch.arange(rows.size, device=dev), target=cast(o.target),
                      weight=cast(o.weight), labels=cast(o.labels), scale=o.scale.to(dev)[g], floor=o.floor.to(dev)[g],
                      z_star=cast(o.z_star))
-    res = solve(twin, torch.as_tensor(result.z[rows], dtype=torch.float64, device=dev), radius=radius,
-                **{**settings, "keep_path": False, "record": False})
+    z0 = torch.as_tensor(result.z[rows], dtype=torch.float64, device=dev)
+    again = torch.as_tensor(stop[rows] != "budget", device=dev)
+    res = solve(twin, z0, radius=radius, **{**settings, "keep_path": False, "record": False})
+    # Budget-stopped rows keep their end point: they are only judged again, in float64, where they are.
+    J0, g0 = twin.J_and_grad(z0, torch.arange(rows.size, device=dev))
+    keep = ~again.cpu().numpy()
+    for k, v in (("z", z0.cpu().numpy()), ("J", J0.cpu().numpy()), ("grad_norm", g0.norm(dim=1).cpu().numpy()),
+                 ("stop", stop[rows]), ("log_slope", np.asarray(result.log_slope)[rows]),
+                 ("iterations", np.zeros(rows.size, np.int64)), ("evaluations", np.zeros(rows.size, np.int64))):
+        arr = np.array(getattr(res, k), dtype=object if k == "stop" else None, copy=True)
+        arr[keep] = v[keep]
+        object.__setattr__(res, k, arr.astype(str) if k == "stop" else arr)
     d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
 
     def put(a, b):   # strings as objects while assigning, so no label is cut to the old width
