@@ -60,9 +60,16 @@ class InjectivityMap:
                 f"{prefix}cond": self.cond}
 
 
-def _rows(jacobian_of, B: int, m: int, n0: int, chunk: int | None):
+def chunk_for(evaluator, n0: int) -> int:
+    """Points per Jacobian: its B · m · n0 entries within :data:`JAC_FLOATS`, and the n0 tangents of
+    the evaluator's own cache-sized chunk (the hidden layers carry n0 tangents per point)."""
+    m = int(evaluator.m)
+    return max(1, min(JAC_FLOATS // max(1, m * n0), evaluator.chunk_size() // max(1, n0)))
+
+
+def _rows(jacobian_of, B: int, m: int, n0: int, chunk: int):
     """Singular values (B, n0) float64, descending, from ``jacobian_of(a, b)`` → (b − a, m, n0)."""
-    c = chunk or max(1, JAC_FLOATS // max(1, m * n0))
+    c = chunk
     out = torch.zeros(B, n0, dtype=torch.float64)
     k = min(m, n0)          # m < n0: the other n0 − m singular values are 0
     for a in range(0, B, c):
@@ -93,7 +100,7 @@ def singular_values(evaluator, z, target=None, weight=None, labels=None, chunk: 
     labels : LongTensor (B,), optional
         The class of each row, for a conditional generator.
     chunk : int, optional
-        Points per Jacobian (default: B · m · n0 ≤ :data:`JAC_FLOATS`).
+        Points per Jacobian (default: :func:`chunk_for`).
 
     Returns
     -------
@@ -113,7 +120,7 @@ def singular_values(evaluator, z, target=None, weight=None, labels=None, chunk: 
         kw = {k: v[a:b] for k, v in (("target", target), ("weight", weight), ("labels", labels)) if v is not None}
         return evaluator.residual_and_jacobian(z[a:b], **kw)[1]
 
-    s = _rows(jac, B, m, n0, chunk)
+    s = _rows(jac, B, m, n0, chunk or chunk_for(evaluator, n0))
     return s.numpy()
 
 
@@ -150,7 +157,7 @@ def injectivity_map(problem, plane, u, v, chunk: int | None = None, progress=Non
     dev, dt = problem.device, problem.dtype
     o, a, b = (torch.as_tensor(np.asarray(x, float), dtype=dt, device=dev) for x in (plane.origin, plane.d1, plane.d2))
     ut, vt = torch.as_tensor(u, dtype=dt, device=dev), torch.as_tensor(v, dtype=dt, device=dev)
-    c = chunk or max(1, JAC_FLOATS // max(1, m * n0))
+    c = chunk or chunk_for(problem.evaluator, n0)
     out = torch.zeros(M * N, n0, dtype=torch.float64)
     for s in range(0, M * N, c):
         idx = torch.arange(s, min(s + c, M * N), device=dev)
