@@ -1,9 +1,18 @@
-"""Critical points of J inside a window of a plane, and the spurious point on the −z* ray.
+"""Critical points of J inside a window of a plane, the minimum of J along the −z* ray, and the
+honest report of what lies near −ρ_d z*.
 
-Candidates are the grid points where the in-plane gradient norm is a local
-minimum (3×3) and small; each is refined by damped Newton steps on the in-plane
-gradient (autograd gradient and Hessian) and classified by the signs of the
+Smooth critical points (:func:`critical_points`): candidates are the grid points where the
+in-plane gradient norm is a local minimum (3×3) and small; each is refined by damped Newton
+steps on the in-plane gradient (autograd gradient and Hessian) and classified by the signs of the
 in-plane Hessian's eigenvalues.
+
+The ray minimum ρ̂_ray (:func:`ray_minimum`) is the t > 0 at which J(−t z*) is smallest along
+the ray. It is *not* a critical point of J: the ray's own derivative vanishes there, but the
+gradient across the ray need not (on ``paper-fig4`` ∇J(−ρ̂_ray z*) = (48.4, 77.6), all of it
+perpendicular to the ray). Theorem 1's spurious point is a critical point of the *expected*
+landscape; whether one net has a critical point near −ρ_d z* is a separate question, answered by
+:func:`near_negative_critical`: the smooth critical points of J in a window around −ρ_d z* (with
+‖∇J‖ and the Hessian) and the kink minima that core.diagnosis's probe finds, or none.
 """
 from __future__ import annotations
 
@@ -32,6 +41,8 @@ class CriticalPoint:
         In-plane ‖∇J‖ at ``z``.
     eigenvalues : ndarray (2,)
         Of the in-plane Hessian.
+    hessian : ndarray (2, 2)
+        The in-plane Hessian (autograd, symmetrised).
     """
 
     z: np.ndarray
@@ -41,6 +52,7 @@ class CriticalPoint:
     kind: str
     grad_norm: float
     eigenvalues: np.ndarray
+    hessian: np.ndarray | None = None
 
 
 def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
@@ -139,7 +151,8 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         gk = float(g[k].norm())
         if not (u[0] <= wu <= u[-1] and v[0] <= wv <= v[-1]) or gk > gtol:
             continue
-        ev = torch.linalg.eigvalsh(0.5 * (H[k] + H[k].T)).cpu().numpy()
+        Hk = 0.5 * (H[k] + H[k].T)
+        ev = torch.linalg.eigvalsh(Hk).cpu().numpy()
         tiny = 1e-6 * curvature
         if np.abs(ev).max() <= tiny:
             continue  # degenerate (flat) point: part of a plateau, reported by the collapse set instead
@@ -147,22 +160,300 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
             continue
         found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
-                                   grad_norm=gk, eigenvalues=ev))
+                                   grad_norm=gk, eigenvalues=ev, hessian=Hk.cpu().numpy()))
     return sorted(found, key=lambda p: p.J)
 
 
-def negative_ray_critical(problem: Problem, t_max: float = 1.5, n: int = 1501) -> float:
-    """The empirical ρ̂: J(−t z*) has its smallest local minimum over t ∈ (0, t_max] at t = ρ̂.
+# ---------------------------------------------------------------------------
+# the −z* ray: its minimum, and what lies near −ρ_d z*
+# ---------------------------------------------------------------------------
+def interior_minimum(t: np.ndarray, J: np.ndarray) -> float:
+    """t of the lowest interior local minimum of the samples J(t) lying below J(t[0]); NaN if none.
 
-    Returns NaN when J along the −z* ray has no interior local minimum.
+    Parameters
+    ----------
+    t : ndarray (T,)
+        Increasing, T ≥ 3.
+    J : ndarray (T,)
+
+    Returns
+    -------
+    float
+        The grid minimum refined by the parabola through it and its two neighbours (exact when J
+        is quadratic in t, as it is along a ray from 0 for a ReLU net without biases).
     """
-    from .landscape import ray_slice
-
-    t = np.linspace(0, t_max, n)
-    J = ray_slice(problem, -t)
+    t, J = np.asarray(t, float), np.asarray(J, float)
     inner = (J[1:-1] <= J[:-2]) & (J[1:-1] <= J[2:]) & (J[1:-1] < J[0])
     k = np.flatnonzero(inner)
     if k.size == 0:
         return float("nan")
-    best = k[np.argmin(J[1:-1][k])] + 1
-    return float(t[best])
+    i = k[np.argmin(J[1:-1][k])] + 1
+    j0, j1, j2 = J[i - 1], J[i], J[i + 1]
+    den = j0 - 2 * j1 + j2
+    shift = 0.5 * (j0 - j2) / den if den > 0 else 0.0
+    return float(t[i] + np.clip(shift, -1, 1) * (t[i + 1] - t[i]))
+
+
+def ray_minimum(problem: Problem, t_max: float = 1.5, n: int = 1501) -> float:
+    """ρ̂_ray: the t in (0, t_max) at which J(−t z*) has its lowest interior local minimum.
+
+    This is the minimum of J *along the ray*, where the derivative of t ↦ J(−t z*) vanishes. It
+    is not a critical point of J unless ∇J happens to vanish across the ray as well (see
+    :func:`near_negative_critical`).
+
+    Parameters
+    ----------
+    problem : Problem
+    t_max : float
+    n : int
+        Samples of t on [0, t_max]; the grid minimum is refined by a parabola.
+
+    Returns
+    -------
+    float
+        NaN when J along the ray has no interior local minimum below J(0).
+    """
+    if not (np.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max: must be a positive number, got {t_max!r}")
+    if not 3 <= int(n) <= 1_000_001:
+        raise ValueError(f"n: must be in [3, 1000001], got {n!r}")
+    t = np.linspace(0, t_max, int(n))
+    zs = problem.z_star.double().cpu()
+    z = (-torch.as_tensor(t)[:, None] * zs[None]).to(dtype=problem.dtype, device=problem.device)
+    with torch.no_grad():
+        J = problem.evaluator.J_many(z).double().cpu().numpy()
+    return interior_minimum(t, J)
+
+
+def negative_ray_critical(problem: Problem, t_max: float = 1.5, n: int = 1501) -> float:
+    """Deprecated name of :func:`ray_minimum` (it was never a critical point of J); kept until the
+    dashboard switches."""
+    return ray_minimum(problem, t_max, n)
+
+
+@dataclass(frozen=True)
+class NearCritical:
+    """A critical point of J near −ρ_d z*, judged by :func:`core.diagnosis.diagnose`.
+
+    Attributes
+    ----------
+    z : ndarray (n0,)
+    u, v : float
+        Plane coordinates.
+    t : float
+        z ≈ −t z* (projection on the ray).
+    off_ray : float
+        Distance from the line through z*, relative to ‖z*‖.
+    J, grad_norm : float
+        J and the full ‖∇J‖ at ``z``.
+    kind : {"minimum", "saddle", "maximum", "kink"}
+        Smooth classes from the Hessian's eigenvalues; ``kink``: ∇J ≠ 0 but no probed direction
+        lowers J (a minimum where ReLU pieces meet).
+    hessian : ndarray (n0, n0) or None
+        Autograd Hessian of J (of the piece z lies on); None at a kink.
+    eigenvalues : ndarray (n0,) or None
+    """
+
+    z: np.ndarray
+    u: float
+    v: float
+    t: float
+    off_ray: float
+    J: float
+    grad_norm: float
+    kind: str
+    hessian: np.ndarray | None
+    eigenvalues: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class NegativeRayReport:
+    """What lies near −ρ_d z* for one net: the ray minimum, and the true critical points, if any.
+
+    Attributes
+    ----------
+    rho : float
+        ρ_d (NaN where Theorem 1 does not speak: see :func:`core.landscape.rho_for`).
+    t_center : float
+        The window's centre −t_center z* (ρ_d, else ρ̂_ray).
+    rho_hat_ray : float
+        The ray minimum (:func:`ray_minimum`), NaN if none.
+    z_ray : ndarray (n0,)
+        −ρ̂_ray z* (NaN if none).
+    J_ray, grad_ray : float, ndarray (n0,)
+        J and ∇J at ``z_ray``.
+    grad_along, grad_across : float
+        ∇J·e with e = −z*/‖z*‖ (≈ 0 at a ray minimum), and the norm of the rest.
+    ray_label : str
+        core.diagnosis's label of ``z_ray`` itself: ``unconverged`` means a descent direction
+        exists there, ``critical`` that it is a critical point (smooth or kink).
+    plane : Plane
+    u, v : ndarray (N,)
+        The window searched: ``center ± half_width`` on each plane axis.
+    critical : list of NearCritical
+        Every critical point of J found in the window, sorted by J (empty: none).
+    in_plane : list of CriticalPoint
+        Critical points of J restricted to the plane (the same as ``critical``'s smooth ones when
+        n0 = 2; for n0 > 2 they need not be critical points of J).
+    summary : str
+        One line.
+    """
+
+    rho: float
+    t_center: float
+    rho_hat_ray: float
+    z_ray: np.ndarray
+    J_ray: float
+    grad_ray: np.ndarray
+    grad_along: float
+    grad_across: float
+    ray_label: str
+    plane: object
+    u: np.ndarray
+    v: np.ndarray
+    critical: list
+    in_plane: list
+    summary: str
+
+    def arrays(self) -> dict:
+        """The .npz payload (prefix ``ray_``/``near_``)."""
+        c = self.critical
+        return {"rho_hat_ray": np.float64(self.rho_hat_ray), "ray_z": self.z_ray, "ray_J": np.float64(self.J_ray),
+                "ray_grad": self.grad_ray, "ray_grad_along": np.float64(self.grad_along),
+                "ray_grad_across": np.float64(self.grad_across), "ray_label": np.array(self.ray_label),
+                "near_u": self.u, "near_v": self.v,
+                "near_z": np.array([p.z for p in c]).reshape(len(c), -1),
+                "near_J": np.array([p.J for p in c], float), "near_grad_norm": np.array([p.grad_norm for p in c], float),
+                "near_kind": np.array([p.kind for p in c], dtype=str), "near_summary": np.array(self.summary)}
+
+
+def _at_points(problem: Problem, z: np.ndarray):
+    """A zero-iteration solve at the points z (S, n0): what core.diagnosis.diagnose reads."""
+    from types import SimpleNamespace
+
+    zt = torch.as_tensor(z, dtype=problem.dtype, device=problem.device)
+    J, g = problem.evaluator.J_and_grad(zt)
+    S = z.shape[0]
+    return SimpleNamespace(z=np.asarray(z, float), J=J.double().cpu().numpy(),
+                           grad_norm=g.double().norm(dim=1).cpu().numpy(), stop=np.full(S, "budget"),
+                           log_slope=np.full(S, np.nan)), g.double().cpu().numpy()
+
+
+def near_negative_critical(problem: Problem, t: float | None = None, half_width: float | None = None,
+                           plane=None, grid: int = 41, steps: int = 300) -> NegativeRayReport:
+    """The true critical points of J in a window of a plane around −t z* (default t = ρ_d), or none.
+
+    Parameters
+    ----------
+    problem : Problem
+    t : float, optional
+        Centre of the window, −t z*; defaults to ρ_d where it applies, else the ray minimum.
+    half_width : float, optional
+        Half-width of the window on each plane axis; default 0.5 ‖z*‖ (it holds the per-net ray
+        minima of ``paper-fig4``'s family, 5–95 %: 0.12–0.50).
+    plane : Plane, optional
+        Defaults to the latent plane for n0 = 2, else :func:`core.planes.star_plane` (z* and a
+        direction seeded by ``cfg.plane_seed``): it holds the −z* ray.
+    grid : int
+        Points per side of the search grid.
+    steps : int
+        L-BFGS iterations from each grid local minimum of J (the kink search).
+
+    Returns
+    -------
+    NegativeRayReport
+
+    Notes
+    -----
+    Two searches feed one judge. Smooth points: :func:`critical_points` (Newton on the in-plane
+    gradient). Kinks: L-BFGS from every grid local minimum of J in the window and from −ρ̂_ray z*.
+    Every candidate, and −ρ̂_ray z* itself, is then labelled by :func:`core.diagnosis.diagnose`
+    (∇J ≈ 0 with its Hessian class, or the probe of 2 n0 + 35 directions for a kink); those
+    labelled ``critical`` that lie in the window are reported, with the autograd Hessian
+    (:func:`core.planes.hessian_at`) at the smooth ones.
+    """
+    from .diagnosis import diagnose
+    from .descent import descend
+    from .landscape import evaluate_plane, rho_for
+    from .planes import hessian_at, latent_plane, star_plane
+
+    p = problem if problem.dtype == torch.float64 else build_problem(problem.cfg, device=str(problem.device),
+                                                                     dtype="float64")
+    cfg = p.cfg
+    if p.n0 < 2:
+        raise ValueError("channels: a plane needs a latent of size n0 ≥ 2")
+    if not 3 <= int(grid) <= 401:
+        raise ValueError(f"grid: must be in [3, 401], got {grid!r}")
+    zs = p.z_star.double().cpu().numpy()
+    nz = float(np.linalg.norm(zs))
+    e = -zs / nz
+    rho_d = rho_for(cfg) if cfg.generator == "conv" else float("nan")
+    t_hat = ray_minimum(p)
+    t_c = t if t is not None else (rho_d if np.isfinite(rho_d) else t_hat)
+    if not np.isfinite(t_c):
+        raise ValueError("t: give the window's centre; neither ρ_d nor a ray minimum is defined here")
+    h = 0.5 * nz if half_width is None else float(half_width)
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"half_width: must be a positive number, got {half_width!r}")
+    plane = plane or (latent_plane(zs) if p.n0 == 2 else star_plane(zs, cfg.plane_seed))
+    uc, vc = (float(x) for x in plane.project(-t_c * zs))
+    u, v = np.linspace(uc - h, uc + h, grid), np.linspace(vc - h, vc + h, grid)
+    inside = lambda z: bool(np.all(np.abs(np.array(plane.project(z)) - (uc, vc)) <= h * (1 + 1e-9)))  # noqa: E731
+
+    # The ray minimum itself: the ray's derivative vanishes there; does ∇J?
+    if np.isfinite(t_hat):
+        z_ray = -t_hat * zs
+        at_ray, g_ray = _at_points(p, z_ray[None])
+        ray_label = str(diagnose(p.objective(), at_ray, tol=cfg.tol, eps=cfg.eps).label[0])
+        g_ray = g_ray[0]
+        J_ray = float(at_ray.J[0])
+    else:
+        z_ray, g_ray, J_ray, ray_label = np.full(p.n0, np.nan), np.full(p.n0, np.nan), float("nan"), "none"
+    along = float(g_ray @ e)
+    across = float(np.linalg.norm(g_ray - along * e))
+
+    smooth = critical_points(p, plane, u, v, max_candidates=12)
+    J_grid = evaluate_plane(p, plane, u, v)
+    idx = np.argwhere(_local_minima(J_grid))
+    starts = [plane.lift(u[j], v[i]) for i, j in idx]
+    if np.isfinite(t_hat):
+        starts.append(z_ray)
+    ends = np.empty((0, p.n0))
+    if starts:
+        ends = descend(p, np.array(starts), method="lbfgs", steps=steps, keep_path=False).solve.z
+    cand = np.concatenate([np.array([c.z for c in smooth]).reshape(-1, p.n0), ends])
+    cand = np.array([z for z in cand if np.all(np.isfinite(z)) and inside(z)]).reshape(-1, p.n0)
+    found: list[NearCritical] = []
+    if len(cand):
+        at, g = _at_points(p, cand)
+        d = diagnose(p.objective(), at, tol=cfg.tol, eps=cfg.eps)
+        du = 2 * (u[1] - u[0])
+        for k in np.flatnonzero(d.label == "critical"):
+            z = cand[k]
+            if any(np.linalg.norm(z - q.z) < du for q in found):
+                continue
+            kind = str(d.hessian[k])
+            H = hessian_at(p, z) if kind != "kink" else None
+            cu, cv = plane.project(z)
+            tz = float(z @ e / nz)
+            found.append(NearCritical(z=z, u=float(cu), v=float(cv), t=tz,
+                                      off_ray=float(np.linalg.norm(z + tz * zs) / nz), J=float(d.J[k]),
+                                      grad_norm=float(d.grad_norm[k]), kind=kind, hessian=H,
+                                      eigenvalues=None if H is None else np.linalg.eigvalsh(H)))
+    found.sort(key=lambda q: q.J)
+    where = f"|u − {uc:.3f}|, |v − {vc:.3f}| ≤ {h:.3f}"
+    if found:
+        pts = "; ".join(f"{q.kind} at t = {q.t:.3f}, {q.off_ray:.2f} ‖z*‖ off the ray (J = {q.J:.4g}, ‖∇J‖ = {q.grad_norm:.2g}"
+                        + (f", Hessian eigenvalues {', '.join(f'{x:.3g}' for x in q.eigenvalues)})" if q.eigenvalues is not None else ")")
+                        for q in found)
+        head = f"critical points of J near −{t_c:.3f} z* ({where}): {pts}"
+    else:
+        head = f"no critical point of J near −{t_c:.3f} z* ({where})"
+    if np.isfinite(t_hat):
+        head += (f"; the ray minimum ρ̂_ray = {t_hat:.3f} has ‖∇J‖ = {np.linalg.norm(g_ray):.3g} "
+                 f"({across:.3g} across the ray, {along:.2g} along it): {ray_label}")
+    else:
+        head += "; J has no interior minimum along the −z* ray"
+    return NegativeRayReport(rho=rho_d, t_center=float(t_c), rho_hat_ray=t_hat, z_ray=z_ray, J_ray=J_ray,
+                             grad_ray=g_ray, grad_along=along, grad_across=across, ray_label=ray_label, plane=plane,
+                             u=u, v=v, critical=found, in_plane=smooth, summary=head)

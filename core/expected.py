@@ -58,6 +58,7 @@ References
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -65,17 +66,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import LIMITS, Config, ConfigError
+from .config import FIELDS, LIMITS, Config, ConfigError
 from .generators.conv_family import draw_weights, weight_std
 from .problem import draw_z_star
 from .masks import make_operator
 
 EXPECTED_LIMITS = {
-    "draws": 4096,            # K
+    "draws": 100_000,         # K (run in blocks of BLOCK_DRAWS nets)
     "points": 1_000_000,      # Q
     "width_factor": 64,
     "work": 2e11,             # K · Q · multiply-adds per point, for one Monte Carlo call
 }
+BLOCK_DRAWS = 2048            # nets stacked in one batched forward pass
 CLOSED_FORM_ACTIVATIONS = ("relu", "leaky_relu", "identity")
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 CHUNK_FLOATS = 1 << 23        # floats of intermediates per Monte Carlo chunk
@@ -84,21 +86,56 @@ CHUNK_FLOATS = 1 << 23        # floats of intermediates per Monte Carlo chunk
 # ---------------------------------------------------------------------------
 # configs of the draws, widening
 # ---------------------------------------------------------------------------
-def draw_seeds(seed: int, K: int) -> list[int]:
-    """K seeds in [0, 2³¹ − 1] derived from ``seed`` (numpy's SeedSequence), reproducible."""
+def draw_seeds(seed: int, K: int, start: int = 0) -> list[int]:
+    """Seeds ``start … start + K − 1`` in [0, 2³¹ − 1] derived from ``seed`` (numpy's SeedSequence).
+
+    The stream does not depend on how it is cut: draws [0, K) are the first K of any longer run,
+    so a pilot's draws are reused when the run is extended.
+    """
     _check_int("draws", K, 1, EXPECTED_LIMITS["draws"])
-    return [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(seed).generate_state(K)]
+    _check_int("start", start, 0, EXPECTED_LIMITS["draws"])
+    state = np.random.SeedSequence(seed).generate_state(start + K)[start:]
+    return [int(s) & 0x7FFFFFFF for s in state]
 
 
-def draw_configs(cfg: Config, K: int, redraw_mask: bool = True) -> list[Config]:
-    """The K configs of the Monte Carlo draws: fresh ``weight_seed`` (and ``mask_seed``) each.
+def draw_configs(cfg: Config, K: int, redraw_mask: bool = True, start: int = 0) -> list[Config]:
+    """The configs of Monte Carlo draws ``start … start + K − 1``: fresh ``weight_seed`` (and
+    ``mask_seed``) each.
 
     ``z_star`` is fixed to ``cfg``'s z* so that every draw inverts the same code.
     """
-    ws = draw_seeds(cfg.weight_seed, K)
-    ms = draw_seeds(cfg.mask_seed + 1_000_003, K) if redraw_mask else [cfg.mask_seed] * K
+    ws = draw_seeds(cfg.weight_seed, K, start)
+    ms = draw_seeds(cfg.mask_seed + 1_000_003, K, start) if redraw_mask else [cfg.mask_seed] * K
     zs = tuple(float(x) for x in draw_z_star(cfg))
-    return [cfg.replace(weight_seed=w, mask_seed=m, z_star=zs) for w, m in zip(ws, ms)]
+    # Config(**flat) is what cfg.replace does, less its round trip through JSON-ish values.
+    base = {k: getattr(cfg, k) for k in FIELDS}
+    return [Config(**{**base, "weight_seed": w, "mask_seed": m, "z_star": zs}) for w, m in zip(ws, ms)]
+
+
+class _Draw:
+    """One draw of :func:`draw_configs` without building its Config: ``cfg`` with other seeds.
+
+    Reads like the Config (``draw_weights`` and ``make_operator`` need only a few fields), for the
+    batched path, where building 20,000 validated configs would cost more than the nets.
+    """
+
+    __slots__ = ("_cfg", "weight_seed", "mask_seed")
+
+    def __init__(self, cfg: Config, weight_seed: int, mask_seed: int):
+        self._cfg, self.weight_seed, self.mask_seed = cfg, weight_seed, mask_seed
+
+    def __getattr__(self, name):
+        return getattr(self._cfg, name)
+
+    def per_layer(self, name):
+        return self._cfg.per_layer(name)
+
+
+def _draws(cfg: Config, K: int, redraw_mask: bool = True, start: int = 0) -> list:
+    """The draws of :func:`draw_configs` (same seeds), as light :class:`_Draw` views."""
+    ws = draw_seeds(cfg.weight_seed, K, start)
+    ms = draw_seeds(cfg.mask_seed + 1_000_003, K, start) if redraw_mask else [cfg.mask_seed] * K
+    return [_Draw(cfg, w, m) for w, m in zip(ws, ms)]
 
 
 def widen(cfg: Config, factor: int) -> Config:
@@ -159,6 +196,12 @@ def inclusion(cfg: Config, redraw_mask: bool = True) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Monte Carlo over weight draws
 # ---------------------------------------------------------------------------
+def _architecture(cfg: Config) -> tuple:
+    """Everything of the generator section but its weight seed, and the mask law."""
+    g = cfg.generator_spec
+    return tuple(getattr(g, f.name) for f in dataclasses.fields(g) if f.name != "weight_seed") + (cfg.mask, cfg.rate)
+
+
 class StackedNets:
     """K draws of one architecture, evaluated together: ``z`` (Q, n0) → ``G_k(z)`` (K, Q, n).
 
@@ -179,9 +222,9 @@ class StackedNets:
     def __init__(self, cfgs: list[Config], dtype=torch.float64):
         cfg = cfgs[0]
         self.cfg, self.K, self.dtype = cfg, len(cfgs), dtype
-        arch = cfg.replace(weight_seed=0, mask_seed=0, z_star=(), z_seed=0)
+        arch = _architecture(cfg)
         for c in cfgs[1:]:
-            if c.replace(weight_seed=0, mask_seed=0, z_star=(), z_seed=0) != arch:
+            if _architecture(c) != arch:
                 raise ValueError("cfgs: the draws must share architecture, activations and weight law")
         dim = cfg.dim
         Ws = [draw_weights(c) for c in cfgs]
@@ -244,6 +287,13 @@ class MonteCarlo:
     K : int
     J : ndarray (K, Q) or None
         Every draw's J (kept when asked).
+    J_sum : ndarray (K,)
+        Every draw's ``Σ_q J_k(z_q)``: the per-net total whose spread gives the standard error of
+        any statistic pooled over the points (the points are strongly correlated across nets).
+    D_mean, D_var, JD_cov : ndarray (Q,)
+        Mean and variance of ``D = ½(‖A G(z)‖² + ‖A G(z*)‖²)`` and its covariance with J.
+    D_sum : ndarray (K,)
+        Every draw's ``Σ_q D_k(z_q)``.
     """
 
     mean: np.ndarray
@@ -251,10 +301,45 @@ class MonteCarlo:
     sem: np.ndarray
     K: int
     J: np.ndarray | None = None
+    J_sum: np.ndarray | None = None
+    D_mean: np.ndarray | None = None
+    D_var: np.ndarray | None = None
+    JD_cov: np.ndarray | None = None
+    D_sum: np.ndarray | None = None
+
+    def controlled(self, ED) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sem) of J with D as control variate, given its exact expectation ``ED`` (Q,).
+
+        ``J̄ − β (D̄ − E D)`` with β = cov(J, D) / var(D) per point: unbiased up to O(1/K) for β
+        fitted on the same draws, with variance ``var(J)(1 − corr(J, D)²) / K``.
+        """
+        ED = np.asarray(ED, dtype=float)
+        safe = self.D_var > 0
+        beta = np.where(safe, self.JD_cov / np.where(safe, self.D_var, 1.0), 0.0)
+        var = np.clip(self.std ** 2 - beta * self.JD_cov, 0.0, None)
+        return self.mean - beta * (self.D_mean - ED), np.sqrt(var / self.K)
+
+
+def _blocks(K: int, start: int = 0, block: int = BLOCK_DRAWS):
+    """(start, size) of consecutive blocks of at most ``block`` draws covering [start, start + K)."""
+    for a in range(start, start + K, block):
+        yield a, min(block, start + K - a)
+
+
+def _stack(cfg: Config, cfgs: list[Config], dtype):
+    """A block of draws: the stacked nets and their 0/1 masks (Kb, n) over the flat output."""
+    nets = StackedNets(cfgs, dtype=dtype)
+    shape = cfg.output_shape()
+    if cfg.mask == "random" and len({c.mask_seed for c in cfgs}) > 1:
+        masks = torch.stack([make_operator(c.mask, shape, rate=c.rate, seed=c.mask_seed).mask.reshape(-1)
+                             for c in cfgs])                                # (Kb, n)
+    else:   # one mask for every draw
+        masks = make_operator(cfgs[0].mask, shape, rate=cfgs[0].rate, seed=cfgs[0].mask_seed).mask.reshape(1, -1)
+    return nets, masks.to(dtype)
 
 
 def monte_carlo_J(cfg: Config, z, K: int, redraw_mask: bool = True, keep: bool = False,
-                  dtype=torch.float64) -> MonteCarlo:
+                  dtype=torch.float64, start: int = 0) -> MonteCarlo:
     """Mean of ``J(z) = ½‖y − A G(z)‖²`` over K independent draws of the weights (and mask).
 
     Parameters
@@ -263,11 +348,15 @@ def monte_carlo_J(cfg: Config, z, K: int, redraw_mask: bool = True, keep: bool =
         Architecture, weight law, z*, mask law and the base seeds.
     z : array_like (Q, n0)
     K : int
-        Draws, in [2, 4096].
+        Draws, in [2, 100000], run in blocks of :data:`BLOCK_DRAWS` stacked nets.
     redraw_mask : bool
         Redraw a ``random`` mask with each draw (the mask law), or keep ``cfg``'s mask.
     keep : bool
         Keep the (K, Q) array of every draw's J.
+    dtype : torch.dtype
+        Of the forward passes (statistics are accumulated in float64).
+    start : int
+        Index of the first draw (draws ``start … start + K − 1`` of the seed stream).
 
     Returns
     -------
@@ -281,27 +370,46 @@ def monte_carlo_J(cfg: Config, z, K: int, redraw_mask: bool = True, keep: bool =
     _check_int("draws", K, 2, EXPECTED_LIMITS["draws"])
     _check_mask_law(cfg)
     zt = _as_points(z, cfg.n0)
-    cfgs = draw_configs(cfg, K, redraw_mask)
-    nets = StackedNets(cfgs, dtype=dtype)
-    work = K * zt.shape[0] * nets.macs_per_point
-    if work > EXPECTED_LIMITS["work"]:
-        raise ConfigError("draws", f"K × points × multiply-adds = {work:.3g} exceeds {EXPECTED_LIMITS['work']:.3g}; "
-                                   "use fewer draws or points")
-    shape = cfg.output_shape()
-    masks = torch.stack([make_operator(c.mask, shape, rate=c.rate, seed=c.mask_seed).mask.reshape(-1)
-                         for c in cfgs]).to(dtype)                          # (K, n)
+    Q = zt.shape[0]
     z_star = draw_z_star(cfg)
-    with torch.no_grad():
-        x_star = nets(z_star[None])                                         # (K, 1, n)
-        chunk = int(max(1, min(zt.shape[0], CHUNK_FLOATS // max(1, K * nets.floats_per_point))))
-        Js = []
-        for a in range(0, zt.shape[0], chunk):
-            r = (nets(zt[a:a + chunk]) - x_star) * masks[:, None, :]
-            Js.append(0.5 * (r * r).sum(-1))
-        J = torch.cat(Js, dim=1).double()                                   # (K, Q)
-    std = J.std(dim=0)
-    return MonteCarlo(mean=J.mean(0).numpy(), std=std.numpy(), sem=(std / math.sqrt(K)).numpy(), K=K,
-                      J=J.numpy() if keep else None)
+    zero = lambda: torch.zeros(Q, dtype=torch.float64)   # noqa: E731
+    n, mean, M2, Dm, DM2, JD = 0, zero(), zero(), zero(), zero(), zero()
+    kept, sums, dsums = [], [], []
+    for a, Kb in _blocks(K, start):
+        nets, masks = _stack(cfg, _draws(cfg, Kb, redraw_mask, start=a), dtype)
+        work = K * Q * nets.macs_per_point
+        if work > EXPECTED_LIMITS["work"]:
+            raise ConfigError("draws", f"K × points × multiply-adds = {work:.3g} exceeds {EXPECTED_LIMITS['work']:.3g}; "
+                                       "use fewer draws or points")
+        with torch.no_grad():
+            x_star = nets(z_star[None])                                     # (Kb, 1, n)
+            chunk = int(max(1, min(Q, CHUNK_FLOATS // max(1, Kb * nets.floats_per_point))))
+            P_star = ((x_star * masks[:, None, :]) ** 2).sum(-1)             # (Kb, 1)
+            Js, Ds = [], []
+            for c in range(0, Q, chunk):
+                x = nets(zt[c:c + chunk])
+                r = (x - x_star) * masks[:, None, :]
+                Js.append(0.5 * (r * r).sum(-1))
+                Ds.append(0.5 * (((x * masks[:, None, :]) ** 2).sum(-1) + P_star))
+            J = torch.cat(Js, dim=1).double()                               # (Kb, Q)
+            D = torch.cat(Ds, dim=1).double()
+        # Chan et al.'s pairwise update of the means, the sums of squared deviations and the co-moment.
+        mb, dmb = J.mean(0), D.mean(0)
+        M2b, DM2b, JDb = ((J - mb) ** 2).sum(0), ((D - dmb) ** 2).sum(0), ((J - mb) * (D - dmb)).sum(0)
+        delta, ddelta = mb - mean, dmb - Dm
+        w = n * Kb / (n + Kb)
+        mean, Dm = mean + delta * Kb / (n + Kb), Dm + ddelta * Kb / (n + Kb)
+        M2, DM2, JD = M2 + M2b + delta ** 2 * w, DM2 + DM2b + ddelta ** 2 * w, JD + JDb + delta * ddelta * w
+        n += Kb
+        sums.append(J.sum(1))
+        dsums.append(D.sum(1))
+        if keep:
+            kept.append(J)
+    std = torch.sqrt(M2 / (n - 1))
+    return MonteCarlo(mean=mean.numpy(), std=std.numpy(), sem=(std / math.sqrt(n)).numpy(), K=n,
+                      J=torch.cat(kept).numpy() if keep else None, J_sum=torch.cat(sums).numpy(),
+                      D_mean=Dm.numpy(), D_var=(DM2 / (n - 1)).numpy(), JD_cov=(JD / (n - 1)).numpy(),
+                      D_sum=torch.cat(dsums).numpy())
 
 
 # ---------------------------------------------------------------------------
@@ -359,8 +467,12 @@ def _check_closed_form(cfg: Config):
     _check_mask_law(cfg)
 
 
-def expected_output_gap(cfg: Config, z, z_star=None) -> np.ndarray:
-    """``E[(G_j(z) − G_j(z*))²]`` at every output position, shape (Q, *spatial) (same for every channel).
+def expected_grams(cfg: Config, z, z_star=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The output Gram maps ``(E[G_j(z)²], E[G_j(z*)²], E[G_j(z) G_j(z*)])``, each (Q, *spatial).
+
+    The first two (the diagonal) are exact at any width: ``E[σ(u)²]`` is linear in ``var(u)``, so
+    the recursion over layers is an exact induction. Only the third carries the infinite-width
+    approximation (see the module docstring).
 
     Parameters
     ----------
@@ -388,7 +500,33 @@ def expected_output_gap(cfg: Config, z, z_star=None) -> np.ndarray:
         a, b, c = (scale * _CONV_T[dim](m, ones, stride=ss[i - 1], padding=ps[i - 1]) for m in (a, b, c))
         act = cfg.last if i == d else cfg.activation
         a, b, c = arccos_kernel(a, b, c, act, cfg.negative_slope)
-    return (a + b - 2 * c)[:, 0].numpy()
+    return a[:, 0].numpy(), b[:, 0].numpy(), c[:, 0].numpy()
+
+
+def expected_output_gap(cfg: Config, z, z_star=None) -> np.ndarray:
+    """``E[(G_j(z) − G_j(z*))²]`` at every output position, shape (Q, *spatial) (same for every channel).
+
+    Parameters
+    ----------
+    cfg : Config
+        Gaussian weights; ReLU, leaky ReLU or identity activations.
+    z : array_like (Q, n0)
+    z_star : array_like (n0,), optional
+        Defaults to ``cfg``'s z*.
+    """
+    a, b, c = expected_grams(cfg, z, z_star)
+    return a + b - 2 * c
+
+
+def expected_diagonal(cfg: Config, z, redraw_mask: bool = True) -> np.ndarray:
+    """``E[D(z)]`` with ``D(z) = ½(‖A G(z)‖² + ‖A G(z*)‖²)``, shape (Q,): exact at any width.
+
+    ``J = D − ⟨A G(z), A G(z*)⟩``, so D is a control variate for a Monte Carlo of J whose
+    expectation is known without approximation (see :meth:`MonteCarlo.controlled`).
+    """
+    a, b, _ = expected_grams(cfg, z)
+    pi = inclusion(cfg, redraw_mask).sum(axis=0)
+    return 0.5 * ((a + b) * pi).reshape(a.shape[0], -1).sum(1)
 
 
 def expected_J(cfg: Config, z, redraw_mask: bool = True, z_star=None) -> np.ndarray:
@@ -413,24 +551,181 @@ def expected_J(cfg: Config, z, redraw_mask: bool = True, z_star=None) -> np.ndar
 
 
 # ---------------------------------------------------------------------------
-# the −z* ray and the side-by-side landscape
+# the −z* ray: E_W[J(−t z*)], its minimum, and every net's ray minimum ρ̂_ray
+# ---------------------------------------------------------------------------
+HOMOGENEOUS = ("relu", "leaky_relu", "identity")   # σ(λx) = λσ(x) for λ ≥ 0
+Z_DETECT = 3.0               # a bias counts as seen beyond this many standard errors
+Z_POWER = 1.2816             # one-sided 90 % power: K is sized so a real bias is seen 9 times in 10
+
+
+def _homogeneous(cfg: Config) -> bool:
+    """G(λz) = λG(z) for λ ≥ 0: positively homogeneous σ and no biases (the conv family has none)."""
+    return cfg.activation in HOMOGENEOUS and cfg.last in HOMOGENEOUS
+
+
+@dataclass(frozen=True)
+class RayMonteCarlo:
+    """E_W[J(−t z*)] over K nets of one shape, its minimum, and the distribution of ρ̂_ray.
+
+    Attributes
+    ----------
+    t : ndarray (T,)
+    mean, sem : ndarray (T,)
+        Monte Carlo mean of J(−t z*) over the nets, and its standard error.
+    t_min : float
+        The t at which the Monte Carlo mean is smallest (the finite-width expectation's ray
+        minimum; NaN if none in (0, t_max)).
+    t_min_se : float
+        Its standard error by the delta method (homogeneous nets; NaN otherwise).
+    t_min_se_boot : float
+        Its standard error by a bootstrap over nets.
+    rho_hat : ndarray (K,)
+        Every net's ray minimum ρ̂_ray (NaN where J(−t z*) has no interior minimum below J(0)):
+        the array behind the histogram.
+    t_closed : float
+        The closed form's ray minimum (ρ_d exactly, see the module docstring; NaN where the
+        closed form does not apply).
+    rho : float
+        ρ_d.
+    K : int
+    exact : bool
+        True when each net's J(−t z*) was computed as the exact quadratic in t (homogeneous σ),
+        False when it was sampled on ``t``.
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    sem: np.ndarray
+    t_min: float
+    t_min_se: float
+    t_min_se_boot: float
+    rho_hat: np.ndarray
+    t_closed: float
+    rho: float
+    K: int
+    exact: bool
+
+    def quantiles(self, q=(0.05, 0.5, 0.95)) -> np.ndarray:
+        """Quantiles of ρ̂_ray over the nets that have one."""
+        r = self.rho_hat[np.isfinite(self.rho_hat)]
+        return np.quantile(r, q) if r.size else np.full(len(q), np.nan)
+
+    def histogram(self, bins: int = 50, t_max: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(counts (bins,), edges (bins + 1,)) of ρ̂_ray on [0, t_max]."""
+        r = self.rho_hat[np.isfinite(self.rho_hat)]
+        return np.histogram(r, bins=bins, range=(0.0, float(self.t[-1] if t_max is None else t_max)))
+
+
+def _ray_quadratic(cfg: Config, K: int, redraw_mask: bool, dtype) -> np.ndarray:
+    """Per net (a, c, b) = (‖A G(−z*)‖², ⟨A G(−z*), A G(z*)⟩, ‖A G(z*)‖²), shape (K, 3).
+
+    For a homogeneous net J(−t z*) = ½ ‖A (t G(−z*) − G(z*))‖² = ½ (a t² − 2 c t + b) exactly.
+    """
+    zs = draw_z_star(cfg)
+    pts = torch.stack([-zs, zs])
+    out = []
+    for a, Kb in _blocks(K):
+        nets, masks = _stack(cfg, _draws(cfg, Kb, redraw_mask, start=a), dtype)
+        with torch.no_grad():
+            x = nets(pts).double() * masks.double()[:, None, :]             # (Kb, 2, n); mask² = mask
+        out.append(torch.stack([(x[:, 0] ** 2).sum(1), (x[:, 0] * x[:, 1]).sum(1), (x[:, 1] ** 2).sum(1)], 1))
+    return torch.cat(out).numpy()
+
+
+def _bootstrap_rows(K: int, n_boot: int, seed: int, chunk: int = 50):
+    """Bootstrap resamples over K nets as count matrices (b, K), ``chunk`` at a time (seeded)."""
+    rng = np.random.default_rng(seed)
+    for a in range(0, n_boot, chunk):
+        yield rng.multinomial(K, np.full(K, 1.0 / K), size=min(chunk, n_boot - a)).astype(float)
+
+
+def ray_monte_carlo(cfg: Config, K: int, t_max: float = 1.5, n_ray: int = 301, redraw_mask: bool = True,
+                    n_boot: int = 400, seed: int = 0, dtype=torch.float64) -> RayMonteCarlo:
+    """The finite-width expectation along the −z* ray, over K nets of ``cfg``'s shape.
+
+    Parameters
+    ----------
+    cfg : Config
+        Architecture, weight law, z*, mask law and base seeds (z* is kept; the draws are those of
+        :func:`draw_configs`, the same nets as :func:`monte_carlo_J`).
+    K : int
+        Nets, in [2, 100000].
+    t_max, n_ray : float, int
+        The ray ``−t z*`` for t on ``linspace(0, t_max, n_ray)``.
+    redraw_mask : bool
+    n_boot : int
+        Bootstrap resamples over nets for ``t_min_se_boot`` (0: skip).
+    seed : int
+        Of the bootstrap.
+
+    Returns
+    -------
+    RayMonteCarlo
+
+    Notes
+    -----
+    With positively homogeneous σ (ReLU, leaky ReLU, identity) and no biases, G(−t z*) =
+    t G(−z*) for t ≥ 0, so each net's J along the ray is the quadratic ½(a t² − 2ct + b) with
+    the per-net numbers of :func:`_ray_quadratic`: its minimum is ρ̂_ray = c/a (when 0 < c/a <
+    t_max), the Monte Carlo mean is ½(ā t² − 2c̄ t + b̄) with minimum t̂ = c̄/ā, and the delta
+    method gives ``se(t̂)² = var(c − t̂ a) / (K ā²)``. Two forward passes per net, at any K.
+    Otherwise J is sampled on the ``t`` grid (:func:`monte_carlo_J` with every draw kept) and
+    every minimum is :func:`core.critical.interior_minimum`'s.
+    """
+    from .critical import interior_minimum
+    from .landscape import rho_for
+
+    _check_int("draws", K, 2, EXPECTED_LIMITS["draws"])
+    _check_int("n_ray", n_ray, 3, 100_001)
+    _check_int("n_boot", n_boot, 0, 10_000)
+    if not (math.isfinite(t_max) and 0 < t_max <= 100):
+        raise ConfigError("t_max", f"must be a number in (0, 100], got {t_max!r}")
+    _check_mask_law(cfg)
+    t = np.linspace(0.0, t_max, n_ray)
+    zs = draw_z_star(cfg).numpy()
+    try:
+        t_closed = interior_minimum(t, expected_J(cfg, -t[:, None] * zs[None]))
+    except ConfigError:
+        t_closed = float("nan")
+    se_delta, se_boot = float("nan"), float("nan")
+    if _homogeneous(cfg):
+        acb = _ray_quadratic(cfg, K, redraw_mask, dtype)
+        a, c = acb[:, 0], acb[:, 1]
+        ok = (a > 0) & (c > 0) & (c < t_max * a)
+        rho_hat = np.where(ok, c / np.where(a > 0, a, 1.0), np.nan)
+        m, cov = acb.mean(0), np.cov(acb.T)
+        vt = np.stack([t ** 2, -2 * t, np.ones_like(t)], 1) / 2                # (T, 3): J = vt · (a, c, b)
+        mean, sem = vt @ m, np.sqrt(np.einsum("ti,ij,tj->t", vt, cov, vt) / K)
+        t_hat = m[1] / m[0] if m[0] > 0 else float("nan")
+        if not (0 < t_hat < t_max):
+            t_hat = float("nan")
+        else:
+            se_delta = float(np.std(c - t_hat * a, ddof=1) / (math.sqrt(K) * m[0]))
+            if n_boot:
+                boots = np.concatenate([(w @ c) / (w @ a) for w in _bootstrap_rows(K, n_boot, seed)])
+                se_boot = float(np.std(boots, ddof=1))
+    else:
+        mc = monte_carlo_J(cfg, -t[:, None] * zs[None], K, redraw_mask=redraw_mask, keep=True, dtype=dtype)
+        rho_hat = np.array([interior_minimum(t, j) for j in mc.J])
+        mean, sem = mc.mean, mc.sem
+        t_hat = interior_minimum(t, mean)
+        if n_boot and np.isfinite(t_hat):
+            boots = np.concatenate([[interior_minimum(t, row) for row in (w @ mc.J) / K]
+                                    for w in _bootstrap_rows(K, n_boot, seed)])
+            se_boot = float(np.nanstd(boots, ddof=1))
+    return RayMonteCarlo(t=t, mean=mean, sem=sem, t_min=float(t_hat), t_min_se=se_delta, t_min_se_boot=se_boot,
+                         rho_hat=rho_hat, t_closed=float(t_closed), rho=rho_for(cfg), K=int(K),
+                         exact=_homogeneous(cfg))
+
+
+# ---------------------------------------------------------------------------
+# the side-by-side landscape
 # ---------------------------------------------------------------------------
 def interior_minimum(t: np.ndarray, J: np.ndarray) -> float:
-    """t of the smallest interior local minimum of J(t) lying below J(t[0]); NaN if none.
+    """:func:`core.critical.interior_minimum` (the ray-minimum rule on given arrays)."""
+    from .critical import interior_minimum as rule
 
-    The same rule as :func:`core.critical.negative_ray_critical`, on given arrays, refined by
-    the parabola through the grid minimum and its two neighbours.
-    """
-    t, J = np.asarray(t, float), np.asarray(J, float)
-    inner = (J[1:-1] <= J[:-2]) & (J[1:-1] <= J[2:]) & (J[1:-1] < J[0])
-    k = np.flatnonzero(inner)
-    if k.size == 0:
-        return float("nan")
-    i = k[np.argmin(J[1:-1][k])] + 1
-    j0, j1, j2 = J[i - 1], J[i], J[i + 1]
-    den = j0 - 2 * j1 + j2
-    shift = 0.5 * (j0 - j2) / den if den > 0 else 0.0
-    return float(t[i] + np.clip(shift, -1, 1) * (t[i + 1] - t[i]))
+    return rule(t, J)
 
 
 @dataclass(frozen=True)
@@ -448,8 +743,12 @@ class ExpectedLandscape:
     t : ndarray (T,)
         Ray parameter: points ``−t z*``.
     ray_emp, ray_exp : ndarray (T,)
-    t_emp, t_exp : float
-        Interior minimum along the ray of the empirical and the expected landscape (NaN if none).
+    rho_hat_ray : float
+        The drawn net's ray minimum ρ̂_ray (NaN if none): a minimum along the ray, not a critical
+        point of J (see :func:`core.critical.near_negative_critical`).
+    t_closed : float
+        The closed form's ray minimum; E_W[J] is a function of ‖z‖ and ∠(z, z*) alone, so this
+        one *is* a critical point of the (closed-form) expected landscape, at −ρ_d z*.
     rho : float
         ρ_d of Hand & Voroninski.
     z_star : ndarray (n0,)
@@ -464,16 +763,28 @@ class ExpectedLandscape:
     t: np.ndarray
     ray_emp: np.ndarray
     ray_exp: np.ndarray
-    t_emp: float
-    t_exp: float
+    rho_hat_ray: float
+    t_closed: float
     rho: float
     z_star: np.ndarray
     config: Config
 
+    # Old names, kept until the dashboard's expected page switches (t_emp was never a critical point).
+    @property
+    def t_emp(self) -> float:
+        return self.rho_hat_ray
+
+    @property
+    def t_exp(self) -> float:
+        return self.t_closed
+
 
 def expected_landscape(cfg: Config, grid: int | None = None, extent: float | None = None,
                        t_max: float = 1.5, n_ray: int = 1501) -> ExpectedLandscape:
-    """Empirical and expected landscapes of ``cfg`` on its default plane, and on the −z* ray."""
+    """Empirical and expected landscapes of ``cfg`` on its default plane, and on the −z* ray.
+
+    ``cfg``'s z* is used as it is (a preset's z* stays).
+    """
     from .landscape import landscape, ray_slice
     from .problem import build_problem
     from .theory import rho
@@ -488,7 +799,263 @@ def expected_landscape(cfg: Config, grid: int | None = None, extent: float | Non
     J_exp = expected_J(cfg, L.plane.lift(uu, vv).reshape(-1, cfg.n0)).reshape(uu.shape)
     t = np.linspace(0.0, t_max, n_ray)
     ray_emp = ray_slice(problem, -t)
-    ray_exp = expected_J(cfg, -t[:, None] * L.z_star[None])
+    z_star = draw_z_star(cfg).numpy()            # the config's, not its rounding to the problem's dtype
+    ray_exp = expected_J(cfg, -t[:, None] * z_star[None])
     return ExpectedLandscape(u=L.u, v=L.v, plane=L.plane, J_emp=L.J, J_exp=J_exp, t=t, ray_emp=ray_emp,
-                             ray_exp=ray_exp, t_emp=interior_minimum(t, ray_emp), t_exp=interior_minimum(t, ray_exp),
-                             rho=float(rho(cfg.depth)), z_star=L.z_star, config=cfg)
+                             ray_exp=ray_exp, rho_hat_ray=interior_minimum(t, ray_emp),
+                             t_closed=interior_minimum(t, ray_exp), rho=float(rho(cfg.depth)), z_star=z_star,
+                             config=cfg)
+
+
+# ---------------------------------------------------------------------------
+# the closed form's finite-width bias, and the report the CLI prints
+# ---------------------------------------------------------------------------
+def draws_to_detect(cv: float, bias: float = 0.01, z_detect: float = Z_DETECT, z_power: float = Z_POWER) -> int:
+    """Nets K for which a relative bias ``bias`` lies ``z_detect`` standard errors out with
+    one-sided power Φ(z_power): ``K = ((z_detect + z_power) · cv / bias)²``.
+
+    ``cv`` is the per-net coefficient of variation (std / mean over nets) of the statistic whose
+    mean is compared, since its standard error is ``cv · mean / √K``.
+    """
+    if not (np.isfinite(cv) and cv >= 0):
+        return EXPECTED_LIMITS["draws"] + 1
+    if not 0 < bias < 1:
+        raise ConfigError("bias", f"must be in (0, 1), got {bias!r}")
+    return max(2, int(math.ceil(((z_detect + z_power) * cv / bias) ** 2)))
+
+
+def _merge(m1: MonteCarlo, m2: MonteCarlo) -> MonteCarlo:
+    """Two Monte Carlo runs over disjoint draws as one (Chan et al.'s pairwise update)."""
+    n1, n2 = m1.K, m2.K
+    n, w = n1 + n2, n1 * n2 / (n1 + n2)
+    dJ, dD = m2.mean - m1.mean, m2.D_mean - m1.D_mean
+    M2 = m1.std ** 2 * (n1 - 1) + m2.std ** 2 * (n2 - 1) + dJ ** 2 * w
+    DM2 = m1.D_var * (n1 - 1) + m2.D_var * (n2 - 1) + dD ** 2 * w
+    JD = m1.JD_cov * (n1 - 1) + m2.JD_cov * (n2 - 1) + dJ * dD * w
+    std = np.sqrt(M2 / (n - 1))
+    return MonteCarlo(mean=m1.mean + dJ * n2 / n, std=std, sem=std / math.sqrt(n), K=n,
+                      J=None if m1.J is None or m2.J is None else np.concatenate([m1.J, m2.J]),
+                      J_sum=np.concatenate([m1.J_sum, m2.J_sum]), D_mean=m1.D_mean + dD * n2 / n,
+                      D_var=DM2 / (n - 1), JD_cov=JD / (n - 1), D_sum=np.concatenate([m1.D_sum, m2.D_sum]))
+
+
+def pooled_bias(J_exp, S: np.ndarray, T: np.ndarray | None = None, ET: float | None = None) -> tuple:
+    """Relative bias of ``Σ_q J_exp`` against the per-net totals ``S`` (K,), with its standard error.
+
+    With a control ``T`` (K,) of known mean ``ET``, S is replaced by ``S − β(T − ET)``,
+    β = cov(S, T) / var(T).
+
+    Returns
+    -------
+    bias, se, cv : float
+        ``Σ J_exp / mean − 1``, its delta-method standard error, and the per-net coefficient of
+        variation of the (controlled) total.
+    """
+    S = np.asarray(S, dtype=float)
+    if T is not None:
+        T = np.asarray(T, dtype=float)
+        vt = float(np.var(T, ddof=1))
+        beta = float(np.cov(S, T)[0, 1] / vt) if vt > 0 else 0.0
+        S = S - beta * (T - ET)
+    m, K, total = float(S.mean()), S.size, float(np.sum(J_exp))
+    cv = float(np.std(S, ddof=1) / m)
+    return total / m - 1, total / m * cv / math.sqrt(K), cv
+
+
+@dataclass(frozen=True)
+class ExpectedReport:
+    """The closed form against a Monte Carlo over K nets, on a grid and along the −z* ray.
+
+    Two Monte Carlo estimates of E_W[J] are reported. ``plain``: the sample mean over nets,
+    independent of the closed form. ``controlled``: the same draws with
+    ``D = ½(‖A G(z)‖² + ‖A G(z*)‖²)`` as control variate, whose expectation the closed form gives
+    exactly (:func:`expected_diagonal`); it removes the spread that comes from the nets' overall
+    scale, and with it most of the variance, so a 1 % bias is seen with far fewer nets.
+
+    Attributes
+    ----------
+    u : ndarray (N,), v : ndarray (M,)
+    plane : core.landscape.Plane
+    J_emp, J_exp : ndarray (M, N)
+        The drawn net's J and the closed form.
+    J_mc, J_mc_sem : ndarray (M, N)
+        Plain Monte Carlo mean over K nets and its standard error.
+    J_cv, J_cv_sem : ndarray (M, N)
+        Controlled Monte Carlo mean and its standard error.
+    rel_bias, rel_bias_cv : ndarray (M, N)
+        (closed form − Monte Carlo) / Monte Carlo per point (NaN where E J ≈ 0, at z*).
+    pooled_bias, pooled_bias_se, cv : float
+        Plain: (Σ closed form − Σ Monte Carlo) / Σ Monte Carlo over the grid, its standard error
+        from the spread of the per-net totals, and their coefficient of variation.
+    pooled_bias_cv, pooled_bias_cv_se, cv_cv : float
+        The same for the controlled totals.
+    K : int
+        Nets of the grid's Monte Carlo.
+    K_needed, K_needed_plain : int
+        Nets needed to detect a relative bias ``bias`` over the grid (:func:`draws_to_detect`),
+        controlled and plain.
+    K_needed_point : ndarray (M, N)
+        Plain, each point on its own.
+    bias : float
+        The relative bias the check is sized for.
+    detectable, detected : bool
+        ``K ≥ K_needed``; ``|pooled_bias_cv| > Z_DETECT · pooled_bias_cv_se``.
+    ray : RayMonteCarlo
+        E_W[J(−t z*)] over ``ray.K`` nets, its minimum, and ρ̂_ray over the nets.
+    rho_hat_ray : float
+        The drawn net's ray minimum.
+    rho : float
+    z_star : ndarray (n0,)
+        The config's z*, unchanged.
+    config : Config
+    verdict : str
+        One line.
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    plane: object
+    J_emp: np.ndarray
+    J_exp: np.ndarray
+    J_mc: np.ndarray
+    J_mc_sem: np.ndarray
+    J_cv: np.ndarray
+    J_cv_sem: np.ndarray
+    rel_bias: np.ndarray
+    rel_bias_cv: np.ndarray
+    pooled_bias: float
+    pooled_bias_se: float
+    cv: float
+    pooled_bias_cv: float
+    pooled_bias_cv_se: float
+    cv_cv: float
+    K: int
+    K_needed: int
+    K_needed_plain: int
+    K_needed_point: np.ndarray
+    bias: float
+    detectable: bool
+    detected: bool
+    ray: RayMonteCarlo
+    rho_hat_ray: float
+    rho: float
+    z_star: np.ndarray
+    config: Config
+    verdict: str
+
+    def arrays(self) -> dict:
+        """The .npz payload (with ``config``)."""
+        r = self.ray
+        counts, edges = r.histogram()
+        return dict(u=self.u, v=self.v, origin=self.plane.origin, d1=self.plane.d1, d2=self.plane.d2,
+                    J_emp=self.J_emp, J_exp=self.J_exp, J_mc=self.J_mc, J_mc_sem=self.J_mc_sem, J_cv=self.J_cv,
+                    J_cv_sem=self.J_cv_sem, rel_bias=self.rel_bias, rel_bias_cv=self.rel_bias_cv,
+                    pooled_bias=np.float64(self.pooled_bias), pooled_bias_se=np.float64(self.pooled_bias_se),
+                    pooled_bias_cv=np.float64(self.pooled_bias_cv),
+                    pooled_bias_cv_se=np.float64(self.pooled_bias_cv_se), draws=np.int64(self.K),
+                    draws_needed=np.int64(self.K_needed), draws_needed_plain=np.int64(self.K_needed_plain),
+                    draws_needed_point=self.K_needed_point, bias=np.float64(self.bias), t=r.t, ray_mc=r.mean,
+                    ray_mc_sem=r.sem, t_mc=np.float64(r.t_min), t_mc_se=np.float64(r.t_min_se),
+                    t_mc_se_boot=np.float64(r.t_min_se_boot), t_closed=np.float64(r.t_closed),
+                    ray_draws=np.int64(r.K), rho_hat_nets=r.rho_hat, rho_hat_hist=counts, rho_hat_edges=edges,
+                    rho_hat_ray=np.float64(self.rho_hat_ray), rho=np.float64(self.rho), z_star=self.z_star,
+                    config=np.array(self.config.to_json()), verdict=np.array(self.verdict))
+
+
+def expected_report(cfg: Config, K: int | None = None, grid: int = 21, bias: float = 0.01, K_ray: int = 20_000,
+                    K_pilot: int = 200, max_draws: int | None = None, redraw_mask: bool = True,
+                    dtype=torch.float64) -> ExpectedReport:
+    """The closed form E_W[J] against a Monte Carlo over K nets, sized to see a ``bias`` error.
+
+    Parameters
+    ----------
+    cfg : Config
+        Gaussian weights, ReLU / leaky ReLU / identity; its z* is used as it is.
+    K : int, optional
+        Nets of the grid's Monte Carlo. None: a pilot of ``K_pilot`` nets estimates the per-net
+        spread of the controlled grid total, and the run is extended (the pilot's draws are
+        kept) to :func:`draws_to_detect`'s K, at most ``max_draws`` (default: the most the work
+        limit allows).
+    grid : int
+        Points per side of the grid on the default window (``cfg.extent`` around z* for n0 = 2).
+    bias : float
+        The relative bias the check must be able to see (0.01: 1 %).
+    K_ray : int
+        Nets of the ray's Monte Carlo (two forward passes per net for a homogeneous σ).
+    K_pilot : int
+    max_draws : int, optional
+    redraw_mask : bool
+    dtype : torch.dtype
+        Of the Monte Carlo's forward passes.
+
+    Returns
+    -------
+    ExpectedReport
+
+    Raises
+    ------
+    ConfigError
+        Naming ``weights``, ``activation``, ``mask``, ``draws``, ``grid`` or ``bias``.
+    """
+    from .critical import ray_minimum
+    from .landscape import landscape
+    from .problem import build_problem
+
+    _check_closed_form(cfg)
+    _check_int("grid", grid, 2, LIMITS["grid"])
+    if not (isinstance(bias, float) and 0 < bias < 1):
+        raise ConfigError("bias", f"must be a number in (0, 1), got {bias!r}")
+    problem = build_problem(cfg, dtype="float64")
+    L = landscape(problem, grid=grid)
+    uu, vv = np.meshgrid(L.u, L.v)
+    pts = L.plane.lift(uu, vv).reshape(-1, cfg.n0)
+    J_exp, ED = expected_J(cfg, pts, redraw_mask), expected_diagonal(cfg, pts, redraw_mask)
+    macs = StackedNets(_draws(cfg, 1)).macs_per_point
+    cap = int(min(EXPECTED_LIMITS["draws"], EXPECTED_LIMITS["work"] // max(1, pts.shape[0] * macs)))
+    cap = cap if max_draws is None else min(cap, int(max_draws))
+    if cap < 2:
+        raise ConfigError("grid", f"{pts.shape[0]} points of this net exceed the Monte Carlo's work limit; lower grid")
+    if K is None:
+        _check_int("K_pilot", K_pilot, 2, EXPECTED_LIMITS["draws"])
+        mc = monte_carlo_J(cfg, pts, min(K_pilot, cap), redraw_mask=redraw_mask, dtype=dtype)
+        want = min(cap, draws_to_detect(pooled_bias(J_exp, mc.J_sum, mc.D_sum, ED.sum())[2], bias))
+        if want > mc.K:
+            mc = _merge(mc, monte_carlo_J(cfg, pts, want - mc.K, redraw_mask=redraw_mask, dtype=dtype, start=mc.K))
+    else:
+        _check_int("draws", K, 2, cap)
+        mc = monte_carlo_J(cfg, pts, K, redraw_mask=redraw_mask, dtype=dtype)
+    b_plain, se_plain, cv_plain = pooled_bias(J_exp, mc.J_sum)
+    b_cv, se_cv, cv_cv = pooled_bias(J_exp, mc.J_sum, mc.D_sum, ED.sum())
+    K_needed, K_plain = draws_to_detect(cv_cv, bias), draws_to_detect(cv_plain, bias)
+    J_cv, sem_cv = mc.controlled(ED)
+    zero = mc.mean <= 1e-12 * mc.mean.max()                                  # z* itself: 0 / 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(zero, np.nan, (J_exp - mc.mean) / mc.mean)
+        rel_cv = np.where(zero, np.nan, (J_exp - J_cv) / J_cv)
+        K_point = np.array([draws_to_detect(c, bias) if np.isfinite(c) else -1
+                            for c in np.where(zero, np.nan, mc.std / mc.mean)])
+    ray = ray_monte_carlo(cfg, K_ray, redraw_mask=redraw_mask, dtype=dtype)
+    rho_hat = ray_minimum(problem)
+    q05, q50, q95 = ray.quantiles()
+    detectable, detected = mc.K >= K_needed, abs(b_cv) > Z_DETECT * se_cv
+    fin = rel_cv[np.isfinite(rel_cv)]
+    power = (f"K = {mc.K} can detect a {bias:.0%} bias (needs {K_needed}; plain mean needs {K_plain})" if detectable
+             else f"K = {mc.K} cannot detect a {bias:.0%} bias (needs K ≥ {K_needed}; smallest detectable ≈ "
+                  f"{(Z_DETECT + Z_POWER) * cv_cv / math.sqrt(mc.K):.1%})")
+    verdict = (f"closed form − Monte Carlo = {b_cv:+.2%} ± {se_cv:.2%} over {pts.shape[0]} points, "
+               f"{'detected' if detected else 'not detected'} (plain mean {b_plain:+.2%} ± {se_plain:.2%}; per point "
+               f"median {np.median(fin):+.2%}, largest {fin[np.argmax(np.abs(fin))]:+.2%}); {power}; "
+               f"min of E_W[J(−t z*)] at t = {ray.t_min:.3f} ± {ray.t_min_se_boot:.3f} (K = {ray.K}), closed form "
+               f"{ray.t_closed:.3f}, ρ_d = {ray.rho:.3f}; ρ̂_ray: this net {rho_hat:.3f}, over nets median {q50:.3f} "
+               f"(5–95 %: {q05:.2f}–{q95:.2f})")
+    shape = uu.shape
+    return ExpectedReport(u=L.u, v=L.v, plane=L.plane, J_emp=L.J, J_exp=J_exp.reshape(shape),
+                          J_mc=mc.mean.reshape(shape), J_mc_sem=mc.sem.reshape(shape), J_cv=J_cv.reshape(shape),
+                          J_cv_sem=sem_cv.reshape(shape), rel_bias=rel.reshape(shape),
+                          rel_bias_cv=rel_cv.reshape(shape), pooled_bias=float(b_plain),
+                          pooled_bias_se=float(se_plain), cv=cv_plain, pooled_bias_cv=float(b_cv),
+                          pooled_bias_cv_se=float(se_cv), cv_cv=cv_cv, K=mc.K, K_needed=K_needed,
+                          K_needed_plain=K_plain, K_needed_point=K_point.reshape(shape), bias=float(bias),
+                          detectable=bool(detectable), detected=bool(detected), ray=ray,
+                          rho_hat_ray=float(rho_hat), rho=float(ray.rho), z_star=L.z_star, config=cfg,
+                          verdict=verdict)

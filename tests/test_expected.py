@@ -196,15 +196,17 @@ def test_closed_form_needs_gaussian_weights_and_homogeneous_activations():
 # side by side, and the CLI
 # ---------------------------------------------------------------------------
 def test_expected_landscape_marks_the_three_points_on_the_negative_ray():
-    """Reference: ρ₂ = 1/π (Hand & Voroninski), and core.critical.negative_ray_critical for the
-    empirical point; the expected landscape is zero at z* and positive elsewhere."""
-    from core.critical import negative_ray_critical
+    """Reference: ρ₂ = 1/π (Hand & Voroninski), and core.critical.ray_minimum for the drawn net's
+    ray minimum; the expected landscape is zero at z* and positive elsewhere; z* is the preset's."""
+    from core.critical import ray_minimum
 
     cfg = from_preset("paper-fig4")
     E = expected_landscape(cfg, grid=21)
     assert E.J_emp.shape == E.J_exp.shape == (21, 21)
-    assert E.rho == pytest.approx(1 / math.pi) and E.t_exp == pytest.approx(1 / math.pi, abs=1e-3)
-    assert E.t_emp == pytest.approx(negative_ray_critical(build_problem(cfg)), abs=2e-3)
+    assert np.array_equal(E.z_star, [0.8, -0.5])
+    assert E.rho == pytest.approx(1 / math.pi) and E.t_closed == pytest.approx(1 / math.pi, abs=1e-6)
+    assert E.rho_hat_ray == pytest.approx(ray_minimum(build_problem(cfg)), abs=2e-3)
+    assert (E.t_emp, E.t_exp) == (E.rho_hat_ray, E.t_closed)          # the old names, until the dashboard switches
     assert expected_J(cfg, E.z_star[None])[0] == pytest.approx(0, abs=1e-9) and E.J_exp.min() >= 0
 
 
@@ -218,3 +220,170 @@ def test_cli_expected_writes_the_landscapes(tmp_path):
     assert f["ray_emp"].shape == f["t"].shape and float(f["rho"]) == pytest.approx(1 / math.pi)
     assert cli_run(["expected", "--width", "0", "--out", str(out)]) == 2
     assert cli_run(["expected", "--weights", "uniform", "--out", str(out)]) == 2
+
+
+# ---------------------------------------------------------------------------
+# many draws: blocks, the exact diagonal, the control variate
+# ---------------------------------------------------------------------------
+def _loop_J_and_D(cfg, points, K):
+    """Per draw, by ConvGenerator.forward (torch's conv_transpose, not the engine) and the draw's
+    SamplingOperator: J = ½‖A G(z) − A G(z*)‖² and D = ½(‖A G(z)‖² + ‖A G(z*)‖²), each (K, Q)."""
+    Js, Ds = [], []
+    for c in draw_configs(cfg, K):
+        P = build_problem(c, dtype="float64")
+        with torch.no_grad():
+            Ax = P.op.A(P.G(torch.tensor(points)))
+        Js.append(0.5 * ((Ax - P.y) ** 2).sum(1).numpy())
+        Ds.append(0.5 * ((Ax ** 2).sum(1) + (P.y ** 2).sum()).numpy())
+    return np.array(Js), np.array(Ds)
+
+
+def test_monte_carlo_in_blocks_equals_a_per_draw_loop(monkeypatch):
+    """Reference: the per-draw loop above (7 nets), run here in blocks of 3 stacked nets: means,
+    variances, the J–D covariance and the per-net totals, against numpy on the loop's arrays."""
+    import core.expected as ex
+
+    monkeypatch.setattr(ex, "BLOCK_DRAWS", 3)
+    cfg = from_preset("paper-fig4")
+    K = 7
+    J, D = _loop_J_and_D(cfg, POINTS, K)
+    mc = monte_carlo_J(cfg, POINTS, K, keep=True)
+    assert np.allclose(mc.J, J, rtol=1e-9, atol=1e-9)
+    assert np.allclose(mc.mean, J.mean(0), rtol=1e-10) and np.allclose(mc.std, J.std(0, ddof=1), rtol=1e-8)
+    assert np.allclose(mc.D_mean, D.mean(0), rtol=1e-10) and np.allclose(mc.D_var, D.var(0, ddof=1), rtol=1e-8)
+    cov = [np.cov(J[:, q], D[:, q])[0, 1] for q in range(len(POINTS))]
+    assert np.allclose(mc.JD_cov, cov, rtol=1e-8, atol=1e-8)
+    assert np.allclose(mc.J_sum, J.sum(1)) and np.allclose(mc.D_sum, D.sum(1))
+    # Two runs over draws [0, 3) and [3, 7), merged, are the one run.
+    m = ex._merge(monte_carlo_J(cfg, POINTS, 3), monte_carlo_J(cfg, POINTS, 4, start=3))
+    for name in ("mean", "std", "D_mean", "D_var", "JD_cov", "J_sum"):
+        assert np.allclose(getattr(m, name), getattr(mc, name), rtol=1e-9, atol=1e-9), name
+
+
+def test_draws_are_one_stream_whatever_the_cut():
+    """Reference: numpy's SeedSequence(seed).generate_state(n), sliced by hand."""
+    from core.expected import draw_seeds
+
+    full = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(5).generate_state(10)]
+    assert draw_seeds(5, 4) + draw_seeds(5, 6, start=4) == full
+    cfgs = draw_configs(from_preset("paper-fig4"), 3, start=2)
+    assert [c.weight_seed for c in cfgs] == draw_seeds(0, 3, start=2)
+    assert all(c.z_star == (0.8, -0.5) for c in cfgs)                  # every draw keeps the preset's z*
+
+
+@pytest.mark.parametrize("channels", [(2, 4, 1), (2, 3, 3, 1)])
+def test_the_diagonal_is_exact_at_any_width(channels):
+    """Reference: Monte Carlo over K = 3000 narrow nets (4 or 3 hidden channels). E[D(z)] with
+    D = ½(‖A G(z)‖² + ‖A G(z*)‖²) needs only the diagonal of the Gram, linear in the previous
+    layer's, so the closed form has no approximation there: within 4 standard errors everywhere."""
+    from core.expected import expected_diagonal
+
+    cfg = from_preset("paper-fig4", channels=channels, z_star=(0.8, -0.5))
+    mc = monte_carlo_J(cfg, POINTS, 3000)
+    assert np.all(np.abs(expected_diagonal(cfg, POINTS) - mc.D_mean) <= 4 * np.sqrt(mc.D_var / mc.K))
+
+
+def test_controlled_mean_is_the_regression_estimate_written_out():
+    """Reference: J̄ − β(D̄ − E D) with β = cov(J, D)/var(D) and variance var(J) − cov²/var(D),
+    by numpy on the kept draws of the per-draw loop."""
+    from core.expected import expected_diagonal
+
+    cfg = from_preset("paper-fig4")
+    K = 40
+    J, D = _loop_J_and_D(cfg, POINTS[1:], K)
+    ED = expected_diagonal(cfg, POINTS[1:])
+    mean, sem = monte_carlo_J(cfg, POINTS[1:], K).controlled(ED)
+    for q in range(len(POINTS) - 1):
+        C = np.cov(J[:, q], D[:, q])
+        beta = C[0, 1] / C[1, 1]
+        assert mean[q] == pytest.approx(J[:, q].mean() - beta * (D[:, q].mean() - ED[q]), rel=1e-9)
+        assert sem[q] == pytest.approx(math.sqrt((C[0, 0] - C[0, 1] ** 2 / C[1, 1]) / K), rel=1e-7)
+
+
+def test_draws_to_detect_is_the_normal_power_formula():
+    """Reference: scipy.stats.norm: at K = draws_to_detect(cv, b), a bias b is at least
+    z_detect + z_power standard errors cv/√K out, and one net fewer is not; z_power is the 90 % quantile."""
+    from scipy.stats import norm
+
+    from core.expected import Z_DETECT, Z_POWER, draws_to_detect
+
+    assert Z_POWER == pytest.approx(norm.ppf(0.9), abs=1e-4)
+    for cv, b in ((0.33, 0.01), (0.055, 0.01), (1.2, 0.05)):
+        K = draws_to_detect(cv, b)
+        assert b / (cv / math.sqrt(K)) >= Z_DETECT + Z_POWER > b / (cv / math.sqrt(K - 1))
+
+
+# ---------------------------------------------------------------------------
+# the −z* ray over many nets
+# ---------------------------------------------------------------------------
+def _loop_ray(cfg, t, K):
+    """Per draw: build_problem and J(−t z*) on the grid by core.landscape.ray_slice, (K, T)."""
+    from core.landscape import ray_slice
+
+    return np.array([ray_slice(build_problem(c, dtype="float64"), -t) for c in draw_configs(cfg, K)])
+
+
+@pytest.mark.parametrize("changes", [{}, dict(activation="leaky_relu", padding=(1,)), dict(last_activation="tanh")])
+def test_ray_monte_carlo_equals_a_loop_of_problems(changes):
+    """Reference: one build_problem per drawn net (a plain loop, K = 6), J sampled on the ray:
+    the mean and its standard error, every net's ray minimum and the mean's minimum by the
+    parabola rule on the samples (exact for the quadratic of a homogeneous net)."""
+    from core.critical import interior_minimum
+    from core.expected import ray_monte_carlo
+
+    cfg = from_preset("paper-fig4", **changes)
+    K, T = 6, 301
+    r = ray_monte_carlo(cfg, K, n_ray=T, n_boot=0)
+    J = _loop_ray(cfg, r.t, K)
+    assert r.exact == ("last_activation" not in changes)
+    assert np.allclose(r.mean, J.mean(0), rtol=1e-9, atol=1e-9)
+    assert np.allclose(r.sem, J.std(0, ddof=1) / math.sqrt(K), rtol=1e-6, atol=1e-9)
+    per_net = np.array([interior_minimum(r.t, j) for j in J])
+    assert np.array_equal(np.isnan(per_net), np.isnan(r.rho_hat))
+    assert np.allclose(r.rho_hat[np.isfinite(per_net)], per_net[np.isfinite(per_net)], atol=1e-9)
+    assert r.t_min == pytest.approx(interior_minimum(r.t, J.mean(0)), abs=1e-9, nan_ok=True)
+
+
+def test_ray_standard_errors_agree_and_the_sampled_path_matches_the_quadratic(monkeypatch):
+    """Reference: a bootstrap over nets against the delta method (K = 1000, within 25 %); and the
+    sampled path (J on the t grid through monte_carlo_J, forced) against the exact quadratic."""
+    import core.expected as ex
+
+    cfg = from_preset("paper-fig4")
+    r = ex.ray_monte_carlo(cfg, 1000, n_boot=200)
+    assert r.t_min_se == pytest.approx(r.t_min_se_boot, rel=0.25)
+    monkeypatch.setattr(ex, "_homogeneous", lambda c: False)
+    s = ex.ray_monte_carlo(cfg, 200, n_boot=0)
+    monkeypatch.undo()
+    e = ex.ray_monte_carlo(cfg, 200, n_boot=0)
+    assert not s.exact and e.exact
+    assert np.allclose(s.mean, e.mean, rtol=1e-9) and s.t_min == pytest.approx(e.t_min, abs=1e-9)
+    assert np.allclose(s.rho_hat, e.rho_hat, atol=1e-9, equal_nan=True)
+
+
+# ---------------------------------------------------------------------------
+# the report the CLI prints
+# ---------------------------------------------------------------------------
+def test_expected_report_keeps_z_star_and_sizes_K_to_see_the_bias():
+    """Reference: the preset's z* (0.8, −0.5); draws_to_detect on the report's own spread; the
+    arrays the CLI writes; a one-line verdict."""
+    from core.expected import draws_to_detect, expected_report
+
+    cfg = from_preset("paper-fig4")
+    R = expected_report(cfg, grid=7, K_ray=300, K_pilot=50)
+    assert np.array_equal(R.z_star, [0.8, -0.5]) and R.config.z_star == (0.8, -0.5)
+    assert R.K_needed == draws_to_detect(R.cv_cv, 0.01) and R.K_needed_plain == draws_to_detect(R.cv, 0.01)
+    assert R.K >= min(R.K_needed, 50) and R.cv_cv < R.cv                # the control variate removes spread
+    assert "\n" not in R.verdict and "ρ̂_ray" in R.verdict
+    a = R.arrays()
+    for k in ("J_emp", "J_exp", "J_mc", "J_cv", "rel_bias", "rel_bias_cv"):
+        assert a[k].shape == (7, 7)
+    assert a["rho_hat_nets"].shape == (300,) and a["rho_hat_hist"].sum() == np.isfinite(a["rho_hat_nets"]).sum()
+    small = expected_report(cfg, K=20, grid=5, K_ray=20)
+    assert not small.detectable and "cannot detect" in small.verdict
+    wide = widen(cfg, 2)
+    assert wide.z_star == cfg.z_star
+    with pytest.raises(ConfigError, match="draws"):
+        expected_report(cfg, K=1, grid=5)
+    with pytest.raises(ConfigError, match="bias"):
+        expected_report(cfg, K=20, grid=5, bias=2.0)

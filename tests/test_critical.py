@@ -1,0 +1,105 @@
+"""The −z* ray: its minimum ρ̂_ray, and the honest report of critical points near −ρ_d z* (core.critical)."""
+import math
+import uuid
+
+import numpy as np
+import pytest
+import torch
+
+from core.config import Config, from_preset
+from core.critical import near_negative_critical, ray_minimum
+from core.problem import build_problem
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _J_reference(problem, z):
+    """J by the generator's plain forward pass (torch's conv_transpose) and the operator A, float64."""
+    with torch.no_grad():
+        return 0.5 * ((problem.op.A(problem.G(torch.as_tensor(z))) - problem.y) ** 2).sum(1).numpy()
+
+
+@pytest.mark.parametrize("preset", ["paper-fig4", "authors-code"])
+def test_ray_minimum_against_a_dense_scan_and_the_quadratic(preset):
+    """Reference: a dense 1-D scan of J(−t z*) (150,001 points on [0, 1.5], ConvGenerator.forward),
+    and, for a ReLU net without biases, the exact minimum ⟨A G(−z*), y⟩ / ‖A G(−z*)‖² of the
+    quadratic J(−t z*) = ½‖t A G(−z*) − y‖²."""
+    P = build_problem(from_preset(preset), dtype="float64")
+    zs = P.z_star.numpy()
+    t = np.linspace(0, 1.5, 150_001)
+    J = np.concatenate([_J_reference(P, -tt[:, None] * zs) for tt in np.array_split(t, 15)])
+    t_scan = t[np.argmin(J)]
+    with torch.no_grad():
+        a = P.op.A(P.G(torch.as_tensor(-zs)[None]))[0]
+    t_exact = float(a @ P.y / (a @ a))
+    rho_hat = ray_minimum(P)
+    assert rho_hat == pytest.approx(t_scan, abs=2e-5)
+    assert rho_hat == pytest.approx(t_exact, abs=1e-9)
+
+
+def test_ray_minimum_is_none_where_J_rises_along_the_ray():
+    """Reference: J(−t z*) sampled by the plain forward pass rises monotonically on [0, 1.5] for the
+    tanh net of Fig. 4 (b-c: quasi-convex), so there is no interior minimum."""
+    P = build_problem(from_preset("paper-fig4", activation="tanh"), dtype="float64")
+    t = np.linspace(0, 1.5, 1501)
+    assert np.all(np.diff(_J_reference(P, -t[:, None] * P.z_star.numpy())) > 0)
+    assert math.isnan(ray_minimum(P))
+
+
+def test_the_ray_minimum_of_paper_fig4_is_not_a_critical_point():
+    """Reference: central differences of J (plain forward pass, h = 1e-6) at −ρ̂_ray z*: ∇J ≈ (48.4, 77.6),
+    all of it across the ray; the descent from the window's grid minima finds no critical point
+    of J near −ρ_2 z* (the issue's finding: the only local minimum nearby is z*)."""
+    P = build_problem(from_preset("paper-fig4"), dtype="float64")
+    rep = near_negative_critical(P)
+    h = 1e-6
+    fd = np.array([(_J_reference(P, (rep.z_ray + h * e)[None])[0] - _J_reference(P, (rep.z_ray - h * e)[None])[0]) / (2 * h)
+                   for e in np.eye(2)])
+    assert np.allclose(rep.grad_ray, fd, rtol=1e-6)
+    assert np.allclose(fd, [48.4, 77.6], atol=0.1)
+    assert abs(rep.grad_along) < 1e-6 * rep.grad_across and rep.grad_across == pytest.approx(np.linalg.norm(fd))
+    assert rep.critical == [] and rep.ray_label == "unconverged"
+    assert rep.summary.startswith("no critical point of J near −0.318 z*")
+    assert rep.rho == pytest.approx(1 / math.pi) and rep.rho_hat_ray == pytest.approx(ray_minimum(P))
+
+
+def _module(tmp_path, monkeypatch, body: str) -> str:
+    """A generator module in tmp_path, importable from the cwd (core.generators.user's promise)."""
+    name = f"gen_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{name}.py").write_text("import torch\nfrom torch import nn\n" + body)
+    monkeypatch.chdir(tmp_path)
+    return f"{name}:build"
+
+
+def test_a_known_smooth_saddle_is_found_with_its_hessian(tmp_path, monkeypatch):
+    """Reference: G(z) = (cos z₁, sin z₁, z₂) and z* = (1, 0) give J = 1 − cos(z₁ − 1) + z₂²/2, whose
+    critical point at −(π − 1) z* = (1 − π, 0) is a saddle with J = 2 and Hessian diag(−1, 1)."""
+    spec = _module(tmp_path, monkeypatch, "class M(nn.Module):\n    latent_dim = 2\n"
+                   "    def forward(self, z):\n        return torch.stack([torch.cos(z[:, 0]), torch.sin(z[:, 0]), z[:, 1]], 1)\n"
+                   "def build():\n    return M()\n")
+    P = build_problem(Config(generator=spec, mask="identity", z_star=(1.0, 0.0)), dtype="float64")
+    rep = near_negative_critical(P, t=math.pi - 1, half_width=0.5)
+    assert len(rep.critical) == 1
+    c = rep.critical[0]
+    assert c.kind == "saddle" and np.allclose(c.z, [1 - math.pi, 0], atol=1e-8)
+    assert c.J == pytest.approx(2.0, abs=1e-12) and c.grad_norm < 1e-9
+    assert np.allclose(c.hessian, np.diag([-1.0, 1.0]), atol=1e-8) and np.allclose(c.eigenvalues, [-1, 1], atol=1e-8)
+    assert c.t == pytest.approx(math.pi - 1) and c.off_ray == pytest.approx(0, abs=1e-8)
+    assert math.isnan(rep.rho) and math.isnan(rep.rho_hat_ray)    # J(−t z*) = 1 − cos(t + 1) rises on (0, 1.5)
+
+
+def test_a_known_kink_minimum_is_found_by_the_probe(tmp_path, monkeypatch):
+    """Reference: G(z) = (g(z₁), z₂) with g(x) = −|x| + 3 relu(x − 2) and z* = (4, 0), so y = (2, 0) and
+    J = ½(g(z₁) − 2)² + z₂²/2: at the origin g has a peak below y, the slope of J is −2 to the
+    left and +2 to the right, a kink minimum with J = 2 (no smooth critical point in the window)."""
+    spec = _module(tmp_path, monkeypatch, "class M(nn.Module):\n    latent_dim = 2\n"
+                   "    def forward(self, z):\n        g = -z[:, 0].abs() + 3 * torch.relu(z[:, 0] - 2)\n"
+                   "        return torch.stack([g, z[:, 1]], 1)\n"
+                   "def build():\n    return M()\n")
+    P = build_problem(Config(generator=spec, mask="identity", z_star=(4.0, 0.0)), dtype="float64")
+    rep = near_negative_critical(P, t=0.05, half_width=1.5)
+    kinds = [c.kind for c in rep.critical]
+    assert kinds == ["kink"], rep.summary
+    c = rep.critical[0]
+    assert np.allclose(c.z, [0, 0], atol=1e-6) and c.J == pytest.approx(2.0, abs=1e-5) and c.hessian is None
+    assert rep.in_plane == []
