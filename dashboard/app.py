@@ -1,6 +1,7 @@
 """The app factory."""
 from __future__ import annotations
 
+import contextlib
 import pathlib
 
 import dash
@@ -11,7 +12,34 @@ from .layout import build_layout
 ASSETS = pathlib.Path(__file__).with_name("assets")
 
 
-def build_app(torch_threads: int | None = 1) -> dash.Dash:
+def first_view():
+    """(contour figure, its key) of the default view, served inside the page itself.
+
+    The page then shows its first contour as soon as plotly.js has drawn it, with no callback
+    round trip and no computation after the page opened; the callbacks that follow find the key
+    unchanged and send only the overlays.
+    """
+    from . import logic, state
+
+    with _one_thread():
+        cfg = state.BASE
+        fig = logic.landscape_figure(cfg, "log", logic.marks_for(cfg, heights=False), three_d=False)
+    return fig, logic.figure_key(cfg, "log")
+
+
+@contextlib.contextmanager
+def _one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def build_app(torch_threads: int | None = 1, prefill: bool = True) -> dash.Dash:
     """A new Dash app with the layout and every callback (no server started, no global state).
 
     Parameters
@@ -22,10 +50,12 @@ def build_app(torch_threads: int | None = 1) -> dash.Dash:
         that oversubscribes the cores: on a busy 2-core machine a 201² landscape then took
         ~3 s instead of ~0.15 s (measured). With OpenMP the setting is per thread, hence a hook
         that runs in every request's thread.
+    prefill : bool
+        Serve the default view's contour with the page (:func:`first_view`).
     """
     app = dash.Dash(__name__, title="Invertibility explorer", assets_folder=str(ASSETS),
                     update_title=None, serve_locally=True)
-    app.layout = build_layout()
+    app.layout = build_layout(*first_view() if prefill else (None, None))
     register_callbacks(app)
     if torch_threads:
         import torch

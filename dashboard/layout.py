@@ -1,14 +1,20 @@
-"""The page: a sidebar of controls (each with its message line) and six views in tabs."""
+"""The page: a banner, a sidebar of controls (each with its message line) and the views in tabs."""
 from __future__ import annotations
 
 from dash import dcc, html
 
-from core.config import ACTIVATIONS, MASKS, WEIGHT_LAWS
+from core.config import ACTIVATIONS, MASKS, METHODS, SHIPPED, WEIGHT_LAWS
 
 from .pages import PAGES
-from . import ids, state
+from . import figures, ids, state
 
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False}
+METHOD_OPTIONS = [{"label": " L-BFGS", "value": "lbfgs"}, {"label": " Gauss–Newton", "value": "gauss_newton"},
+                  {"label": " Adam", "value": "adam"}, {"label": " GD", "value": "gd"}]
+assert [o["value"] for o in METHOD_OPTIONS] == list(METHODS)
+GENERATOR_OPTIONS = ([{"label": "conv: random transposed-conv family", "value": "conv"}]
+                     + [{"label": f"{g}: shipped DCGAN", "value": g} for g in SHIPPED]
+                     + [{"label": "your own (SPEC below)", "value": "custom"}])
 
 
 def _err(control_id: str) -> html.Div:
@@ -29,57 +35,72 @@ def _field(label: str, control, control_id: str, hint: str = "") -> html.Div:
     ])
 
 
-def _section(title: str, *children) -> html.Details:
-    return html.Details(open=True, className="section", children=[html.Summary(title), *children])
+def _section(title: str, *children, open_: bool = True) -> html.Details:
+    return html.Details(open=open_, className="section", children=[html.Summary(title), *children])
 
 
 def _dropdown(control_id: str, options, value) -> dcc.Dropdown:
-    return dcc.Dropdown(id=control_id, options=[{"label": o, "value": o} for o in options], value=value,
-                        clearable=False, searchable=False, className="dropdown")
+    return dcc.Dropdown(id=control_id, options=[{"label": o, "value": o} if isinstance(o, str) else o for o in options],
+                        value=value, clearable=False, searchable=False, className="dropdown")
 
 
 def sidebar(v: dict) -> html.Div:
     """The controls, filled with the values ``v`` (see state.controls_from_config)."""
     lim = state.DASH_LIMITS
-    return html.Div(className="sidebar", children=[
+    return html.Div(id=ids.SIDEBAR, className="sidebar", children=[
         _field("Preset", dcc.Dropdown(id=ids.PRESET, options=[{"label": p, "value": p} for p in state.PRESET_NAMES],
                                       value=state.DEFAULT_PRESET, clearable=False, searchable=False,
                                       placeholder="custom", className="dropdown"), ids.PRESET),
         _section(
-            "Network G",
-            _field("Dimension of the convolutions", dcc.RadioItems(
-                id=ids.DIM, options=[{"label": " 1-D", "value": 1}, {"label": " 2-D", "value": 2}],
-                value=v["dim"], inline=True, className="radio"), ids.DIM),
-            _field("Channels n0, C1, …, Cd", _text(ids.CHANNELS, v["channels"], "2,16,1"), ids.CHANNELS,
-                   "comma-separated; the first is the latent dimension n0"),
-            html.Div(className="pair", children=[
-                _field("Kernel", _text(ids.KERNEL, v["kernel"], "5 or 5,5"), ids.KERNEL,
-                       "one value for all layers or one per layer, 1–15"),
-                _field("Stride", _text(ids.STRIDE, v["stride"], "3"), ids.STRIDE,
-                       "one value for all layers or one per layer, 1–15"),
+            "Generator G",
+            _field("Source", _dropdown(ids.GENERATOR_KIND, GENERATOR_OPTIONS, v["generator_kind"]), ids.GENERATOR_KIND,
+                   "the random family of the paper's Fig. 4, a shipped trained DCGAN, or your own module"),
+            html.Div(id=ids.GENERATOR_TEXT + "-box", children=[
+                _field("SPEC (runs its code)", _text(ids.GENERATOR_TEXT, v["generator_text"],
+                                                     "G.pt, weights.pth or package.module:callable"),
+                       ids.GENERATOR_TEXT, "a TorchScript file, a state dict of the shipped DCGAN, or "
+                                           "package.module:callable returning an nn.Module; press Enter to load"),
+                _field("n0 (if the module has no latent_dim)", _text(ids.LATENT_DIM, v["latent_dim"], "0"),
+                       ids.LATENT_DIM, "0: read the module's latent_dim attribute"),
             ]),
-            html.Div(className="pair", children=[
-                _field("Activation σ", _dropdown(ids.ACTIVATION, ACTIVATIONS, v["activation"]), ids.ACTIVATION),
-                _field("Leaky slope", _text(ids.NEGATIVE_SLOPE, v["negative_slope"], "0.2"), ids.NEGATIVE_SLOPE,
-                       "slope of leaky ReLU for z < 0, in [0, 1]"),
+            html.Div(id=ids.LABEL + "-box", children=[
+                _field("Class c (conditional generators)", dcc.Dropdown(
+                    id=ids.LABEL, options=[{"label": "drawn from the z* seed", "value": -1}]
+                    + [{"label": str(c), "value": c} for c in range(10)], value=v["label"], clearable=False,
+                    searchable=False, className="dropdown"), ids.LABEL),
+            ]),
+            html.Div(id=ids.FAMILY_BOX, children=[
+                _field("Dimension of the convolutions", dcc.RadioItems(
+                    id=ids.DIM, options=[{"label": " 1-D", "value": 1}, {"label": " 2-D", "value": 2}],
+                    value=v["dim"], inline=True, className="radio"), ids.DIM),
+                _field("Channels n0, C1, …, Cd", _text(ids.CHANNELS, v["channels"], "2,16,1"), ids.CHANNELS,
+                       "comma-separated; the first is the latent dimension n0"),
+                html.Div(className="pair", children=[
+                    _field("Kernel", _text(ids.KERNEL, v["kernel"], "5 or 5,5"), ids.KERNEL,
+                           "one value for all layers or one per layer, 1–15"),
+                    _field("Stride", _text(ids.STRIDE, v["stride"], "3"), ids.STRIDE,
+                           "one value for all layers or one per layer, 1–15"),
+                ]),
+                html.Div(className="pair", children=[
+                    _field("Activation σ", _dropdown(ids.ACTIVATION, ACTIVATIONS, v["activation"]), ids.ACTIVATION),
+                    _field("Leaky slope", _text(ids.NEGATIVE_SLOPE, v["negative_slope"], "0.2"), ids.NEGATIVE_SLOPE,
+                           "slope of leaky ReLU for z < 0, in [0, 1]"),
+                ]),
+                _field("Weight law", _dropdown(ids.WEIGHTS, WEIGHT_LAWS, v["weights"]), ids.WEIGHTS),
+                _field("Weight scale", dcc.RadioItems(
+                    id=ids.WEIGHT_STD_KIND, options=[{"label": " unit N(0,1)", "value": "unit"},
+                                                     {"label": " paper 1/√(C k^dim)", "value": "paper"},
+                                                     {"label": " number", "value": "number"}],
+                    value=v["weight_std_kind"], inline=True, className="radio"), ids.WEIGHT_STD_KIND),
+                html.Div(className="pair", children=[
+                    _field("Scale number", _text(ids.WEIGHT_STD, v["weight_std"], "1.0"), ids.WEIGHT_STD,
+                           "used when the scale is 'number'; in (0, 1000]"),
+                    _field("Weight seed", _text(ids.WEIGHT_SEED, v["weight_seed"], "0"), ids.WEIGHT_SEED),
+                ]),
             ]),
         ),
         _section(
-            "Weights W",
-            _field("Law", _dropdown(ids.WEIGHTS, WEIGHT_LAWS, v["weights"]), ids.WEIGHTS),
-            _field("Scale", dcc.RadioItems(
-                id=ids.WEIGHT_STD_KIND, options=[{"label": " unit N(0,1)", "value": "unit"},
-                                                 {"label": " paper 1/√(C k^dim)", "value": "paper"},
-                                                 {"label": " number", "value": "number"}],
-                value=v["weight_std_kind"], inline=True, className="radio"), ids.WEIGHT_STD_KIND),
-            html.Div(className="pair", children=[
-                _field("Scale number", _text(ids.WEIGHT_STD, v["weight_std"], "1.0"), ids.WEIGHT_STD,
-                       "used when Scale is 'number'; in (0, 1000]"),
-                _field("Seed", _text(ids.WEIGHT_SEED, v["weight_seed"], "0"), ids.WEIGHT_SEED),
-            ]),
-        ),
-        _section(
-            "Observation A",
+            "Observation y = A G(z*) + noise",
             html.Div(className="pair", children=[
                 _field("Mask", _dropdown(ids.MASK, MASKS, v["mask"]), ids.MASK),
                 _field("Rate r", _text(ids.RATE, v["rate"], "0.5"), ids.RATE, "sampling rate m/n in (0, 1]"),
@@ -87,16 +108,25 @@ def sidebar(v: dict) -> html.Div:
             html.Div(className="pair", children=[
                 _field("Mask seed", _text(ids.MASK_SEED, v["mask_seed"], "0"), ids.MASK_SEED),
                 html.Div(className="field", children=[
-                    html.Label("Mask (channel 1)"),
+                    html.Label("Mask (channel 1; white = observed)"),
                     dcc.Graph(id=ids.MASK_IMAGE, config={"displayModeBar": False, "staticPlot": True},
                               style={"height": "110px", "width": "140px"}),
                 ]),
+            ]),
+            html.Div(className="pair", children=[
+                _field("Noise", _dropdown(ids.NOISE_KIND, [{"label": "none", "value": "none"},
+                                                           {"label": "gaussian σ", "value": "gaussian"},
+                                                           {"label": "quantize bits", "value": "quantize"}],
+                                          v["noise_kind"]), ids.NOISE_KIND,
+                       "gaussian: y + N(0, σ²); quantize: y rounded to 2^bits levels over G's output range"),
+                _field("σ or bits", _text(ids.NOISE_LEVEL, v["noise_level"], "0.01 or 8"), ids.NOISE_LEVEL,
+                       "σ in (0, 1000]; bits in [1, 24]"),
             ]),
         ),
         _section(
             "Ground truth z*",
             _field("z*", _text(ids.Z_STAR, v["z_star"], "empty: N(0, I) from z_seed"), ids.Z_STAR,
-                   "comma-separated, n0 entries, not all zero"),
+                   "comma-separated, n0 entries, ‖z*‖ ≥ 1e-6"),
             dcc.Checklist(id=ids.CLICK_MODE, options=[{"label": " a click on a landscape sets z*", "value": "z"}],
                           value=[], className="checklist"),
         ),
@@ -104,9 +134,9 @@ def sidebar(v: dict) -> html.Div:
             "Grid and view",
             html.Div(className="pair", children=[
                 _field(f"Grid (≤ {lim['grid'][1]})", _text(ids.GRID, v["grid"], "201"), ids.GRID,
-                       "points per side"),
+                       f"points per side, {lim['grid'][0]}–{lim['grid'][1]}"),
                 _field("Window ±", _text(ids.EXTENT, v["extent"], "3.0"), ids.EXTENT,
-                       "half-width of the window, in latent units"),
+                       "half-width of the window, in latent units; centred on z* (n0 = 2) or on 0"),
             ]),
             html.Div(className="pair", children=[
                 _field("Colour scale", dcc.RadioItems(
@@ -117,41 +147,51 @@ def sidebar(v: dict) -> html.Div:
             ]),
         ),
         _section(
-            "Descent",
-            _field("Method", dcc.RadioItems(id=ids.METHOD, options=[{"label": " Adam", "value": "adam"},
-                                                                    {"label": " GD", "value": "gd"}],
-                                            value=v["method"], inline=True, className="radio"), ids.METHOD),
+            "Solver (descent and basins)",
+            _field("Method", dcc.RadioItems(id=ids.METHOD, options=METHOD_OPTIONS, value=v["method"], inline=True,
+                                            className="radio"), ids.METHOD),
             html.Div(className="pair", children=[
-                _field("Learning rate", _text(ids.LR, v["lr"], "0.1"), ids.LR, "Adam's rate or the GD step"),
+                _field("Step lr (Adam, GD)", _text(ids.LR, v["lr"], "0.1"), ids.LR,
+                       "Adam's learning rate, or GD's first trial step; in (0, 100]"),
+                _field("Damping λ₀ (Gauss–Newton)", _text(ids.DAMPING, v["damping"], "1.0"), ids.DAMPING,
+                       "Levenberg–Marquardt λ₀ relative to diag(JᵀJ), in [0, 1e6]; 0: pure Gauss–Newton"),
+            ]),
+            html.Div(className="pair", children=[
                 _field(f"Steps (≤ {lim['steps'][1]})", _text(ids.STEPS, v["steps"], "500"), ids.STEPS),
+                _field("Recovered if ‖ẑ − z*‖ ≤ tol‖z*‖", _text(ids.TOL, v["tol"], "1e-3"), ids.TOL, "in (0, 1)"),
             ]),
             html.Div(className="pair", children=[
                 _field(f"Random starts N (≤ {lim['starts'][1]})", _text(ids.STARTS, v["starts"], "100"), ids.STARTS),
                 _field("Start seed", _text(ids.START_SEED, v["start_seed"], "0"), ids.START_SEED),
             ]),
+            _field("", dcc.Checklist(id=ids.NEGATE, options=[{"label": " −ẑ restart (the authors': solve again "
+                                                                         "from −ẑ, keep the better)", "value": "on"}],
+                                     value=v["negate"], className="checklist"), ids.NEGATE),
         ),
         html.Div(id=ids.CONFIG_ERROR, className="error"),
     ])
 
 
-def _graph(graph_id: str, height: str, **kw) -> dcc.Loading:
+def _graph(graph_id: str, height: str, figure=None, **kw) -> dcc.Loading:
     # delay_show: quick updates (patches, playback) do not flash the spinner.
-    return dcc.Loading(dcc.Graph(id=graph_id, config=GRAPH_CONFIG, style={"height": height}, **kw),
+    extra = {"figure": figure} if figure is not None else {}
+    return dcc.Loading(dcc.Graph(id=graph_id, config=GRAPH_CONFIG, style={"height": height}, **extra, **kw),
                        delay_show=400, type="circle")
 
 
-def tab_landscape() -> dcc.Tab:
+def tab_landscape(first_contour=None) -> dcc.Tab:
     return dcc.Tab(label="Landscape", value=ids.TAB_LANDSCAPE, children=[
         html.Div(className="row", children=[
             html.Div(className="col", children=[_graph(ids.LAND_SURFACE, "560px")]),
-            html.Div(className="col", children=[_graph(ids.LAND_CONTOUR, "560px")]),
+            html.Div(className="col", children=[_graph(ids.LAND_CONTOUR, "560px", figure=first_contour)]),
         ]),
         html.Div(className="info", children=[
             dcc.Loading(html.Div(id=ids.RHO_TEXT), delay_show=400, type="dot"),
             html.Div(id=ids.CRITICAL_TEXT),
             html.Div(id=ids.LAND_COUNTS),
-            html.Div("A click on the surface or the contour starts a descent from that point (drawn on both); "
-                     "tick “a click sets z*” in the sidebar to move z* instead.", className="hint"),
+            html.Div("Colour: log10(J + floor), floor = 1e-15·max J, so that J = 0 stays finite (or J itself on the "
+                     "linear scale). A click on the surface or the contour starts a descent from that point (drawn "
+                     "on both); tick “a click sets z*” in the sidebar to move z* instead.", className="hint"),
         ]),
     ])
 
@@ -167,14 +207,28 @@ def tab_descent() -> dcc.Tab:
             ]),
             html.Span(id=ids.DESC_ITER_TEXT, className="iter"),
         ]),
-        dcc.Interval(id=ids.DESC_INTERVAL, interval=120, disabled=True, max_intervals=1),
+        dcc.Interval(id=ids.DESC_INTERVAL, interval=40, disabled=True),
+        html.Div(id=ids.DESC_FRAME_SYNC, style={"display": "none"}),
         dcc.Loading(html.Div(id=ids.DESC_COUNTS, className="info"), delay_show=300, type="dot"),
+        html.Div(id=ids.DESC_WARNING, className="warning"),
         html.Div(className="row", children=[
             html.Div(className="col", children=[_graph(ids.DESC_CONTOUR, "540px")]),
             html.Div(className="col", children=[_graph(ids.DESC_SURFACE, "540px")]),
         ]),
-        html.Div("Click on the contour to descend from that point. N, the method, the rate and the steps "
-                 "are in the sidebar's Descent section; N random starts are N(0, I).", className="hint"),
+        html.Div(id=ids.DESC_PAIR_BOX, style={"display": "none"}, children=[
+            html.Div(id=ids.DESC_PAIR_TEXT, className="info"),
+            dcc.Graph(id=ids.DESC_PAIR, config=GRAPH_CONFIG, style={"height": "250px"}),
+        ]),
+        html.Div(className="toolbar", children=[
+            html.Button("Budget curves: every solver from these starts", id=ids.DESC_BUDGET_RUN, n_clicks=0),
+            dcc.Loading(html.Span(id=ids.DESC_BUDGET_TEXT, className="hint"), delay_show=300, type="dot"),
+        ]),
+        dcc.Graph(id=ids.DESC_BUDGET, config=GRAPH_CONFIG, style={"height": "300px"},
+                  figure=figures.message_figure("Press the button to run every solver from the same starts.")),
+        html.Div("Click on the contour to descend from that point. The solver, its step or damping, the −ẑ "
+                 "restart, N and the steps are in the sidebar's Solver section; N random starts are N(0, I). Paths "
+                 "are coloured by the diagnosis of their end point; a path that leaves the window is drawn up to "
+                 "its edge (×) and again where it comes back.", className="hint"),
     ])
 
 
@@ -214,7 +268,7 @@ def tab_basins() -> dcc.Tab:
         dcc.Interval(id=ids.BASIN_INTERVAL, interval=300, disabled=True, max_intervals=1),
         html.Div(id=ids.BASIN_TEXT, className="info"),
         _graph(ids.BASIN_GRAPH, "560px"),
-        html.Div("Each grid point starts one descent (the sidebar's method, rate and steps); the map is filled "
+        html.Div("Each grid point starts one descent (the sidebar's solver and steps); the map is filled "
                  "a few rows at a time, so it can be cancelled.", className="hint"),
     ])
 
@@ -245,13 +299,18 @@ def header() -> html.Div:
             html.Button("figure PNG", id=ids.DL_PNG, n_clicks=0),
             html.Button("figure HTML", id=ids.DL_HTML, n_clicks=0),
             dcc.Loading(html.Span(id=ids.DL_ERROR, className="error"), type="dot", delay_show=300),
+            html.Span(id=ids.DL_PNG_SYNC, style={"display": "none"}),
             dcc.Download(id=ids.DOWNLOAD),
         ]),
     ])
 
 
-def build_layout() -> html.Div:
+def build_layout(first_contour=None, first_key: str | None = None) -> html.Div:
+    """The page. ``first_contour`` (the default view's contour, with ``first_key`` its figure key) is
+    served with the page itself, so the first picture needs no callback round trip."""
     v = state.controls_from_config(state.BASE)
+    overlay_info = {"index": figures.OVERLAY_INDEX, "names": list(figures.OUTCOME_NAMES),
+                    "colors": figures.OUTCOME_COLORS, "surface_every": 5}
     return html.Div(className="app", children=[
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.CONFIG),
@@ -259,17 +318,20 @@ def build_layout() -> html.Div:
         dcc.Store(id=ids.POINT),
         dcc.Store(id=ids.DESCENT),
         dcc.Store(id=ids.BASINS),
-        dcc.Store(id=ids.LAND_KEY),
+        dcc.Store(id=ids.LAND_KEY, data=first_key),
         dcc.Store(id=ids.SURF_KEY),
         dcc.Store(id=ids.DESC_KEY),
         dcc.Store(id=ids.DESC_SURF_KEY),
-        *[dcc.Store(id=v) for v in ids.VIEW_STORES.values()],
+        dcc.Store(id=ids.OVERLAY_INFO, data=overlay_info),
+        *[dcc.Store(id=s) for s in ids.VIEW_STORES.values()],
         header(),
+        html.Div(id=ids.BANNER, className="banner", role="alert"),
         html.Div(className="body", children=[
             sidebar(v),
             html.Div(className="main", children=[
                 dcc.Tabs(id=ids.TABS, value=ids.TAB_LANDSCAPE, className="tabs", children=[
-                    tab_landscape(), tab_descent(), tab_compare(), tab_collapse(), tab_basins(), tab_images(),
+                    tab_landscape(first_contour), tab_descent(), tab_compare(), tab_collapse(), tab_basins(),
+                    tab_images(),
                     *[dcc.Tab(label=label, value=value, children=[page.layout()]) for value, label, page in PAGES],
                 ]),
             ]),

@@ -2,42 +2,51 @@
 
 Nothing here knows about Dash components; every function takes and returns plain
 values (dicts, numpy arrays, core dataclasses, figures), so the unit tests call them
-directly. Controls ↔ Config ↔ URL is :mod:`dashboard.state`. The dashboard does no tensor maths: every number comes from core.
+directly. Controls ↔ Config ↔ URL is :mod:`dashboard.state`. The dashboard does no tensor maths:
+every number comes from core; what is done here is bookkeeping for display (projections onto the
+plane come from core's Plane, cutting paths at the window from the figure builders).
 
 Caches are bounded (``functools.lru_cache``) and keyed by the JSON of the part of
 the config that the result depends on, so changing one control recomputes only
 what that control affects (ε re-uses the landscape; the grid re-uses the problem).
 They hold no per-user state: two browser tabs with the same config share results.
+Every computation is preceded by the cost model's check (:func:`dashboard.state.check_request`).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import time
 from functools import lru_cache
 
 import numpy as np
 
 from core import Config, ConfigError, build_problem, from_preset, images
-from core.collapse import collapse_set
-from core.critical import critical_points, negative_ray_critical
-from core.descent import basins, descend, random_starts
+from core import io as core_io
 from core import landscape as core_landscape
+from core.budget import budget_curves, suggested_step
+from core.collapse import collapse_set
+from core.config import CONV
+from core.critical import critical_points, negative_ray_critical
+from core.descent import basins, descend, label_codes, radius_of, random_starts
+from core.diagnosis import LABELS
 from core.landscape import landscape
 from core.theory import neighbourhood_circle, theory_neighbourhoods
 
-from . import figures, ids
-from .state import DASH_LIMITS, DEFAULT, parse_int
+from . import figures, ids, jobs
+from .state import DASH_LIMITS, DEFAULT, check_request, parse_int
 
 COMPARE_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 COMPARE_GRID = 101     # points per side of each of the four compare surfaces
 COLLAPSE_GRID = 121    # points per side of the collapse-set grids
 CRITICAL_GRID = 41     # candidate grid of the critical-point search (refined by Newton)
 MAX_FRAMES = 101       # frames of a descent path sent to the browser
+MAX_PAIRS = 3          # other_fit end points kept for their images
+METHOD_NAMES = {"lbfgs": "L-BFGS", "gauss_newton": "Gauss–Newton", "adam": "Adam", "gd": "GD"}
 
 # Fields a Problem does not depend on: replaced by defaults in the problem's cache key.
-_VIEW_FIELDS = ("grid", "extent", "method", "lr", "steps", "starts", "start_seed", "tol", "eps")
+_VIEW_FIELDS = ("grid", "extent", "plane", "plane_seed", "method", "lr", "damping", "negate", "steps", "starts",
+                "start_seed", "tol", "ftol", "eps")
 
 
 # ---------------------------------------------------------------------------
@@ -49,7 +58,7 @@ def problem_key(cfg: Config) -> str:
 
 
 def landscape_key(cfg: Config) -> str:
-    return json.dumps([problem_key(cfg), cfg.grid, cfg.extent])
+    return json.dumps([problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed])
 
 
 @lru_cache(maxsize=8)
@@ -61,25 +70,42 @@ def problem_for(cfg: Config, dtype: str | None = None):
     return _problem(problem_key(cfg), dtype)
 
 
+def n0_of(cfg: Config) -> int:
+    """The latent size of cfg's generator (loads it, cached): the probe of :func:`dashboard.state.sync`."""
+    return problem_for(cfg).n0
+
+
 @lru_cache(maxsize=12)
-def _landscape(key: str, grid: int, extent: float):
-    return landscape(_problem(key), grid=grid, extent=extent)
+def _landscape(key: str, grid: int, extent: float, plane: str, plane_seed: int):
+    p = _problem(key)
+    if p.cfg.plane != plane or p.cfg.plane_seed != plane_seed:
+        import dataclasses
+
+        p = dataclasses.replace(p, cfg=p.cfg.replace(plane=plane, plane_seed=plane_seed))
+    return landscape(p, grid=grid, extent=extent)
 
 
 def landscape_for(cfg: Config, grid: int | None = None):
-    """core.landscape.landscape of ``cfg`` (default plane and window), cached."""
-    return _landscape(problem_key(cfg), cfg.grid if grid is None else grid, cfg.extent)
+    """core.landscape.landscape of ``cfg`` (its plane and window), cached, after the cost check."""
+    g = cfg.grid if grid is None else grid
+    check_request(cfg, "landscape", grid=g)
+    return _landscape(problem_key(cfg), g, cfg.extent, cfg.plane, cfg.plane_seed)
 
 
 def J_at(cfg: Config, Z) -> np.ndarray:
     """J at each latent point of Z (K, n0) → (K,), through core.landscape.J_at."""
-    return core_landscape.J_at(problem_for(cfg), np.asarray(Z, dtype=float).reshape(-1, cfg.n0))
+    return core_landscape.J_at(problem_for(cfg), np.asarray(Z, dtype=float).reshape(-1, n0_of(cfg)))
 
 
 def window(cfg: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The landscape's window sampled with n points per side: (u (n,), v (n,))."""
     L = landscape_for(cfg)
     return np.linspace(L.u[0], L.u[-1], n), np.linspace(L.v[0], L.v[-1], n)
+
+
+def box_of(cfg: Config) -> tuple[float, float, float, float]:
+    L = landscape_for(cfg)
+    return float(L.u[0]), float(L.u[-1]), float(L.v[0]), float(L.v[-1])
 
 
 def theory_marks(cfg: Config, heights: bool = True) -> dict:
@@ -96,8 +122,10 @@ def theory_marks(cfg: Config, heights: bool = True) -> dict:
     """
     L = landscape_for(cfg)
     pl = L.plane
-    th = theory_neighbourhoods(L.z_star, cfg.depth, cfg.eps)
-    pts, names = [th["z_star"], th["neg_rho_z_star"], np.zeros(cfg.n0)], ["z*", "−ρ_d z*", "origin"]
+    n0 = L.z_star.size
+    depth = cfg.depth if cfg.generator == CONV else 4
+    th = theory_neighbourhoods(L.z_star, depth, cfg.eps)
+    pts, names = [th["z_star"], th["neg_rho_z_star"], np.zeros(n0)], ["z*", "−ρ_d z*", "origin"]
     Js = J_at(cfg, np.stack(pts)) if heights else np.full(3, np.nan)
     points = {}
     for name, z, J in zip(names, pts, Js):
@@ -112,33 +140,36 @@ def theory_marks(cfg: Config, heights: bool = True) -> dict:
 
 
 @lru_cache(maxsize=8)
-def _critical(key: str, grid: int, extent: float):
+def _critical(key: str, grid: int, extent: float, plane: str, plane_seed: int):
     p64 = _problem(key, "float64")  # float64: Newton converges to ‖∇J‖ ~ 1e-9 in a few steps
-    L = _landscape(key, grid, extent)
-    n = min(CRITICAL_GRID, grid)
+    L = _landscape(key, grid, extent, plane, plane_seed)
+    n = min(CRITICAL_GRID if p64.cfg.generator == CONV else 21, grid)
     u, v = np.linspace(L.u[0], L.u[-1], n), np.linspace(L.v[0], L.v[-1], n)
     pts = critical_points(p64, L.plane, u, v, max_candidates=12)
     return pts, negative_ray_critical(p64)
 
 
 def critical_for(cfg: Config) -> dict:
-    """Critical points of J in the window (coarse grid, Newton-refined) and the empirical ρ̂."""
-    pts, rho_hat = _critical(problem_key(cfg), cfg.grid, cfg.extent)
+    """Critical points of J in the window (coarse grid, Newton-refined) and the ray minimum ρ̂_ray."""
     L = landscape_for(cfg)
+    pts, rho_hat = _critical(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed)
+    depth = cfg.depth if cfg.generator == CONV else 4
     return {
         "key": landscape_key(cfg),
         "points": [{"kind": p.kind, "u": p.u, "v": p.v, "J": p.J} for p in pts],
         "rho_hat": rho_hat,
-        "rho": theory_neighbourhoods(L.z_star, cfg.depth, cfg.eps)["rho"],
+        "rho": theory_neighbourhoods(L.z_star, depth, cfg.eps)["rho"],
         "rho_applies": bool(np.isfinite(L.rho)),
+        "depth": depth,
     }
 
 
 def rho_text(crit: dict, depth: int) -> str:
     rh = crit["rho_hat"]
-    emp = "none (no local minimum of J on the −z* ray)" if not np.isfinite(rh) else f"{rh:.3f}"
+    emp = "none (J has no interior minimum on the −z* ray)" if not np.isfinite(rh) else f"{rh:.3f}"
     note = "" if crit["rho_applies"] else " (Theorem 1 assumes ReLU with zero-mean weights: not this net)"
-    return f"ρ_{depth} (theory) = {crit['rho']:.4f} · ρ̂ (empirical, −z* ray) = {emp}{note}"
+    return (f"ρ_{depth} (theory) = {crit['rho']:.4f} · ρ̂_ray (minimum of J along −t z*, not a critical point "
+            f"of J) = {emp}{note}")
 
 
 def critical_text(crit: dict) -> str:
@@ -171,34 +202,88 @@ def _frames(T: int) -> np.ndarray:
     return np.unique(np.linspace(0, T, min(T + 1, MAX_FRAMES)).round().astype(int))
 
 
+def _wire(a: np.ndarray, digits: int) -> list:
+    """Rounded values for the browser (NaN → null): 4 decimals of a coordinate, 5 digits of J."""
+    a = np.asarray(a, dtype=float)
+    if digits < 0:   # significant digits
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mag = np.where(np.isfinite(a) & (a != 0), np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))), 0)
+        r = np.where(np.isfinite(a), np.round(a * 10.0 ** (-digits - 1 - mag)) / 10.0 ** (-digits - 1 - mag), np.nan)
+    else:
+        r = np.round(a, digits)
+    return [None if not np.isfinite(x) else float(x) for x in r.tolist()]
+
+
 def run_descent(cfg: Config, kind: str, uv: tuple | None = None) -> dict:
     """Descend from a clicked point (``kind="click"``, plane coordinates ``uv``) or from
     ``cfg.starts`` random N(0, I) starts (``kind="random"``); returns the store's JSON dict.
 
-    Paths are projected on the landscape's plane and subsampled to at most ``MAX_FRAMES``
-    frames; ``J`` is the exact J along them (Descent.J_path), not read off the grid.
+    Paths are projected on the landscape's plane, subsampled to at most ``MAX_FRAMES`` frames
+    and cut where they leave the window (:func:`figures.clip_to_window`); ``J`` is the exact J
+    along them (Descent.J_path), not read off the grid. ``pairs`` keeps up to ``MAX_PAIRS``
+    ``other_fit`` end points (their images are shown), ``warning`` says when starts diverged or
+    left the window and which step would not have.
     """
     p = problem_for(cfg)
     L = landscape_for(cfg)
     if kind == "click":
         starts = L.plane.lift(float(uv[0]), float(uv[1]))[None]
     elif kind == "random":
-        starts = np.asarray(random_starts(cfg.n0, cfg.starts, cfg.start_seed))
+        starts = np.asarray(random_starts(p.n0, cfg.starts, cfg.start_seed))
     else:
         raise ValueError(f"kind: must be click or random, got {kind!r}")
+    check_request(cfg, "descend", starts=starts.shape[0])
     d = descend(p, starts, **descent_settings(cfg))
     idx = _frames(d.paths.shape[0] - 1)
     pu, pv = L.plane.project(d.paths[idx])          # each (F, S)
+    J = d.J_path[idx]
+    box = box_of(cfg)
+    cut = [figures.clip_to_window(pu[:, s], pv[:, s], J[:, s], box) for s in range(pu.shape[1])]
+    labels = d.label.tolist()
+    pairs = [{"index": i, "z": [float(x) for x in d.solve.z[i]], "J": float(d.solve.J[i]),
+              "rel_error": float(d.diagnosis.rel_error[i])}
+             for i in np.flatnonzero(d.label == "other_fit")[:MAX_PAIRS]]
     return {
         "key": descent_key(cfg),
         "kind": kind,
         "iters": idx.tolist(),
-        "u": pu.T.tolist(),                          # (S, F)
-        "v": pv.T.tolist(),
-        "J": d.J_path[idx].T.tolist(),
-        "outcome": d.label.tolist(),
+        "u": [_wire(c[0], 4) for c in cut],          # (S, F)
+        "v": [_wire(c[1], 4) for c in cut],
+        "J": [_wire(c[2], -5) for c in cut],
+        "exit": [c[3] for c in cut],
+        "outcome": labels,
         "counts": d.counts,
+        "pairs": pairs,
+        "warning": descent_warning(cfg, d, starts, [c[3] for c in cut]),
+        "negated": int(d.solve.negated.sum()),
     }
+
+
+def descent_warning(cfg: Config, d, starts, exits) -> str:
+    """What went wrong with the steps: starts that diverged (and the step that would not have),
+    and paths that left the window (they are cut there, marked ×)."""
+    parts = []
+    n_div = int(d.counts.get("diverged", 0))
+    S = len(d.label)
+    if n_div:
+        p = problem_for(cfg)
+        why = f"a non-finite J or ‖z‖ beyond {radius_of(p):.3g}"
+        if cfg.method in ("gd", "adam"):
+            step = suggested_step(p, starts)
+            if cfg.method == "gd":
+                hint = f"try lr ≤ {step:.2g} (1 / the largest curvature of JᵀJ at the starts)"
+            else:
+                hint = f"try lr ≤ {min(0.1, cfg.lr / 10):.2g} (Adam moves ~lr per coordinate and step)"
+        elif cfg.method == "gauss_newton":
+            hint = f"try damping ≥ {max(1.0, 10 * cfg.damping):g}"
+        else:
+            hint = "try Gauss–Newton, or fewer steps"
+        parts.append(f"⚠ {n_div} of {S} starts diverged ({why}); {hint}.")
+    n_out = sum(bool(e) for e in exits)
+    if n_out:
+        parts.append(f"{n_out} path{'s' if n_out != 1 else ''} left the window: drawn up to its edge (×), "
+                     "and again where {} back.".format("they come" if n_out != 1 else "it comes"))
+    return " ".join(parts)
 
 
 def counts_text(store: dict | None) -> str:
@@ -207,52 +292,162 @@ def counts_text(store: dict | None) -> str:
     c = store["counts"]
     n = sum(c.values())
     what = "1 descent from the clicked point" if store["kind"] == "click" else f"{n} random starts"
-    return f"{what}: " + " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if v or k == "recovered")
+    text = f"{what}: " + " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if v or k == "recovered")
+    if store.get("negated"):
+        text += f" ({store['negated']} improved by the −ẑ restart)"
+    return text
+
+
+def check_descent_store(store) -> dict | None:
+    """A descent store as sent back by the browser (None stays None); ConfigError names ``descent``."""
+    if store is None:
+        return None
+    if not isinstance(store, dict):
+        raise ConfigError("descent", f"expected a mapping, got {type(store).__name__}")
+    for k, t in (("key", str), ("kind", str), ("iters", list), ("u", list), ("v", list), ("J", list),
+                 ("outcome", list), ("counts", dict)):
+        if not isinstance(store.get(k), t):
+            raise ConfigError("descent", f"{k} must be {t.__name__}")
+    S, F = len(store["u"]), len(store["iters"])
+    if not 1 <= S <= DASH_LIMITS["starts"][1] or not 1 <= F <= MAX_FRAMES:
+        raise ConfigError("descent", f"at most {DASH_LIMITS['starts'][1]} paths of {MAX_FRAMES} frames")
+    if len(store["v"]) != S or len(store["J"]) != S or len(store["outcome"]) != S:
+        raise ConfigError("descent", "u, v, J and outcome must have one entry per path")
+    if any(o not in LABELS for o in store["outcome"]):
+        raise ConfigError("descent", f"each outcome must be one of {', '.join(LABELS)}")
+    for a in store["u"] + store["v"] + store["J"]:
+        if not isinstance(a, list) or len(a) != F or any(x is not None and not isinstance(x, (int, float)) for x in a):
+            raise ConfigError("descent", f"every path must be a list of {F} numbers")
+    ex = store.get("exit") or [[]] * S
+    if not isinstance(ex, list) or len(ex) != S or any(
+            not isinstance(e, list) or any(not isinstance(f, int) or isinstance(f, bool) or not 0 < f < F for f in e)
+            for e in ex):
+        raise ConfigError("descent", "exit must hold one list of frame indices per path")
+    return store
+
+
+def pair_view(cfg: Config, store: dict | None) -> tuple:
+    """(figure or None, text): G(z*) and G(ẑ) of the first ``other_fit`` end point of the descent."""
+    if not store or store.get("key") != descent_key(cfg) or not store.get("pairs"):
+        return None, ""
+    pair = store["pairs"][0]
+    p = problem_for(cfg)
+    z = np.asarray(pair["z"], dtype=float)
+    if z.shape != (p.n0,) or not np.all(np.isfinite(z)):
+        raise ConfigError("descent", f"an other_fit end point needs {p.n0} finite entries")
+    imgs = images(p, z)
+    n = store["counts"].get("other_fit", len(store["pairs"]))
+    zt = ", ".join(f"{t:.3f}" for t in z[:6]) + (", …" if z.size > 6 else "")
+    text = (f"other fit (start #{pair['index'] + 1}, 1 of {n}): ẑ = ({zt}) has J(ẑ) = {pair['J']:.3g}, at the noise "
+            f"floor, but ‖ẑ − z*‖/‖z*‖ = {pair['rel_error']:.3g}: a second code that explains the same measurements, "
+            "so G is not injective on the observed pixels.")
+    fig = figures.pair_figure(imgs["x_star"], imgs["x"], imgs["mask"], title="G(z*) and G(ẑ): the same observed pixels")
+    return fig, text
+
+
+@lru_cache(maxsize=8)
+def _budget(key: str) -> dict:
+    cfg = Config.from_json(key)
+    p = problem_for(cfg)
+    return budget_curves(p, random_starts(p.n0, cfg.starts, cfg.start_seed), steps=cfg.steps, tol=cfg.tol,
+                         lr=cfg.lr, damping=cfg.damping)
+
+
+def budget_for(cfg: Config) -> dict:
+    """core.budget.budget_curves for cfg's random starts and budget, every solver, cached."""
+    check_request(cfg, "budget", starts=4 * cfg.starts)
+    return _budget(descent_key(cfg))
+
+
+def budget_view(cfg: Config) -> tuple:
+    """(figure, text) of the budget curves."""
+    d = budget_for(cfg)
+    parts = []
+    for k, m in enumerate(d["methods"]):
+        s = d["seconds"][k, -1]
+        parts.append(f"{METHOD_NAMES.get(str(m), m)} {100 * d['final'][k]:.0f}% in {d['iterations_used'][k]} "
+                     f"iterations, {s:.2g} s")
+    text = (f"{cfg.starts} random starts, budget {cfg.steps} iterations, recovered = ‖z_t − z*‖ ≤ {cfg.tol:g}‖z*‖: "
+            + " · ".join(parts) + ". A curve still rising at the end is a budget limit, not the landscape's.")
+    return figures.budget_figure(d, title="fraction of starts recovered by each solver"), text
 
 
 # ---------------------------------------------------------------------------
-# basins (computed a few rows per tick)
+# basins (a job of dashboard.jobs: a few rows per step)
 # ---------------------------------------------------------------------------
 def basin_new(cfg: Config, n: int, cancel_clicks: int = 0) -> dict:
-    """A new basin map of n × n starts; ``cancel_clicks`` is the Cancel button's count at the start."""
+    """A new basin-map job of n × n starts; ``cancel_clicks`` is the Cancel button's count at the start."""
     lo, hi = DASH_LIMITS["basin_grid"]
     if not lo <= n <= hi:
         raise ConfigError("basin_grid", f"must be in [{lo}, {hi}], got {n}")
-    return {"key": descent_key(cfg), "n": n, "rows": [], "status": "running", "sec_per_row": None,
-            "cancel_clicks": cancel_clicks}
+    check_request(cfg, "basins", grid=n)
+    return jobs.new("basins", descent_key(cfg), n, {"n": n, "rows": []}, cancel_clicks)
 
 
-def basin_step(store: dict, cfg: Config, budget_s: float = 0.5) -> dict:
-    """Compute the next rows of the basin map (as many as fit in ``budget_s``) with core.descent.basins."""
-    n = store["n"]
-    done = len(store["rows"])
-    if store["status"] != "running" or done >= n:
-        return store
-    spr = store["sec_per_row"]
-    k = 1 if not spr else int(max(1, min(n - done, budget_s // spr)))
+def _check_basins(job: dict) -> Config:
+    from .state import config_from_json
+
+    cfg = config_from_json(job["key"])
+    data = job["data"]
+    n, rows = data.get("n"), data.get("rows")
+    lo, hi = DASH_LIMITS["basin_grid"]
+    if not isinstance(n, int) or isinstance(n, bool) or not lo <= n <= hi or n != job["total"]:
+        raise ConfigError("basin_grid", f"must be in [{lo}, {hi}], got {n!r}")
+    if not isinstance(rows, list) or len(rows) != job["done"] or any(
+            not isinstance(r, list) or len(r) != n or any(not isinstance(c, int) or not 0 <= c < len(LABELS) for c in r)
+            for r in rows):
+        raise ConfigError("basins", f"rows must be {job['done']} lists of {n} label codes")
+    return cfg
+
+
+def basin_step(job: dict, k: int) -> tuple[dict, int]:
+    """The next k rows of the basin map with core.descent.basins → (the job's new data, k)."""
+    cfg = _check_basins(job)
+    n, rows = job["data"]["n"], job["data"]["rows"]
+    done = len(rows)
     u, v = window(cfg, n)
-    t0 = time.perf_counter()
     b = basins(problem_for(cfg), landscape_for(cfg).plane, u, v[done:done + k], **descent_settings(cfg))
-    dt = time.perf_counter() - t0
-    rows = store["rows"] + b.code.astype(int).tolist()
-    return {**store, "rows": rows, "sec_per_row": dt / k, "status": "done" if len(rows) >= n else "running"}
+    return {"n": n, "rows": rows + label_codes(b.label).astype(int).tolist()}, b.label.shape[0]
+
+
+def basin_drive(trigger: str | None, store: dict | None, cfg: Config, n_text, cancel_clicks: int = 0) -> tuple:
+    """Start, cancel or advance the basin map → (store, still running, next tick in ms, message)."""
+    store, running, msg = jobs.drive(
+        trigger, store, start=ids.BASIN_START, cancel=ids.BASIN_CANCEL, kind="basins",
+        make=lambda: basin_new(cfg, parse_int("basin_grid", n_text), cancel_clicks), step=basin_step,
+        cancel_clicks=cancel_clicks, key=descent_key(cfg), check=_check_basins)
+    return store, running, jobs.TICK_MS, msg
 
 
 def basin_summary(store: dict | None) -> tuple[float, str]:
     """(progress in %, text)."""
     if not store:
         return 0.0, "Press Start to map where the descent from every grid point ends."
-    n, rows = store["n"], store["rows"]
+    n, rows = store["data"]["n"], store["data"]["rows"]
     pct = 100.0 * len(rows) / n
     if not rows:
         return pct, f"{n}×{n} starts: computing…"
     a = np.asarray(rows)
     rate = float((a == 0).mean())
-    state = {"running": "computing…", "done": "done", "cancelled": "cancelled"}[store["status"]]
+    state = {"running": "computing…", "done": "done", "cancelled": "cancelled", "failed": "failed"}[store["status"]]
     others = " · ".join(f"{name.replace('_', ' ')} {int((a == k).sum())}" for k, name in enumerate(figures.OUTCOME_NAMES)
                         if k and (a == k).any())
     return pct, (f"{len(rows)} of {n} rows ({a.size} starts) · success rate {100 * rate:.1f}%"
                  + (f" · {others}" if others else "") + f" · {state}")
+
+
+def basin_view(store: dict | None) -> tuple:
+    """(basin figure, progress 0–100, text)."""
+    pct, text = basin_summary(store)
+    if not store:
+        return figures.message_figure("Press Start to compute the basin map."), 0, text
+    cfg = _check_basins(store)
+    u, v = window(cfg, store["data"]["n"])
+    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, cfg.eps, False)["points"]
+    marks = {k: th[k][:2] for k in ("z*", "−ρ_d z*")}
+    title = f"Where the descent ({METHOD_NAMES[cfg.method]}, {cfg.steps} steps) from each start ends"
+    return (figures.basin_figure(u, v, store["data"]["rows"], marks, figures.axis_labels(n0_of(cfg)), title),
+            round(pct), text)
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +462,7 @@ def compare_landscapes(cfg: Config) -> dict:
 @lru_cache(maxsize=4)
 def _collapse(key: str, grid: int, extent: float):
     p = _problem(key)
-    L = _landscape(key, grid, extent)
+    L = _landscape(key, grid, extent, p.cfg.plane, p.cfg.plane_seed)
     c = collapse_set(p, L.plane, L.u, L.v)
     imgs = None
     if c.witness is not None:
@@ -280,10 +475,15 @@ def collapse_pair(cfg: Config, source: str = "preset") -> dict:
 
     ``source="preset"`` uses the mode-collapse preset (Fig. 4 d); ``"current"`` the current config.
     """
+    if source not in ("preset", "current"):
+        raise ConfigError("collapse_source", f"must be preset or current, got {source!r}")
     left = from_preset("mode-collapse") if source == "preset" else cfg
+    if left.generator != CONV:
+        raise ConfigError("collapse_source", "the comparison with gaussian weights needs the random family (conv)")
     g = min(left.grid, COLLAPSE_GRID)
     out = {}
     for name, c in (("left", left), ("gaussian", left.replace(weights="gaussian"))):
+        check_request(c, "landscape", grid=g)
         L, col, imgs = _collapse(problem_key(c), g, c.extent)
         out[name] = {"cfg": c, "landscape": L, "collapse": col, "witness_images": imgs}
     return out
@@ -299,19 +499,20 @@ def images_at(cfg: Config, uv) -> dict:
 
 
 def uv_from_click(data: dict | None) -> tuple[float, float] | None:
-    """Plotly clickData / hoverData → (u, v), or None."""
+    """Plotly clickData / hoverData → (u, v), or None (also for anything malformed or non-finite)."""
     try:
         p = data["points"][0]
-        return float(p["x"]), float(p["y"])
+        u, v = float(p["x"]), float(p["y"])
     except (TypeError, KeyError, IndexError, ValueError):
         return None
+    return (u, v) if np.isfinite(u) and np.isfinite(v) and abs(u) < 1e6 and abs(v) < 1e6 else None
 
 
 def click_z_star(cfg: Config, uv) -> tuple[str, str]:
     """(z* text rounded to 4 decimals, "") for a clicked plane point, or ("", message)."""
     z = np.round(landscape_for(cfg).plane.lift(float(uv[0]), float(uv[1])), 4)
-    if not np.any(z):
-        return "", "z_star: must be nonzero (the click hit the origin)"
+    if np.linalg.norm(z) < 1e-6:
+        return "", "z_star: must be nonzero with ‖z*‖ ≥ 1e-6 (the click hit the origin)"
     return ",".join(repr(float(x)) for x in z), ""
 
 
@@ -319,20 +520,22 @@ def click_z_star(cfg: Config, uv) -> tuple[str, str]:
 # downloads
 # ---------------------------------------------------------------------------
 def landscape_npz(cfg: Config) -> bytes:
-    L = landscape_for(cfg)
-    buf = io.BytesIO()
-    np.savez(buf, u=L.u, v=L.v, J=L.J, origin=L.plane.origin, d1=L.plane.d1, d2=L.plane.d2,
-             z_star=L.z_star, rho=np.float64(L.rho), config=np.array(cfg.to_json()))
-    return buf.getvalue()
+    """The CLI's landscape file (core.io.landscape_arrays: mask or A, W1…Wd, plane, J, config)."""
+    import dataclasses
+
+    # The cached problem carries default view fields; the file carries the config as shown.
+    p = dataclasses.replace(problem_for(cfg), cfg=cfg)
+    return core_io.to_npz_bytes(core_io.landscape_arrays(p, landscape_for(cfg)))
 
 
 def landscape_csv(cfg: Config) -> str:
     """One row per grid point: u, v, the latent point z_1 … z_n0, J."""
     L = landscape_for(cfg)
+    n0 = L.z_star.size
     uu, vv = np.meshgrid(L.u, L.v)
-    Z = L.plane.lift(uu, vv).reshape(-1, cfg.n0)
+    Z = L.plane.lift(uu, vv).reshape(-1, n0)
     table = np.column_stack([uu.ravel(), vv.ravel(), Z, L.J.ravel()])
-    header = ",".join(["u", "v"] + [f"z{i + 1}" for i in range(cfg.n0)] + ["J"])
+    header = ",".join(["u", "v"] + [f"z{i + 1}" for i in range(n0)] + ["J"])
     buf = io.StringIO()
     np.savetxt(buf, table, delimiter=",", header=header, comments="", fmt="%.9g")
     return buf.getvalue()
@@ -344,7 +547,15 @@ def config_json(cfg: Config) -> str:
 
 def mask_of(cfg: Config):
     """The mask of A (C, *spatial) bool, or None for a dense Gaussian A (it does not depend on z)."""
-    return images(problem_for(cfg), np.ones(cfg.n0))["mask"]
+    p = problem_for(cfg)
+    return None if p.op.mask is None else p.op.mask.cpu().numpy()
+
+
+def figure_html(figs: list, title: str) -> str:
+    """One self-contained HTML page holding the figures, plotly.js embedded (opens offline)."""
+    parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            + "".join(parts) + "</body></html>")
 
 
 # ---------------------------------------------------------------------------
@@ -366,8 +577,8 @@ def figure_meta(cfg: Config, scale: str) -> dict:
 
 
 @lru_cache(maxsize=16)
-def _theory(pkey: str, grid: int, extent: float, eps: float, heights: bool) -> dict:
-    cfg = Config.from_json(pkey).replace(grid=grid, extent=extent, eps=eps)
+def _theory(pkey: str, grid: int, extent: float, plane: str, plane_seed: int, eps: float, heights: bool) -> dict:
+    cfg = Config.from_json(pkey).replace(grid=grid, extent=extent, eps=eps, plane=plane, plane_seed=plane_seed)
     return theory_marks(cfg, heights)
 
 
@@ -376,24 +587,36 @@ def marks_for(cfg: Config, crit: dict | None = None, desc: dict | None = None, f
     """Overlays for cfg's landscape: theory always; critical points and paths only when they
     were computed for this very config (stale stores are ignored). ``heights``: evaluate J at
     the theory marks (only a surface needs it)."""
-    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.eps, heights)
-    pts = crit["points"] if critical and crit and crit.get("key") == landscape_key(cfg) else []
+    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, cfg.eps, heights)
+    pts = []
+    if critical and isinstance(crit, dict) and crit.get("key") == landscape_key(cfg):
+        pts = [p for p in crit.get("points", []) if isinstance(p, dict) and p.get("kind") in ("minimum", "saddle",
+                                                                                                "maximum")]
     paths = []
-    if desc and desc.get("key") == descent_key(cfg):
-        paths = [(np.asarray(u), np.asarray(v), np.asarray(J), o)
-                 for u, v, J, o in zip(desc["u"], desc["v"], desc["J"], desc["outcome"])]
+    if isinstance(desc, dict) and desc.get("key") == descent_key(cfg):
+        desc = check_descent_store(desc)
+        ex = desc.get("exit") or [[]] * len(desc["u"])
+        paths = [(np.asarray(u, dtype=float), np.asarray(v, dtype=float), np.asarray(J, dtype=float), o, e)
+                 for u, v, J, o, e in zip(desc["u"], desc["v"], desc["J"], desc["outcome"], ex)]
+    if frame is not None and (not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < MAX_FRAMES):
+        frame = None
     return figures.Marks(points=th["points"], circles=th["circles"], critical=pts, paths=paths, frame=frame)
 
 
 def landscape_title(cfg: Config) -> str:
-    return f"J(z) · {cfg.activation} · {cfg.weights} W · {cfg.mask} mask r = {cfg.rate:g} · {cfg.grid}²"
+    if cfg.generator == CONV:
+        g = f"{cfg.activation} · {cfg.weights} W"
+    else:
+        g = f"G = {cfg.generator}"
+    noise = "" if cfg.noise in ("", "none") else f" · noise {cfg.noise}"
+    return f"J(z) · {g} · {cfg.mask} mask r = {cfg.rate:g}{noise} · {cfg.grid}²"
 
 
 def landscape_figure(cfg: Config, scale: str, marks: figures.Marks, three_d: bool):
     """cfg's landscape as a surface (``three_d``) or a contour, with ``marks``."""
     L = landscape_for(cfg)
     floor = figures.log_floor(L.J)
-    labels = figures.axis_labels(cfg.n0)
+    labels = figures.axis_labels(L.z_star.size)
     meta = figure_meta(cfg, scale)
     if three_d:
         return figures.surface_figure(L.u, L.v, L.J, scale, floor, labels, marks, title="surface", meta=meta)
@@ -404,8 +627,11 @@ def overlay_traces(cfg: Config, scale: str, marks: figures.Marks, three_d: bool)
     """The overlay traces of :func:`landscape_figure`, alone (for a Patch)."""
     J = landscape_for(cfg).J
     floor = figures.log_floor(J)
-    lo = figures.colour_range(figures.colour_values(J, scale, floor), scale)[0]
-    return figures.overlay_traces(marks, scale, floor, three_d, z_min=lo if three_d and scale == "log" else None)
+    c = figures.colour_values(J, scale, floor)
+    lo, hi = figures.colour_range(c, scale)
+    if not three_d:
+        return figures.overlay_traces(marks, scale, floor, False)
+    return figures.overlay_traces(marks, scale, floor, True, z_min=lo if scale == "log" else None, z_max=hi)
 
 
 # ---------------------------------------------------------------------------
@@ -418,6 +644,9 @@ def z_star_uv(cfg: Config) -> tuple[float, float]:
 
 
 def compare_view(cfg: Config, scale: str):
+    if cfg.generator != CONV:
+        return figures.message_figure("Compare σ swaps the activation of the random family; "
+                                      f"the generator {cfg.generator!r} has its own.")
     Ls = compare_landscapes(cfg)
     return figures.compare_figure({a: (L.u, L.v, L.J) for a, L in Ls.items()}, scale, figures.axis_labels(cfg.n0),
                                   z_star_uv=z_star_uv(cfg), meta={"config": config_tag(cfg)})
@@ -455,49 +684,12 @@ def collapse_view(cfg: Config, source: str, scale: str) -> tuple:
     return fig, witness, text
 
 
-def basin_drive(trigger: str | None, store: dict | None, cfg: Config, n_text, cancel_clicks: int = 0) -> tuple:
-    """Start, cancel or advance the basin map → (store, still running, next tick in ms, message).
-
-    The caller lets the timer fire once more per answered tick, so ticks never overlap. A tick
-    also stops when the Cancel button was pressed since the start (``cancel_clicks`` grew), so a
-    tick answered after the cancel cannot restart the map.
-    """
-    cancel_clicks = cancel_clicks or 0
-    if trigger == ids.BASIN_START:
-        try:
-            store = basin_new(cfg, parse_int("basin_grid", n_text), cancel_clicks)
-        except ConfigError as e:
-            return store, False, 300, str(e)
-        return store, True, 300, ""
-    if not store or store["status"] != "running":
-        return store, False, 300, ""
-    if trigger == ids.BASIN_CANCEL or cancel_clicks > store.get("cancel_clicks", 0):
-        return {**store, "status": "cancelled"}, False, 300, ""
-    if store["key"] != descent_key(cfg):
-        return {**store, "status": "cancelled"}, False, 300, "basins: the config changed; press Start again"
-    store = basin_step(store, cfg)
-    return store, store["status"] == "running", 100, ""
-
-
-def basin_view(store: dict | None) -> tuple:
-    """(basin figure, progress 0–100, text)."""
-    pct, text = basin_summary(store)
-    if not store:
-        return figures.message_figure("Press Start to compute the basin map."), 0, text
-    cfg = Config.from_json(store["key"])
-    u, v = window(cfg, store["n"])
-    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.eps, False)["points"]
-    marks = {k: th[k][:2] for k in ("z*", "−ρ_d z*")}
-    title = f"Where the descent ({cfg.method}, lr {cfg.lr:g}, {cfg.steps} steps) from each start ends"
-    return figures.basin_figure(u, v, store["rows"], marks, figures.axis_labels(cfg.n0), title), round(pct), text
-
-
 def images_view(cfg: Config, uv) -> tuple:
     """(images figure, text) at plane point uv (z* when None)."""
     if uv is None:
         uv = z_star_uv(cfg)
     imgs = images_at(cfg, uv)
-    z = ", ".join(f"{t:.3f}" for t in imgs["z"])
-    C = cfg.channels[-1]
+    z = ", ".join(f"{t:.3f}" for t in imgs["z"][:8]) + (", …" if imgs["z"].size > 8 else "")
+    C = np.shape(imgs["x"])[0]
     note = f" (channel 1 of {C})" if C > 1 else ""
     return figures.images_figure(imgs), f"z = ({z}) · J(z) = {imgs['J']:.4g}{note}"

@@ -7,7 +7,8 @@ from core.config import ConfigError
 from core.phase import PhaseSpec, phase_transition
 from dashboard.pages import expected as exp_page
 from dashboard.pages import phase as phase_page
-from dashboard.pages.figures_experiments import expected_figure, phase_figure, ray_figure
+from dashboard import ids, jobs
+from dashboard.figures.experiments import expected_figure, phase_figure, ray_figure
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -73,63 +74,108 @@ def test_ray_figure_marks_the_three_critical_points():
 # ---------------------------------------------------------------------------
 # phase page logic
 # ---------------------------------------------------------------------------
-CONTROLS = ("paper-fig4", "", ["random", "top"], "0.01,0.5", "4", "2")
+# net, channels, noise, tol, method, steps, patterns, rates, trials, restarts
+CONTROLS = ("paper-fig4", "", "none", "0.001", "lbfgs", "300", ["random", "top"], "0.01,0.5", "4", "2")
+
+
+def _c(**k):
+    names = ("net", "channels", "noise", "tol", "method", "steps", "patterns", "rates", "trials", "restarts")
+    d = dict(zip(names, CONTROLS))
+    d.update(k)
+    return tuple(d[n] for n in names)
 
 
 def test_phase_controls_errors_name_the_field():
     """Reference: the page's documented bounds (PhaseSpec's, plus the dashboard's tighter ones)."""
-    for controls, field in ((("paper-fig4", "", ["random"], "0.1", "abc", "2"), "trials"),
-                            (("paper-fig4", "", ["random"], "0.1:1", "4", "2"), "rates"),
-                            (("paper-fig4", "", [], "0.1", "4", "2"), "patterns"),
-                            (("paper-fig4", "2,x", ["random"], "0.1", "4", "2"), "channels"),
-                            (("paper-fig4", "", ["random"], "0.1", "501", "2"), "trials"),
-                            (("nope", "", ["random"], "0.1", "4", "2"), "preset")):
+    for controls, field in ((_c(trials="abc"), "trials"), (_c(rates="0.1:1"), "rates"), (_c(patterns=[]), "patterns"),
+                            (_c(channels="2,x"), "channels"), (_c(trials="501"), "trials"), (_c(net="nope"), "net"),
+                            (_c(noise="loud"), "noise"), (_c(tol="2"), "tol"), (_c(method="newton"), "method"),
+                            (_c(steps="99999"), "steps"), (_c(net="mnist", channels="2,8,1"), "channels"),
+                            (_c(patterns=[None]), "patterns"), (_c(trials=None), "trials")):
         with pytest.raises(ConfigError) as e:
             phase_page.spec_from_controls(*controls)
         assert e.value.field == field
-    spec = phase_page.spec_from_controls("paper-fig4", "10,32,1", ["left"], "0.1", "4", "2")
+    spec = phase_page.spec_from_controls(*_c(channels="10,32,1", patterns=["left"], rates="0.1"))
     assert spec.config.channels == (10, 32, 1) and spec.config.z_star == ()
+    spec = phase_page.spec_from_controls(*_c(net="mnist", noise="quantize:8", tol="0.05"))
+    assert spec.config.generator == "mnist" and spec.config.noise == "quantize:8" and spec.config.tol == 0.05
+
+
+def test_phase_trials_times_restarts_beyond_a_step_are_refused_before_start():
+    """Reference: core.cost's estimate of one (pattern, rate) cell against the dashboard's bound."""
+    with pytest.raises(ConfigError) as e:
+        phase_page.spec_from_controls(*_c(channels="2,128,1", trials="500", restarts="40"))
+    assert e.value.field == "trials" and "reduce trials" in str(e.value)
 
 
 def test_phase_job_in_chunks_equals_one_batched_run():
     """Reference: core.phase.phase_transition on the same spec in one call."""
     spec = phase_page.spec_from_controls(*CONTROLS)
     store = phase_page.job_new(spec)
-    ticks = 0
+    steps = 0
     while store["status"] == "running":
-        store = phase_page.job_step(store, budget_s=0.0)   # one cell per tick
-        ticks += 1
-    assert ticks == 4 and store["next"] == store["cells"] == 4
-    ref = phase_transition(PhaseSpec.from_json(store["spec"]))
-    assert np.array_equal(np.array(store["success"], dtype=bool), ref.success)
+        store = jobs.advance(store, phase_page.job_step, budget_s=0.0)   # one cell per step
+        steps += 1
+    assert steps == 4 and store["done"] == store["total"] == 4
+    ref = phase_transition(PhaseSpec.from_json(store["key"]))
+    assert np.array_equal(np.array(store["data"]["success"], dtype=bool), ref.success)
     s = phase_page.job_summary(store)
     assert np.allclose(s["p"], ref.p_success) and np.allclose(s["lo"], ref.ci_low)
+    assert np.allclose(s["r50_interval"], np.stack([ref.r50_low, ref.r50_high], 1), equal_nan=True)
 
 
 def test_phase_drive_starts_advances_and_cancels():
     """Reference: the driver's contract — Start makes a job and enables the timer, a tick adds cells,
     Cancel stops the timer and keeps the partial results; bad controls leave the store alone."""
-    store, disabled, err = phase_page.job_drive(phase_page.START, None, CONTROLS)
-    assert store["next"] == 0 and not disabled and err == ""
-    store, disabled, _ = phase_page.job_drive(phase_page.INTERVAL, store, CONTROLS)
-    assert store["next"] >= 1 and not disabled
-    partial = store["next"]
-    store, disabled, _ = phase_page.job_drive(phase_page.CANCEL, store, CONTROLS)
-    assert store["status"] == "cancelled" and disabled and store["next"] == partial
-    store2, disabled, _ = phase_page.job_drive(phase_page.INTERVAL, store, CONTROLS)
-    assert store2 is store and disabled                      # a late tick after Cancel does nothing
-    same, disabled, err = phase_page.job_drive(phase_page.START, store, ("paper-fig4", "", ["random"], "x", "4", "2"))
+    store, disabled, err = phase_page.job_drive(ids.PHASE_START, None, CONTROLS)
+    assert store["done"] == 0 and not disabled and err == ""
+    store, disabled, _ = phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS)
+    assert store["done"] >= 1 and not disabled
+    partial = store["done"]
+    store, disabled, _ = phase_page.job_drive(ids.PHASE_CANCEL, store, CONTROLS)
+    assert store["status"] == "cancelled" and disabled and store["done"] == partial
+    store2, disabled, _ = phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS)
+    assert store2 == store and disabled                      # a late tick after Cancel does nothing
+    same, disabled, err = phase_page.job_drive(ids.PHASE_START, store, _c(rates="x"))
     assert same is store and disabled and err.startswith("rates")
     fig, pct, text = phase_page.job_view(store)
     assert 0 < pct < 100 and "cancelled" in text and len(fig.data) == 2 * 4 + 2
+    late, disabled, _ = phase_page.job_drive(ids.PHASE_INTERVAL, phase_page.job_new(phase_page.spec_from_controls(
+        *CONTROLS), cancel_clicks=1), CONTROLS, cancel_clicks=2)
+    assert late["status"] == "cancelled" and disabled
+
+
+@pytest.mark.parametrize("forge, words", [
+    (lambda j: {**j, "key": "{"}, "spec"),
+    (lambda j: {**j, "total": 2 * 10 ** 8}, "total"),
+    (lambda j: {**j, "done": 1}, "cells hold results"),
+    (lambda j: {**j, "data": {"success": [[[2] * 4, None]] * 2, "labels": [[{}, None]] * 2}, "done": 2}, "successes"),
+    (lambda j: {**j, "key": j["key"].replace('"trials": 4', '"trials": 5000')}, "trials"),
+])
+def test_forged_phase_jobs_are_refused_with_a_message(forge, words):
+    job = phase_page.job_new(phase_page.spec_from_controls(*CONTROLS))
+    with pytest.raises(ConfigError) as e:
+        phase_page.job_drive(ids.PHASE_INTERVAL, forge(job), CONTROLS)
+    assert words in str(e.value)
 
 
 def test_phase_view_before_any_run_shows_the_masks():
-    """Reference: the default patterns, one mask panel each, and no curve data yet."""
-    fig, pct, _ = phase_page.job_view(None)
+    """Reference: the chosen patterns, one mask panel each, and no curve data yet."""
+    fig, pct, _ = phase_page.job_view(None, CONTROLS)
     d = fig.data
-    assert pct == 0 and sum(t.type == "heatmap" for t in d) == 4
+    assert pct == 0 and sum(t.type == "heatmap" for t in d) == 2
     assert all(len(t.x if t.x is not None else []) == 0 for t in d if t.type == "scatter")
+
+
+def test_phase_figure_draws_the_r50_interval_where_the_fit_cannot_place_it():
+    """Reference: the interval (0.1, 0.2] given here, drawn as a closed band."""
+    rates = np.array([0.05, 0.1, 0.2, 0.4])
+    p = np.array([[0, 0, 1, 1.0]])
+    fig = phase_figure(rates, ["top"], p, p, p, np.array([np.nan]), r50_interval=np.array([[0.1, 0.2]]))
+    band = fig.data[3]
+    assert list(band.x) == [0.1, 0.2, 0.2, 0.1, 0.1] and band.fill == "toself" and "(0.1, 0.2]" in band.name
+    assert phase_page.r50_text("top", np.nan, (0.1, 0.2)) == "top ∈ (0.1, 0.2]"
+    assert phase_page.r50_text("top", np.nan, (np.nan, 0.05)) == "top < 0.05"
 
 
 # ---------------------------------------------------------------------------
@@ -166,6 +212,11 @@ def test_expected_compute_rejects_bad_controls():
         with pytest.raises(ConfigError) as e:
             exp_page.compute(*args)
         assert e.value.field == field
+    for controls, field in ((("paper-fig4", None, 31, []), "width_factor"), (("paper-fig4", 0, None, []), "grid"),
+                            (("paper-fig4", 0, 31, "mc"), "monte_carlo"), ((None, 0, 31, []), "preset")):
+        with pytest.raises(ConfigError) as e:
+            exp_page.parse_controls(*controls)
+        assert e.value.field == field
 
 
 # ---------------------------------------------------------------------------
@@ -174,8 +225,8 @@ def test_expected_compute_rejects_bad_controls():
 def test_pages_use_prefixed_ids_and_register_their_callbacks():
     """Reference: the integration contract — layout() and register_callbacks(app), ids prefixed by page."""
     for page, prefix in ((phase_page, "phase-"), (exp_page, "expected-")):
-        ids = _ids(page.layout())
-        assert ids and all(i.startswith(prefix) for i in ids) and len(ids) == len(set(ids))
+        found = _ids(page.layout())
+        assert found and all(i.startswith(prefix) for i in found) and len(found) == len(set(found))
         app = dash.Dash(__name__)
         app.layout = page.layout()
         page.register_callbacks(app)

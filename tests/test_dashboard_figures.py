@@ -125,19 +125,88 @@ def test_theory_circles_have_radius_eps_norm_z_star():
 def test_paths_cut_at_the_frame_and_lifted_onto_the_surface(grid):
     u, v, J = grid
     p1 = (np.array([0.0, 0.5, 0.8]), np.array([1.0, 0.0, -0.5]), np.array([9.0, 2.0, 0.0]), "recovered")
-    p2 = (np.array([-1.0, -0.5, -0.3]), np.array([0.0, 0.1, 0.2]), np.array([5.0, 4.0, 3.5]), "other")
+    p2 = (np.array([-1.0, -0.5, -0.3]), np.array([0.0, 0.1, 0.2]), np.array([5.0, 4.0, 3.5]), "other_fit")
     full = figures.surface_figure(u, v, J, "linear", 1e-15, marks=Marks(paths=[p1, p2]))
     t = full.data[OVERLAY_INDEX["path: recovered"]]
     np.testing.assert_array_equal(np.asarray(t.z, dtype=float), p1[2])   # z = J along the path
     ends = full.data[OVERLAY_INDEX["current"]]
     assert list(ends.x) == [0.8, -0.3]
-    assert list(ends.marker.color) == [figures.OUTCOME_COLORS["recovered"], figures.OUTCOME_COLORS["other"]]
+    assert list(ends.marker.color) == [figures.OUTCOME_COLORS["recovered"], figures.OUTCOME_COLORS["other_fit"]]
     cut = figures.contour_figure(u, v, J, "linear", 1e-15, marks=Marks(paths=[p1, p2, p1], frame=1))
     rec = cut.data[OVERLAY_INDEX["path: recovered"]]
     x = np.asarray(rec.x, dtype=float)
     assert x.size == 5 and np.isnan(x[2])                  # two pieces of two points, one gap
     assert list(cut.data[OVERLAY_INDEX["current"]].x) == [0.5, -0.5, 0.5]
     assert list(cut.data[OVERLAY_INDEX["start"]].x) == [0.0, -1.0, 0.0]
+
+
+def test_paths_keep_inside_the_window():
+    """Reference: the crossing points worked out by hand on the box [−1, 1]²."""
+    box = (-1.0, 1.0, -1.0, 1.0)
+    u = np.array([0.0, 0.5, 3.0, 1e30, np.nan, 0.5, 0.2])
+    v = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.1])
+    J = np.arange(7.0)
+    cu, cv, cJ, exits = figures.clip_to_window(u, v, J, box)
+    assert exits == [2]                                  # one excursion, frames 2–4
+    assert (cu[2], cv[2], cJ[2]) == (1.0, 0.0, 1.0)      # 0.5 → 3 crosses u = 1 at v = 0, J of the frame before
+    assert np.isnan(cu[3:5]).all() and np.isnan(cJ[3:5]).all()
+    np.testing.assert_array_equal(cu[5:], [0.5, 0.2])    # drawn again once back inside
+    diag = figures.clip_to_window([0.0, 2.0], [0.0, 4.0], [1.0, 2.0], box)
+    assert (diag[0][1], diag[1][1]) == (0.5, 1.0)        # the segment to (2, 4) leaves through v = 1 at s = 1/4
+    start_out = figures.clip_to_window([5.0, 0.0], [0.0, 0.0], [1.0, 2.0], box)
+    assert np.isnan(start_out[0][0]) and start_out[0][1] == 0.0 and start_out[3] == []
+
+
+def test_left_window_marks_and_fixed_surface_axes(grid):
+    u, v, J = grid
+    path = figures.clip_to_window([0.0, 1.0, 50.0, 1e6], [0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3e9, 4e20],
+                                  (u[0], u[-1], v[0], v[-1]))
+    marks = Marks(paths=[(*path[:3], "diverged", path[3])])
+    fig = figures.surface_figure(u, v, J, "linear", 1e-15, marks=marks)
+    gone = fig.data[OVERLAY_INDEX["left the window"]]
+    assert list(gone.x) == [u[-1]] and list(gone.y) == [0.0]
+    scene = fig.layout.scene
+    assert tuple(scene.xaxis.range) == (u[0], u[-1]) and tuple(scene.yaxis.range) == (v[0], v[-1])
+    assert scene.zaxis.range[1] < 1.1 * J.max()            # the runaway's J = 4e20 does not stretch z
+    z = np.asarray(fig.data[OVERLAY_INDEX["path: diverged"]].z, dtype=float)
+    assert np.nanmax(z) <= J.max()
+    cut = figures.contour_figure(u, v, J, "linear", 1e-15, marks=Marks(paths=marks.paths, frame=1))
+    assert len(cut.data[OVERLAY_INDEX["left the window"]].x) == 0   # not yet left at frame 1
+
+
+def test_a_large_grid_has_a_coarser_surface():
+    """Reference: every k-th grid point, k = ceil((N − 1) / (SURFACE_MAX − 1)), and the last one."""
+    u = np.linspace(-1, 1, 401)
+    J = np.add.outer(u ** 2, u)
+    fig = figures.surface_figure(u, u, J, "linear", 1e-15)
+    k = math.ceil(400 / (figures.SURFACE_MAX - 1))
+    idx = list(range(0, 401, k)) + ([400] if 400 % k else [])
+    np.testing.assert_array_equal(np.asarray(fig.data[0].x), u[idx])
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), J[np.ix_(idx, idx)].astype(np.float32))
+    assert figures.contour_figure(u, u, J, "linear", 1e-15).data[0].z.shape == (401, 401)
+
+
+def test_budget_figure_carries_the_curves():
+    curves = {"methods": np.array(["lbfgs", "adam"]), "iterations": np.arange(4),
+              "recovered": np.array([[0, 0.5, 1, 1], [0, 0, 0.25, 0.5]]),
+              "seconds": np.array([[0, 0.1, 0.2, 0.2], [0, 0.05, 0.1, 0.15]]),
+              "counts": np.array([[4, 0, 0, 0, 0], [2, 0, 0, 2, 0]])}
+    d = figures.budget_figure(curves).data
+    assert len(d) == 4
+    np.testing.assert_array_equal(np.asarray(d[2].y), curves["recovered"][1])
+    np.testing.assert_array_equal(np.asarray(d[1].x), [0.1, 0.2, 0.2])      # t = 0 is left off the log axis
+    assert "unconverged 2" in d[2].name and "100%" in d[0].name
+
+
+def test_pair_figure_shows_both_images_and_their_difference():
+    x1 = np.arange(12.0).reshape(1, 3, 4)
+    x2 = x1 + 0.5
+    mask = x1 > 5
+    d = {t.name: np.asarray(t.z, dtype=float) for t in figures.pair_figure(x1, x2, mask).data}
+    np.testing.assert_array_equal(d["G(z*)"], x1[0])
+    np.testing.assert_array_equal(d["G(ẑ)"], x2[0])
+    np.testing.assert_array_equal(d["G(ẑ) − G(z*)"], np.full((3, 4), 0.5))
+    np.testing.assert_array_equal(d["mask"], mask[0].astype(float))
 
 
 def test_log_surface_heights_are_clamped_at_the_colour_bar(grid):
@@ -200,9 +269,12 @@ def test_fast_figures_pass_plotly_validation(grid):
     u, v, J = grid
     marks = Marks(points={"z*": (0.8, -0.5, 0.0)}, circles={"B(z*, ε‖z*‖)": (u[:5], v[:5], J[0, :5])},
                   critical=[{"kind": "saddle", "u": 1.0, "v": 2.0, "J": 3.0}],
-                  paths=[(u[:3], v[:3], J[0, :3], "negative")])
+                  paths=[(u[:3], v[:3], J[0, :3], "critical", [2])])
     for fig in (figures.contour_figure(u, v, J, "log", figures.log_floor(J), marks=marks),
                 figures.surface_figure(u, v, J, "log", figures.log_floor(J), marks=marks),
+                figures.budget_figure({"methods": np.array(["gd"]), "iterations": np.arange(3),
+                                       "recovered": np.array([[0, 0.5, 1.0]]), "seconds": np.array([[0, 0.1, 0.2]])}),
+                figures.pair_figure(J[None], J[None], J[None] > 1),
                 figures.mask_figure(np.ones((1, 3, 3), bool)), figures.mask_figure(None)):
         go.Figure(fig.to_dict())   # raises ValueError on any invalid property
 

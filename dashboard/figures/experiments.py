@@ -18,7 +18,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 # phase transition
 # ---------------------------------------------------------------------------
 def phase_figure(rates, patterns, p, lo, hi, r50, masks: dict | None = None, done=None,
-                 title: str = "", mask_titles: dict | None = None) -> go.Figure:
+                 title: str = "", mask_titles: dict | None = None, r50_interval=None) -> go.Figure:
     """Success probability against the sampling rate, one curve per pattern, and each pattern's mask.
 
     Parameters
@@ -35,12 +35,15 @@ def phase_figure(rates, patterns, p, lo, hi, r50, masks: dict | None = None, don
         ``pattern → title`` of its mask panel (default: the pattern's name).
     done : array (P, R) bool, optional
         Cells computed so far; the others are left out of the curves.
+    r50_interval : array (P, 2), optional
+        Where r50 is NaN, the two tested rates (a, b] between which the proportion first reaches
+        ½ (drawn as a band), or (NaN, b): below the lowest rate.
 
     Returns
     -------
     go.Figure
         Traces, per pattern in order: interval band (upper edge, lower edge filled to it), curve,
-        r50 line; then one heatmap per mask.
+        r50 line (or its interval as a band); then one heatmap per mask.
     """
     rates = np.asarray(rates, dtype=float)
     p, lo, hi = (np.asarray(a, dtype=float) for a in (p, lo, hi))
@@ -68,10 +71,21 @@ def phase_figure(rates, patterns, p, lo, hi, r50, masks: dict | None = None, don
                                  hovertemplate=f"{name}: r = %{{x:.3f}}<br>p = %{{y:.2f}} "
                                                "(95%: %{customdata[0]:.2f}–%{customdata[1]:.2f})<extra></extra>"), 1, 1)
         r = float(r50[i]) if i < len(r50) else float("nan")
-        xs, ys = ([r, r], [0, 1]) if np.isfinite(r) else ([], [])
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=c, dash="dash", width=1.5), legendgroup=name,
-                                 name=f"r50 {name} = {r:.3f}" if np.isfinite(r) else f"r50 {name}: —",
-                                 hovertemplate=f"r50 ({name}) = {r:.3f}<extra></extra>"), 1, 1)
+        a, b = (np.asarray(r50_interval, dtype=float)[i] if r50_interval is not None else (np.nan, np.nan))
+        if np.isfinite(r):
+            fig.add_trace(go.Scatter(x=[r, r], y=[0, 1], mode="lines", line=dict(color=c, dash="dash", width=1.5),
+                                     legendgroup=name, name=f"r50 {name} = {r:.3f}",
+                                     hovertemplate=f"r50 ({name}) = {r:.3f}<extra></extra>"), 1, 1)
+        elif np.isfinite(a) and np.isfinite(b):
+            # The data jump between two tested rates: r50 lies in (a, b], drawn as a band.
+            fig.add_trace(go.Scatter(x=[a, b, b, a, a], y=[0, 0, 1, 1, 0], mode="lines", fill="toself",
+                                     fillcolor=_rgba(c, 0.15), line=dict(color=c, dash="dot", width=1),
+                                     legendgroup=name, name=f"r50 {name} ∈ ({a:.3g}, {b:.3g}]",
+                                     hovertemplate=f"r50 ({name}) between {a:.3g} and {b:.3g}<extra></extra>"), 1, 1)
+        else:
+            below = f" < {b:.3g}" if np.isfinite(b) else ": —"
+            fig.add_trace(go.Scatter(x=[], y=[], mode="lines", line=dict(color=c, dash="dash", width=1.5),
+                                     legendgroup=name, name=f"r50 {name}{below}"), 1, 1)
     for j, name in enumerate(show, start=1):
         m = np.asarray(masks[name], dtype=float)
         if m.ndim == 1:
@@ -141,7 +155,10 @@ def expected_figure(u, v, J_emp, J_exp, z_star_uv=None, labels=("z₁", "z₂"),
 
 
 def ray_figure(t, ray_emp, ray_exp, t_emp: float, t_exp: float, rho: float, title: str = "") -> go.Figure:
-    """J and E[J] along the ray ``−t z*``, with the empirical critical point, the expected one and ρ_d.
+    """J and E[J] along the ray ``−t z*``, with the ray minimum ρ̂_ray of each and ρ_d.
+
+    The minimum of J *along the ray* is not a critical point of J: the gradient there is
+    perpendicular to the ray in general.
 
     Returns
     -------
@@ -156,8 +173,8 @@ def ray_figure(t, ray_emp, ray_exp, t_emp: float, t_exp: float, rho: float, titl
     fig.add_trace(go.Scatter(x=t, y=ray_exp, mode="lines", name="expected E[J(−t z*)]",
                              line=dict(color="#555", dash="dot", width=2)))
     top = float(np.nanmax(np.concatenate([ray_emp, ray_exp]))) if t.size else 1.0
-    for name, val, colour, dash in (("empirical critical point", t_emp, "#1f77b4", "solid"),
-                                    ("expected critical point", t_exp, "#555", "dot"),
+    for name, val, colour, dash in (("ray minimum ρ̂_ray of J", t_emp, "#1f77b4", "solid"),
+                                    ("ray minimum of E[J]", t_exp, "#555", "dot"),
                                     ("ρ_d (Hand–Voroninski)", rho, "#ff7f00", "dash")):
         ok = val is not None and np.isfinite(val)
         fig.add_trace(go.Scatter(x=[val, val] if ok else [], y=[0, top] if ok else [], mode="lines",

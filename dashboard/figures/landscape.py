@@ -1,9 +1,10 @@
-"""Pure figure builders: numpy arrays and plain dicts in, ``plotly.graph_objects.Figure`` out.
+"""Landscape figures: contour, surface, the four-activation compare, images, collapse, basins.
 
 No Dash, no core calls, no state: the tests compare the trace dicts these return.
 Landscape figures always carry the same overlay traces, in the order of
 :data:`OVERLAYS` (empty when there is nothing to draw), so a callback can update
-one overlay with ``Patch()["data"][i]`` without re-sending the 201² grid.
+one overlay with ``Patch()["data"][i]`` without re-sending the 201² grid, and the
+browser's playback (``dashboard/assets/playback.js``) can restyle them by index.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ OUTCOME_NAMES = tuple(OUTCOME_COLORS)
 
 # Overlay traces after the landscape trace (data[0]), always in this order.
 # Plotly draws later traces on top: the markers of the theory come last.
-OVERLAYS = ("B(z*, ε‖z*‖)", "B(−ρ_d z*, ε‖z*‖)", "start", "path: recovered", "path: negative",
-            "path: other", "current", "minimum", "saddle", "maximum", "z*", "−ρ_d z*", "origin")
+OVERLAYS = ("B(z*, ε‖z*‖)", "B(−ρ_d z*, ε‖z*‖)", "start", *(f"path: {k}" for k in OUTCOME_NAMES),
+            "left the window", "current", "minimum", "saddle", "maximum", "z*", "−ρ_d z*", "origin")
 OVERLAY_INDEX = {name: i + 1 for i, name in enumerate(OVERLAYS)}
 
 _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
@@ -37,6 +38,7 @@ _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
 }
 _CIRCLE_COLOUR = {"B(z*, ε‖z*‖)": "#e41a1c", "B(−ρ_d z*, ε‖z*‖)": "#ff7f00"}
 _MARGIN = dict(l=50, r=20, t=40, b=40)
+SURFACE_MAX = 101   # points per side of a 3-D surface (the contour keeps the full grid)
 
 
 # ---------------------------------------------------------------------------
@@ -92,7 +94,9 @@ class Marks:
     points : {name: (u, v, J)} for names among z*, −ρ_d z*, origin
     circles : {name: (cu (K,), cv (K,), cJ (K,))}
     critical : list of {"kind", "u", "v", "J"}
-    paths : list of (u (F,), v (F,), J (F,), outcome)
+    paths : list of (u (F,), v (F,), J (F,), outcome) or (…, outcome, exits): the path as cut by
+        :func:`clip_to_window` (NaN where it is not drawn) and the frames at which it left the
+        window (each drawn at the edge)
     frame : draw paths up to this frame index (None: all of them)
     """
 
@@ -101,6 +105,47 @@ class Marks:
     critical: list = field(default_factory=list)
     paths: list = field(default_factory=list)
     frame: int | None = None
+
+
+def clip_to_window(u, v, J, box) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Keep a path (F,) inside the window, so no axis ever rescales to a runaway iterate.
+
+    Parameters
+    ----------
+    u, v, J : array (F,)
+        Plane coordinates of the iterates and J there (non-finite values allowed).
+    box : (u_lo, u_hi, v_lo, v_hi)
+
+    Returns
+    -------
+    (u, v, J, exits)
+        Frames outside the window (or non-finite) become NaN, so they are not drawn (a path
+        that comes back is drawn again from its first frame inside). The first frame of each
+        excursion is moved to where the segment from the frame before crosses the window's edge
+        (with that frame's J), and is listed in ``exits``: the path is drawn up to the edge and
+        the crossing can be marked.
+    """
+    u, v, J = (np.array(a, dtype=float) for a in (u, v, J))
+    u0, u1, v0, v1 = box
+    inside = np.isfinite(u) & np.isfinite(v) & (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1)
+    exits = [int(f) for f in np.nonzero(inside[:-1] & ~inside[1:])[0] + 1]
+    cross = {}
+    for f in exits:
+        a, b = np.array([u[f - 1], v[f - 1]]), np.array([u[f], v[f]])
+        s = 0.0
+        if np.all(np.isfinite(b)):
+            d = b - a
+            s = 1.0       # the largest fraction of the segment a → b that stays in the box
+            for k, (lo, hi) in enumerate(((u0, u1), (v0, v1))):
+                if d[k] > 0:
+                    s = min(s, (hi - a[k]) / d[k])
+                elif d[k] < 0:
+                    s = min(s, (lo - a[k]) / d[k])
+        cross[f] = (a + max(0.0, s) * (b - a), J[f - 1])
+    u[~inside] = v[~inside] = J[~inside] = np.nan
+    for f, (c, j) in cross.items():
+        u[f], v[f], J[f] = c[0], c[1], j
+    return u, v, J, exits
 
 
 def _with_gaps(arrays) -> np.ndarray:
@@ -121,25 +166,29 @@ def fast_figure(data: list, layout: dict) -> go.Figure:
     return go.Figure(data=data, layout=layout, _validate=False)
 
 
-def _trace(three_d: bool, name: str, x, y, J, scale, floor, z_min=None, **kw) -> dict:
-    """A scatter (2-D) or scatter3d trace dict; on a surface, z is J's colour value (clamped at z_min)."""
+def _trace(three_d: bool, name: str, x, y, J, scale, floor, z_min=None, z_max=None, **kw) -> dict:
+    """A scatter (2-D) or scatter3d trace dict; on a surface, z is J's colour value clamped to
+    [z_min, z_max] (the surface's own range, so a path never stretches the z axis)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     kw.setdefault("hovertemplate", f"{name}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
     if three_d:
         z = colour_values(J, scale, floor) if np.size(J) else np.empty(0)
         if z_min is not None and z.size:
             z = np.fmax(z, z_min)   # NaN gaps between paths stay gaps
+        if z_max is not None and z.size:
+            z = np.fmin(z, z_max)
         return dict(type="scatter3d", x=x, y=y, z=z, name=name, showlegend=False, **kw)
     return dict(type="scatter", x=x, y=y, name=name, **kw)
 
 
-def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min: float | None = None) -> list:
+def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min: float | None = None,
+                   z_max: float | None = None) -> list:
     """One trace dict per entry of :data:`OVERLAYS` (empty ones included), for a contour or a surface.
 
-    On a surface, heights are colour values clamped below at ``z_min`` (as the surface is).
+    On a surface, heights are colour values clamped to [z_min, z_max] (as the surface is).
     """
     def tr(name, x, y, J, **kw):
-        return _trace(three_d, name, x, y, J, scale, floor, z_min=z_min, **kw)
+        return _trace(three_d, name, x, y, J, scale, floor, z_min=z_min, z_max=z_max, **kw)
 
     def point_marker(name, size2, size3):
         colour, s2, s3 = _POINT_STYLE[name]
@@ -152,8 +201,16 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
         traces[name] = tr(name, cu, cv, cJ, mode="lines",
                           line=dict(color=_CIRCLE_COLOUR[name], width=4 if three_d else 2))
     f = None if marks.frame is None else marks.frame + 1
-    cut = [(np.asarray(u)[:f], np.asarray(v)[:f], np.asarray(J)[:f], o) for u, v, J, o in marks.paths]
-    traces["start"] = tr("start", [c[0][0] for c in cut], [c[1][0] for c in cut], [c[2][0] for c in cut],
+    cut = []
+    for p in marks.paths:
+        u, v, J, o = p[:4]
+        ex = list(p[4]) if len(p) > 4 and p[4] else []
+        u, v, J = (np.asarray(a, dtype=float)[:f] for a in (u, v, J))
+        cut.append((u, v, J, o, [e for e in ex if e < u.size]))
+    first = [int(np.argmax(np.isfinite(c[0]))) if np.isfinite(c[0]).any() else -1 for c in cut]
+    drawn = [(c, i) for c, i in zip(cut, first) if i >= 0]
+    traces["start"] = tr("start", [c[0][i] for c, i in drawn], [c[1][i] for c, i in drawn],
+                         [c[2][i] for c, i in drawn],
                          mode="markers", marker=dict(color="white", symbol="circle", size=4 if three_d else 7,
                                                      line=dict(color="black", width=1)))
     for outcome in OUTCOME_NAMES:
@@ -162,9 +219,16 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
                                         _with_gaps(c[1] for c in sel), _with_gaps(c[2] for c in sel),
                                         mode="lines", connectgaps=False,
                                         line=dict(color=OUTCOME_COLORS[outcome], width=4 if three_d else 2))
-    traces["current"] = tr("current", [c[0][-1] for c in cut], [c[1][-1] for c in cut], [c[2][-1] for c in cut],
-                           mode="markers", marker=dict(color=[OUTCOME_COLORS[c[3]] for c in cut],
-                                                       size=5 if three_d else 9, line=dict(color="black", width=1)))
+    gone = [(c[0][e], c[1][e], c[2][e]) for c in cut for e in c[4]]
+    traces["left the window"] = tr("left the window", [g[0] for g in gone], [g[1] for g in gone],
+                                   [g[2] for g in gone], mode="markers",
+                                   marker=dict(color="#ff1744", symbol="x" if three_d else "x-thin-open",
+                                               size=5 if three_d else 12, line=dict(color="#ff1744", width=2)),
+                                   hovertemplate="left the window here<br>(%{x:.3f}, %{y:.3f})<extra></extra>")
+    traces["current"] = tr("current", [c[0][-1] for c, _ in drawn], [c[1][-1] for c, _ in drawn],
+                           [c[2][-1] for c, _ in drawn], mode="markers",
+                           marker=dict(color=[OUTCOME_COLORS[c[3]] for c, _ in drawn],
+                                       size=5 if three_d else 9, line=dict(color="black", width=1)))
     for kind in ("minimum", "saddle", "maximum"):
         pts = [p for p in marks.critical if p["kind"] == kind]
         colour, s2, s3 = _POINT_STYLE[kind]
@@ -201,31 +265,59 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
         xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], constrain="domain"),
         yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], scaleanchor="x",
                    constrain="domain"),
-        legend=dict(orientation="h", y=-0.14, x=0, font=dict(size=11)), meta=meta or {},
+        legend=dict(orientation="h", y=-0.14, x=0, font=dict(size=11)),
+        meta={**(meta or {}), **playback_meta(scale, floor, None, None)},
         clickmode="event", hovermode="closest")
     return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=False), layout)
 
 
+def coarse(u, v, c, n_max: int):
+    """Every k-th point of the grid (the last one kept) so that no side has more than ``n_max``."""
+    u, v, c = np.asarray(u), np.asarray(v), np.asarray(c)
+    def take(n):
+        k = max(1, int(np.ceil((n - 1) / (n_max - 1))))
+        idx = np.arange(0, n, k)
+        return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
+    iu, iv = take(u.size), take(v.size)
+    return u[iu], v[iv], c[np.ix_(iv, iu)]
+
+
 def surface_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), marks: Marks | None = None,
                    title: str = "", meta: dict | None = None) -> go.Figure:
-    """3-D surface of J (height and colour use the same scale as the contour), with the overlays."""
+    """3-D surface of J (height and colour use the same scale as the contour), with the overlays.
+
+    The surface is drawn on at most :data:`SURFACE_MAX` points per side (a 3-D mesh finer than
+    that costs seconds of software WebGL and shows nothing more); the axes are fixed to the
+    window and the surface's own height range, so no path can rescale them.
+    """
     c = colour_values(J, scale, floor)
     lo, hi = colour_range(c, scale)
     # Log heights are clamped at the colour bar's low end, so the surface is not one deep spike.
     z_min = lo if scale == "log" else None
+    z_lo = lo if z_min is not None else float(np.nanmin(c))
+    su, sv, sc = coarse(u, v, c, SURFACE_MAX)
     main = dict(
-        type="surface", x=np.asarray(u, float), y=np.asarray(v, float),
-        z=(c if z_min is None else np.fmax(c, z_min)).astype(np.float32),
+        type="surface", x=np.asarray(su, float), y=np.asarray(sv, float),
+        z=(sc if z_min is None else np.fmax(sc, z_min)).astype(np.float32),
         colorscale=COLORSCALE, cmin=lo, cmax=hi, showscale=False, name="J",
         hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
+    pad = 0.02 * (hi - z_lo)
     layout = dict(
         title=dict(text=title, x=0.02, font=dict(size=14)), margin=dict(l=0, r=0, t=40, b=0),
-        uirevision="landscape", meta=meta or {}, showlegend=False,
-        scene=dict(xaxis=dict(title=dict(text=labels[0])), yaxis=dict(title=dict(text=labels[1])),
-                   zaxis=dict(title=dict(text=colour_label(scale))),
+        uirevision="landscape", meta={**(meta or {}), **playback_meta(scale, floor, z_min, hi)}, showlegend=False,
+        scene=dict(xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], autorange=False),
+                   yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], autorange=False),
+                   zaxis=dict(title=dict(text=colour_label(scale)), range=[z_lo - pad, hi + pad], autorange=False),
                    aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.7),
                    camera=dict(eye=dict(x=1.5, y=-1.5, z=1.0))))
-    return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=True, z_min=z_min), layout)
+    return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=True, z_min=z_min, z_max=hi),
+                       layout)
+
+
+def playback_meta(scale: str, floor: float, z_min: float | None, z_max: float | None) -> dict:
+    """What the browser's playback needs to place path points on this figure (heights on a surface)."""
+    return {"scale": scale, "floor": float(floor), "z_min": None if z_min is None else float(z_min),
+            "z_max": None if z_max is None else float(z_max)}
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Expected vs empirical landscape: why Theorem 1 holds.
 
 Three panels — one random net's J, the closed-form expectation E_W[J] over the weights, and their
-difference — and J along the −z* ray with the empirical critical point, the expected one and
+difference — and J along the −z* ray with its minimum ρ̂_ray (a minimum along the ray, not a critical point), that of E_W[J] and
 −ρ_d z*. A width slider multiplies every channel count after n0: as the net widens its landscape
 concentrates on the expected one. Optionally a Monte Carlo mean over K weight draws is overlaid
 on the ray, as an independent check of the closed form. All numbers come from
@@ -10,27 +10,41 @@ on the ray, as an independent check of the closed form. All numbers come from
 from __future__ import annotations
 
 import numpy as np
-from dash import Input, Output, dcc, html
+from dash import Input, Output, dcc, html, no_update
 
 from core.config import ConfigError, from_preset
 from core.expected import expected_landscape, monte_carlo_J, widen
 from core.phase import torch_threads
 
-from .figures_experiments import expected_figure, ray_figure
+from .. import ids, state
+from ..figures import message_figure
+from ..figures.experiments import expected_figure, ray_figure
+from ..guard import callback
+from .url import register_url_sync
 
-PRESET = "expected-preset"
-WIDTH = "expected-width"
-GRID = "expected-grid"
-MC = "expected-mc"
-HEATMAPS = "expected-heatmaps"
-RAY = "expected-ray"
-STATUS = "expected-status"
-ERROR = "expected-error"
+PRESET, WIDTH, GRID, MC = ids.EXPECTED_PRESET, ids.EXPECTED_WIDTH, ids.EXPECTED_GRID, ids.EXPECTED_MC
+HEATMAPS, RAY, STATUS, ERROR = ids.EXPECTED_HEATMAPS, ids.EXPECTED_RAY, ids.EXPECTED_STATUS, ids.EXPECTED_ERROR
 
 PRESETS = ("paper-fig4", "authors-code")    # Gaussian-weight ReLU presets, where the closed form applies
 WIDTHS = (1, 2, 4, 8, 16)                   # slider positions → width factor
 GRIDS = (31, 61, 101)
 MC_DRAWS, MC_RAY_POINTS = 32, 61
+DEFAULTS = dict(preset=PRESETS[0], width=0, grid=61, mc=[])
+CONTROLS = {"preset": PRESET, "width": WIDTH, "grid": GRID, "mc": MC}
+
+
+def parse_controls(preset, width_index, grid, mc) -> tuple:
+    """The controls, checked as if a hostile browser had sent them → compute()'s arguments."""
+    preset = state.parse_choice("preset", preset, PRESETS)
+    if isinstance(width_index, bool) or not isinstance(width_index, (int, str)):
+        raise ConfigError("width_factor", f"slider index must be in [0, {len(WIDTHS) - 1}], got {width_index!r}")
+    w = state.parse_int("width_factor", width_index)
+    if isinstance(grid, bool) or not isinstance(grid, (int, str)):
+        raise ConfigError("grid", f"must be one of {GRIDS}, got {grid!r}")
+    g = state.parse_int("grid", grid)
+    if not isinstance(mc, (list, type(None))) or any(x != "mc" for x in (mc or [])):
+        raise ConfigError("monte_carlo", f"expected [] or ['mc'], got {mc!r}")
+    return preset, w, g, "mc" in (mc or [])
 
 
 def compute(preset: str, width_index: int, grid: int, monte_carlo: bool = False) -> dict:
@@ -72,14 +86,15 @@ def view(d: dict) -> tuple:
                            title=f"channels {','.join(map(str, d['channels']))} (width ×{d['width']}); "
                                  "J in units of max E_W[J]")
     ray = ray_figure(d["t"], d["ray_emp"], d["ray_exp"], d["t_emp"], d["t_exp"], d["rho"],
-                     title="along the −z* ray: the spurious critical point")
+                     title="along the −z* ray: J(−t z*) and its minimum (a minimum along the ray, not a "
+                           "critical point of J)")
     if "ray_mc" in d:
         ray.add_scatter(x=d["t_mc"], y=d["ray_mc"], mode="markers", name=f"Monte Carlo mean (K = {MC_DRAWS})",
                         marker=dict(color="#2ca02c", size=5),
                         error_y=dict(type="data", array=2 * d["ray_mc_sem"], thickness=1, width=0))
     fmt = lambda x: f"{x:.3f}" if np.isfinite(x) else "none"  # noqa: E731
-    text = (f"max |J − E J| / max E J = {d['rel_error']:.3f} · critical point on −z* ray: empirical t = "
-            f"{fmt(d['t_emp'])}, expected t = {fmt(d['t_exp'])}, ρ_d = {d['rho']:.3f}")
+    text = (f"max |J − E J| / max E J = {d['rel_error']:.3f} · minimum along the −z* ray: ρ̂_ray = "
+            f"{fmt(d['t_emp'])} (this net), t = {fmt(d['t_exp'])} (E_W[J], closed form), ρ_d = {d['rho']:.3f}")
     return heat, ray, text
 
 
@@ -87,18 +102,18 @@ def layout():
     return html.Div(children=[
         html.Div(className="toolbar", children=[
             html.Label("net"),
-            dcc.Dropdown(id=PRESET, options=list(PRESETS), value=PRESETS[0], clearable=False, searchable=False,
+            dcc.Dropdown(id=PRESET, options=list(PRESETS), value=DEFAULTS["preset"], clearable=False, searchable=False,
                          style={"width": "160px"}),
             html.Label("channel width ×"),
             html.Div(className="slider", children=[
-                dcc.Slider(id=WIDTH, min=0, max=len(WIDTHS) - 1, step=1, value=0,
+                dcc.Slider(id=WIDTH, min=0, max=len(WIDTHS) - 1, step=1, value=DEFAULTS["width"],
                            marks={i: f"×{w}" for i, w in enumerate(WIDTHS)}),
             ]),
             html.Label("grid"),
-            dcc.Dropdown(id=GRID, options=list(GRIDS), value=61, clearable=False, searchable=False,
+            dcc.Dropdown(id=GRID, options=list(GRIDS), value=DEFAULTS["grid"], clearable=False, searchable=False,
                          style={"width": "80px"}),
             dcc.Checklist(id=MC, options=[{"label": f"Monte Carlo check on the ray (K = {MC_DRAWS})",
-                                           "value": "mc"}], value=[], className="checklist"),
+                                           "value": "mc"}], value=DEFAULTS["mc"], className="checklist"),
         ]),
         html.Div(id=ERROR, className="error"),
         dcc.Loading(dcc.Graph(id=HEATMAPS, config={"displaylogo": False})),
@@ -108,14 +123,17 @@ def layout():
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output(HEATMAPS, "figure"), Output(RAY, "figure"), Output(STATUS, "children"),
-                  Output(ERROR, "children"),
-                  Input(PRESET, "value"), Input(WIDTH, "value"), Input(GRID, "value"), Input(MC, "value"))
-    def _update(preset, width_index, grid, mc):
-        try:
-            d = compute(preset, width_index, grid, monte_carlo="mc" in (mc or []))
-        except ConfigError as e:
-            import plotly.graph_objects as go
+    register_url_sync(app, "expected.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
 
-            return go.Figure(), go.Figure(), "", str(e)
+    @callback(app, Output(HEATMAPS, "figure"), Output(RAY, "figure"), Output(STATUS, "children"),
+              Output(ERROR, "children"),
+              Input(PRESET, "value"), Input(WIDTH, "value"), Input(GRID, "value"), Input(MC, "value"),
+              Input(ids.TABS, "value"))
+    def _update(preset, width_index, grid, mc, tab):
+        if tab != ids.TAB_EXPECTED:
+            return no_update, no_update, no_update, no_update
+        try:
+            d = compute(*parse_controls(preset, width_index, grid, mc))
+        except ConfigError as e:
+            return message_figure(str(e)), message_figure(""), "", str(e)
         return (*view(d), "")

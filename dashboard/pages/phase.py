@@ -1,146 +1,197 @@
 """Phase transition page: P(exact recovery) against the sampling rate, one curve per mask pattern.
 
-The experiment runs in the background: a ``dcc.Interval`` advances it a few (pattern, rate) cells
-per tick with :class:`core.phase.PhaseRunner`, the partial results live in a ``dcc.Store`` (no
-server-side state), a progress bar follows it and Cancel stops the timer. The interval is a
-one-shot (``max_intervals=1``) that each finished step re-arms by resetting ``n_intervals``: a
-tick can never fire while the previous step is still running, however slow the machine (with a
-free-running timer Dash would supersede a slow step's request with the next tick's, whose State
-is still the old store, and the job would never advance). The plain functions
-below (:func:`spec_from_controls`, :func:`job_new`, :func:`job_step`, :func:`job_drive`,
-:func:`job_view`) carry all the logic and are what the tests call.
+The experiment is a job of :mod:`dashboard.jobs`: each step runs a few (pattern, rate) cells with
+:class:`core.phase.PhaseRunner`, the partial results live in a ``dcc.Store`` (no server-side
+state besides a bounded cache of runners keyed by the spec), a progress bar follows it and
+Cancel stops it between steps. Any generator the project ships can be measured, with noise on
+the measurements; the settings live in the URL (``phase.…``). The plain functions below
+(:func:`spec_from_controls`, :func:`job_new`, :func:`job_step`, :func:`job_drive`,
+:func:`job_summary`, :func:`job_view`) carry all the logic and are what the tests call.
 """
 from __future__ import annotations
 
-import time
+from functools import lru_cache
 
 import numpy as np
-from dash import Input, Output, State, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from core.config import PRESETS, ConfigError, from_preset
-from core.masks import make_operator
-from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, fit_logistic, parse_patterns, parse_rates, \
-    torch_threads, wilson_interval
+from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
+from core.masks import make_operator, parse_noise
+from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, fit_logistic, parse_patterns, \
+    parse_rates, torch_threads, wilson_interval
 
-from .figures_experiments import phase_figure
+from .. import ids, jobs, state
+from ..figures.experiments import phase_figure
+from ..guard import callback
+from .url import register_url_sync
 
-# --- component ids --------------------------------------------------------------
-PRESET = "phase-preset"
-CHANNELS = "phase-channels"
-PATTERNS = "phase-patterns"
-RATES = "phase-rates"
-TRIALS = "phase-trials"
-RESTARTS = "phase-restarts"
-START = "phase-start"
-CANCEL = "phase-cancel"
-INTERVAL = "phase-interval"
-STORE = "phase-store"
-PROGRESS = "phase-progress"
-STATUS = "phase-status"
-ERROR = "phase-error"
-GRAPH = "phase-graph"
-
-DEFAULTS = dict(preset="paper-fig4", channels="", patterns=["random", "top", "left", "border"],
-                rates="0.05:1:12", trials="50", restarts="4")
-DASH_LIMITS = {"trials": 500, "points": 200_000}   # the page's own, tighter bounds (an interactive run)
-TICK_BUDGET_S = 0.8
-TICK_MS = 150          # pause between a finished step and the next (the timer is a re-armed one-shot)
+NETS = ("paper-fig4", "authors-code", *SHIPPED)
+# The defaults show the paper's ordering (spread-out masks need the lowest rate) within ~30 s on a
+# 2-core machine: the shipped MNIST generator with 8-bit measurements, success at 5 % latent error.
+# (Noiseless, one row of near-black pixels already pins z* down and every pattern succeeds at its
+# lowest achievable rate; on paper-fig4 only the random mask shows a transition, near r = 0.015.)
+DEFAULTS = dict(net="mnist", channels="", noise="quantize:8", tol="0.05", method="lbfgs", steps="300",
+                patterns=["random", "top", "border"], rates="0.02,0.05,0.1,0.2,0.3,0.4,0.5,0.7", trials="12",
+                restarts="2")
+CONTROLS = {"net": ids.PHASE_GENERATOR, "channels": ids.PHASE_CHANNELS, "noise": ids.PHASE_NOISE,
+            "tol": ids.PHASE_TOL, "method": ids.PHASE_METHOD, "steps": ids.PHASE_STEPS,
+            "patterns": ids.PHASE_PATTERNS, "rates": ids.PHASE_RATES, "trials": ids.PHASE_TRIALS,
+            "restarts": ids.PHASE_RESTARTS}
+DASH_LIMITS = {"trials": 500, "steps": 2000}   # the page's own, tighter bounds (an interactive run)
+METHOD_LABELS = {"lbfgs": "L-BFGS", "gauss_newton": "Gauss–Newton", "adam": "Adam", "gd": "GD"}
 
 
 # ---------------------------------------------------------------------------
 # logic (plain functions)
 # ---------------------------------------------------------------------------
-def _int(field: str, text) -> int:
-    try:
-        return int(str(text).strip())
-    except ValueError:
-        raise ConfigError(field, f"expected an integer, got {text!r}") from None
-
-
-def spec_from_controls(preset, channels_text, patterns, rates_text, trials_text, restarts_text) -> PhaseSpec:
-    """The controls → a validated :class:`PhaseSpec` (ConfigError names the field)."""
-    over = {"z_star": ()}
-    if channels_text and str(channels_text).strip():
-        try:
-            over["channels"] = tuple(int(c) for c in str(channels_text).split(",") if c.strip())
-        except ValueError:
-            raise ConfigError("channels", f"expected comma-separated integers, got {channels_text!r}") from None
-    cfg = from_preset(preset, **over)
-    pats = tuple(patterns) if isinstance(patterns, (list, tuple)) else parse_patterns(patterns or "")
-    spec = PhaseSpec(config=cfg, patterns=pats, rates=parse_rates(rates_text), trials=_int("trials", trials_text),
-                     restarts=_int("restarts", restarts_text))
-    if spec.trials > DASH_LIMITS["trials"]:
-        raise ConfigError("trials", f"the dashboard allows at most {DASH_LIMITS['trials']}; use `python -m core phase`")
-    if spec.n_points > DASH_LIMITS["points"]:
-        raise ConfigError("trials", f"patterns × rates × trials × restarts = {spec.n_points} exceeds the dashboard's "
-                                    f"{DASH_LIMITS['points']}; use `python -m core phase`")
+def spec_from_controls(net, channels_text, noise, tol_text, method, steps_text, patterns, rates_text, trials_text,
+                       restarts_text) -> PhaseSpec:
+    """The controls → a validated :class:`PhaseSpec` (ConfigError names the control and its range)."""
+    net = state.parse_choice("net", net, NETS)
+    over = dict(noise=state._text("noise", noise) or "none", tol=state.parse_float("tol", tol_text),
+                method=state.parse_choice("method", method, METHODS), steps=state.parse_int("steps", steps_text))
+    parse_noise(over["noise"])
+    if not 0 < over["tol"] < 1:
+        raise ConfigError("tol", f"must be in (0, 1), got {over['tol']}")
+    if not 1 <= over["steps"] <= DASH_LIMITS["steps"]:
+        raise ConfigError("steps", f"must be in [1, {DASH_LIMITS['steps']}] in the dashboard, got {over['steps']}")
+    ch = state._text("channels", channels_text) if channels_text is not None else ""
+    if net in PRESETS:
+        if ch:
+            over["channels"] = state.parse_list("channels", ch, int)
+        cfg = from_preset(net, z_star=(), **over)
+    else:
+        if ch:
+            raise ConfigError("channels", f"applies to the random family only, not to {net!r}; leave it empty")
+        cfg = Config(generator=net, **over)
+    if isinstance(patterns, (list, tuple)):
+        if not all(isinstance(p, str) for p in patterns):
+            raise ConfigError("patterns", f"each must be one of {', '.join(PHASE_PATTERNS)}")
+        pats = tuple(patterns)
+    else:
+        pats = parse_patterns(state._text("patterns", patterns))
+    spec = PhaseSpec(config=cfg, patterns=pats, rates=parse_rates(state._text("rates", rates_text)),
+                     trials=state.parse_int("trials", trials_text), restarts=state.parse_int("restarts", restarts_text))
+    check_spec(spec)
     return spec
 
 
-def job_new(spec: PhaseSpec) -> dict:
+def check_spec(spec: PhaseSpec) -> None:
+    """The dashboard's bounds: trials, and the cost model on one cell (one step) and on the whole run."""
+    if spec.trials > DASH_LIMITS["trials"]:
+        raise ConfigError("trials", f"must be in [1, {DASH_LIMITS['trials']}] in the dashboard; use "
+                                    "`python -m core phase` for more")
+    cfg = spec.config
+    state.check_request(cfg, "phase_cell", trials=spec.trials, restarts=spec.restarts, rates=1, patterns=1)
+    state.check_request(cfg, "phase", trials=spec.trials, restarts=spec.restarts, rates=len(spec.rates),
+                        patterns=len(spec.patterns))
+
+
+def job_new(spec: PhaseSpec, cancel_clicks: int = 0) -> dict:
     """A fresh job: every (pattern, rate) cell still to do."""
     P, R = len(spec.patterns), len(spec.rates)
-    return {"spec": spec.to_json(), "next": 0, "cells": P * R, "success": [[None] * R for _ in range(P)],
-            "status": "running", "sec_per_cell": None, "seconds": 0.0}
+    return jobs.new("phase", spec.to_json(), P * R, {"success": [[None] * R for _ in range(P)],
+                                                     "labels": [[None] * R for _ in range(P)]}, cancel_clicks)
 
 
-def job_step(store: dict, budget_s: float = TICK_BUDGET_S) -> dict:
-    """Run the next cells (one pattern, as many rates as fit in ``budget_s``) → the updated store."""
-    if store["status"] != "running" or store["next"] >= store["cells"]:
-        return store
-    spec = PhaseSpec.from_json(store["spec"])
-    R = len(spec.rates)
-    p, r0 = divmod(store["next"], R)
-    spc = store["sec_per_cell"]
-    k = 1 if not spc else int(max(1, min(R - r0, budget_s // spc)))
-    k = min(k, max(1, 20_000 // (spec.trials * spec.restarts)))
-    t0 = time.perf_counter()
+def check_job(job: dict) -> PhaseSpec:
+    """The spec of a job sent back by the browser, and its partial results, checked."""
+    try:
+        spec = PhaseSpec.from_json(job["key"])
+    except (ValueError, TypeError) as e:
+        raise ConfigError("job", f"the phase spec does not parse ({e})") from None
+    check_spec(spec)
+    P, R, T = len(spec.patterns), len(spec.rates), spec.trials
+    suc, lab = job["data"].get("success"), job["data"].get("labels")
+    if job["total"] != P * R:
+        raise ConfigError("job", f"total must be patterns × rates = {P * R}, got {job['total']}")
+    ok = isinstance(suc, list) and len(suc) == P and all(isinstance(r, list) and len(r) == R for r in suc)
+    ok = ok and isinstance(lab, list) and len(lab) == P and all(isinstance(r, list) and len(r) == R for r in lab)
+    if not ok:
+        raise ConfigError("job", f"success and labels must be {P} × {R} cells")
+    n_done = 0
+    for row, lrow in zip(suc, lab):
+        for c, lc in zip(row, lrow):
+            if c is None:
+                continue
+            n_done += 1
+            if not isinstance(c, list) or len(c) != T or any(x not in (0, 1) or isinstance(x, bool) for x in c):
+                raise ConfigError("job", f"a done cell holds {T} successes (0 or 1)")
+            if not isinstance(lc, dict) or any(not isinstance(v, int) or isinstance(v, bool) for v in lc.values()):
+                raise ConfigError("job", "a done cell's labels are counts")
+    if n_done != job["done"]:
+        raise ConfigError("job", f"done = {job['done']} but {n_done} cells hold results")
+    return spec
+
+
+@lru_cache(maxsize=2)
+def _runner(spec_json: str) -> PhaseRunner:
     with torch_threads(1):
-        block = PhaseRunner(spec).run_block(spec.patterns[p], list(range(r0, r0 + k)))
-    dt = time.perf_counter() - t0
-    success = [row[:] for row in store["success"]]
+        return PhaseRunner(PhaseSpec.from_json(spec_json))
+
+
+def job_step(job: dict, k: int) -> tuple[dict, int]:
+    """The next cells (one pattern, at most k rates) → (the job's new data, cells done)."""
+    spec = check_job(job)
+    R, T, S = len(spec.rates), spec.trials, spec.restarts
+    p, r0 = divmod(job["done"], R)
+    k = max(1, min(k, R - r0, 20_000 // (T * S)))
+    with torch_threads(1):
+        block = _runner(job["key"]).run_block(spec.patterns[p], list(range(r0, r0 + k)))
+    success = [row[:] for row in job["data"]["success"]]
+    labels = [row[:] for row in job["data"]["labels"]]
     for j in range(k):
         success[p][r0 + j] = block.success[j].astype(int).tolist()
-    nxt = store["next"] + k
-    return {**store, "next": nxt, "success": success, "sec_per_cell": dt / k, "seconds": store["seconds"] + dt,
-            "status": "done" if nxt >= store["cells"] else "running"}
+        names, counts = np.unique(block.diagnosis[j], return_counts=True)
+        labels[p][r0 + j] = {str(a): int(b) for a, b in zip(names, counts)}
+    return {"success": success, "labels": labels}, k
 
 
-def job_drive(trigger, store, controls: tuple) -> tuple:
+def job_drive(trigger, store, controls: tuple, cancel_clicks: int = 0) -> tuple:
     """Start, cancel or advance → (store, timer disabled, error message)."""
-    if trigger == START:
-        try:
-            spec = spec_from_controls(*controls)
-        except ConfigError as e:
-            return store, True, str(e)
-        return job_new(spec), False, ""
-    if not store or store["status"] != "running":
-        return store, True, ""
-    if trigger == CANCEL:
-        return {**store, "status": "cancelled"}, True, ""
-    store = job_step(store)
-    return store, store["status"] != "running", ""
+    def make():
+        return job_new(spec_from_controls(*controls), cancel_clicks)
+
+    store, running, msg = jobs.drive(trigger, store, start=ids.PHASE_START, cancel=ids.PHASE_CANCEL, kind="phase",
+                                     make=make, step=job_step, cancel_clicks=cancel_clicks, check=check_job)
+    return store, not running, msg
 
 
 def job_summary(store: dict) -> dict:
-    """Arrays of a (partial) job: rates, patterns, p, lo, hi (NaN where not done), done, r50."""
-    spec = PhaseSpec.from_json(store["spec"])
+    """Arrays of a (partial) job: rates, patterns, p, lo, hi (NaN where not done), done, r50, its
+    interval (r50_low, r50_high: the two tested rates between which p first reaches ½) and the
+    diagnosis counts of the failures."""
+    spec = check_job(jobs.validate(store, "phase"))
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
-    done = np.array([[c is not None for c in row] for row in store["success"]], dtype=bool).reshape(P, R)
-    k = np.array([[sum(c) if c is not None else 0 for c in row] for row in store["success"]], dtype=float).reshape(P, R)
+    suc = store["data"]["success"]
+    done = np.array([[c is not None for c in row] for row in suc], dtype=bool).reshape(P, R)
+    k = np.array([[sum(c) if c is not None else 0 for c in row] for row in suc], dtype=float).reshape(P, R)
     lo, hi = wilson_interval(k, T)
     p = np.where(done, k / T, np.nan)
     lo, hi = np.where(done, lo, np.nan), np.where(done, hi, np.nan)
     rates = np.asarray(spec.rates)
-    r50 = np.array([fit_logistic(rates[done[i]], k[i][done[i]], np.full(done[i].sum(), T))[0]
-                    if done[i].sum() >= 2 else np.nan for i in range(P)])
-    return dict(spec=spec, rates=rates, patterns=list(spec.patterns), p=p, lo=lo, hi=hi, done=done, r50=r50)
+    r50 = np.full(P, np.nan)
+    interval = np.full((P, 2), np.nan)
+    for i in range(P):
+        d = done[i]
+        if d.sum() >= 2 and ((k[i][d] > 0) & (k[i][d] < T)).any():   # a logistic can be placed
+            r50[i] = fit_logistic(rates[d], k[i][d], np.full(d.sum(), T))[0]
+        if d.any():
+            interval[i] = crossing_interval(rates[d], k[i][d], np.full(d.sum(), T))
+    fails: dict = {}
+    for row in store["data"]["labels"]:
+        for c in row:
+            for name, n in (c or {}).items():
+                if name != "recovered":
+                    fails[name] = fails.get(name, 0) + n
+    return dict(spec=spec, rates=rates, patterns=list(spec.patterns), p=p, lo=lo, hi=hi, done=done, r50=r50,
+                r50_interval=interval, failures=fails)
 
 
 def pattern_masks(spec: PhaseSpec, r50) -> tuple[dict, dict]:
     """Each pattern's mask (channel 0) at its r50, or at r = 0.5 where there is none (core.masks),
     and the panel titles."""
-    shape = spec.config.output_shape()
+    shape = _runner(spec.to_json()).shape
     masks, titles = {}, {}
     for name, r in zip(spec.patterns, r50):
         rate = float(r) if np.isfinite(r) and 0 < r <= 1 else 0.5
@@ -149,30 +200,51 @@ def pattern_masks(spec: PhaseSpec, r50) -> tuple[dict, dict]:
     return masks, titles
 
 
-def job_view(store: dict | None) -> tuple:
+def r50_text(name: str, r50: float, interval) -> str:
+    a, b = interval
+    if np.isfinite(r50):
+        return f"{name} {r50:.3f}"
+    if np.isfinite(a) and np.isfinite(b):
+        return f"{name} ∈ ({a:.3g}, {b:.3g}]"
+    if np.isfinite(b):
+        return f"{name} < {b:.3g}"
+    return f"{name} —"
+
+
+def title_of(spec: PhaseSpec) -> str:
+    cfg = spec.config
+    net = (f"channels {','.join(map(str, cfg.channels))}, kernel {cfg.per_layer('kernel')[0]}, stride "
+           f"{cfg.per_layer('stride')[0]}, {cfg.activation}") if cfg.generator == "conv" else f"G = {cfg.generator}"
+    noise = "noiseless y" if cfg.noise in ("", "none") else f"y with {cfg.noise} noise"
+    return (f"{net}; {noise}; {METHOD_LABELS[cfg.method]} ≤ {cfg.steps} steps × {spec.restarts} restarts; "
+            f"success = ‖ẑ − z*‖ ≤ {cfg.tol:g}‖z*‖")
+
+
+def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
     """(figure, progress 0–100, status text)."""
     if not store:
-        spec = spec_from_controls(*[DEFAULTS[k] for k in ("preset", "channels", "patterns", "rates", "trials",
-                                                          "restarts")])
+        spec = spec_from_controls(*(controls or [DEFAULTS[k] for k in CONTROLS]))
         nan = np.full((len(spec.patterns), len(spec.rates)), np.nan)
         masks, titles = pattern_masks(spec, [np.nan] * len(spec.patterns))
         fig = phase_figure(spec.rates, spec.patterns, nan, nan, nan, np.full(len(spec.patterns), np.nan),
                            masks=masks, mask_titles=titles, done=np.zeros(nan.shape, bool),
-                           title="Press Start to measure the phase transition")
-        return fig, 0, "Press Start: each trial draws a fresh z* (and random mask) and recovers it by descent."
+                           title="Press Start to measure the phase transition · " + title_of(spec))
+        return fig, 0, ("Press Start: each trial draws a fresh z* (and random mask) and recovers it from the "
+                        "measurements by the solver; takes about 30 s with the defaults.")
     s = job_summary(store)
     spec = s["spec"]
-    pct = 100.0 * store["next"] / store["cells"]
-    state = {"running": "running…", "done": "done", "cancelled": "cancelled"}[store["status"]]
-    r50_text = ", ".join(f"{n} {r:.3f}" if np.isfinite(r) else f"{n} —" for n, r in zip(s["patterns"], s["r50"]))
-    text = (f"{store['next']} of {store['cells']} cells · {spec.trials} trials × {spec.restarts} restarts each · "
-            f"{store['seconds']:.1f} s · {state} · r50: {r50_text}")
-    cfg = spec.config
-    title = (f"channels {','.join(map(str, cfg.channels))}, kernel {cfg.per_layer('kernel')[0]}, "
-             f"stride {cfg.per_layer('stride')[0]}, {cfg.activation}; success = ‖ẑ − z*‖ ≤ {cfg.tol:g}‖z*‖")
+    pct = 100.0 * store["done"] / store["total"]
+    status = {"running": "running…", "done": "done", "cancelled": "cancelled", "failed": "failed"}[store["status"]]
+    text = (f"{store['done']} of {store['total']} cells · {spec.trials} trials × ≤ {spec.restarts} restarts each · "
+            f"{store.get('seconds', 0.0):.1f} s · {status} · r50: "
+            + ", ".join(r50_text(n, r, iv) for n, r, iv in zip(s["patterns"], s["r50"], s["r50_interval"])))
+    if s["failures"]:
+        text += " · failures: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(s["failures"].items()))
+    if store.get("message"):
+        text += f" · {store['message']}"
     masks, titles = pattern_masks(spec, s["r50"])
     fig = phase_figure(s["rates"], s["patterns"], s["p"], s["lo"], s["hi"], s["r50"], masks=masks,
-                       mask_titles=titles, done=s["done"], title=title)
+                       mask_titles=titles, done=s["done"], title=title_of(spec), r50_interval=s["r50_interval"])
     return fig, pct, text
 
 
@@ -185,49 +257,72 @@ def _field(label, control, hint=""):
 
 def _text(cid, value, placeholder=""):
     return dcc.Input(id=cid, type="text", value=value, placeholder=placeholder, className="text-input",
-                     autoComplete="off")
+                     autoComplete="off", debounce=True)
 
 
 def layout():
+    d = DEFAULTS
     return html.Div(className="row", children=[
-        html.Div(className="col", style={"flex": "0 0 260px"}, children=[
-            _field("net (preset)", dcc.Dropdown(id=PRESET, options=list(PRESETS), value=DEFAULTS["preset"],
-                                                clearable=False, searchable=False)),
-            _field("channels (optional override)", _text(CHANNELS, DEFAULTS["channels"], "e.g. 10,64,1"),
+        html.Div(className="col", style={"flex": "0 0 270px"}, children=[
+            _field("generator", dcc.Dropdown(id=ids.PHASE_GENERATOR, options=list(NETS), value=d["net"],
+                                             clearable=False, searchable=False),
+                   "a preset of the random family, or a shipped trained generator"),
+            _field("channels (random family; optional)", _text(ids.PHASE_CHANNELS, d["channels"], "e.g. 10,64,1"),
                    "n0, C1, ..., Cd; a larger latent n0 moves the transition to higher rates"),
-            _field("mask patterns", dcc.Checklist(id=PATTERNS, options=list(PHASE_PATTERNS),
-                                                  value=DEFAULTS["patterns"], className="checklist",
-                                                  inline=True)),
-            _field("rates (lo:hi:count or list)", _text(RATES, DEFAULTS["rates"])),
             html.Div(className="pair", children=[
-                _field("trials", _text(TRIALS, DEFAULTS["trials"])),
-                _field("restarts", _text(RESTARTS, DEFAULTS["restarts"])),
+                _field("noise on y", _text(ids.PHASE_NOISE, d["noise"], "none"),
+                       "none, gaussian:SIGMA or quantize:BITS"),
+                _field("success tol", _text(ids.PHASE_TOL, d["tol"]), "‖ẑ − z*‖ ≤ tol‖z*‖, in (0, 1)"),
+            ]),
+            _field("solver", dcc.RadioItems(id=ids.PHASE_METHOD, value=d["method"], inline=True, className="radio",
+                                            options=[{"label": f" {METHOD_LABELS[m]}", "value": m} for m in METHODS])),
+            _field(f"steps (≤ {DASH_LIMITS['steps']})", _text(ids.PHASE_STEPS, d["steps"])),
+            _field("mask patterns", dcc.Checklist(id=ids.PHASE_PATTERNS, options=list(PHASE_PATTERNS),
+                                                  value=d["patterns"], className="checklist", inline=True)),
+            _field("rates (lo:hi:count or list)", _text(ids.PHASE_RATES, d["rates"])),
+            html.Div(className="pair", children=[
+                _field(f"trials (≤ {DASH_LIMITS['trials']})", _text(ids.PHASE_TRIALS, d["trials"])),
+                _field("restarts", _text(ids.PHASE_RESTARTS, d["restarts"])),
             ]),
             html.Div(className="toolbar", children=[
-                html.Button("Start", id=START), html.Button("Cancel", id=CANCEL),
+                html.Button("Start", id=ids.PHASE_START, n_clicks=0),
+                html.Button("Cancel", id=ids.PHASE_CANCEL, n_clicks=0),
             ]),
-            html.Div(id=ERROR, className="error"),
-            html.Progress(id=PROGRESS, max=100, value=0, style={"width": "100%"}),
-            html.Div(id=STATUS, className="hint"),
-            dcc.Interval(id=INTERVAL, interval=TICK_MS, disabled=True, max_intervals=1),
-            dcc.Store(id=STORE),
+            html.Div(id=ids.PHASE_ERROR, className="error"),
+            html.Progress(id=ids.PHASE_PROGRESS, max=100, value=0, style={"width": "100%"}),
+            html.Div(id=ids.PHASE_STATUS, className="hint"),
+            dcc.Interval(id=ids.PHASE_INTERVAL, interval=jobs.TICK_MS, disabled=True, max_intervals=1),
+            dcc.Store(id=ids.PHASE_STORE),
         ]),
-        html.Div(className="col wide", children=[dcc.Graph(id=GRAPH, config={"displaylogo": False})]),
+        html.Div(className="col wide", children=[dcc.Graph(id=ids.PHASE_GRAPH, config={"displaylogo": False})]),
     ])
 
 
 def register_callbacks(app) -> None:
-    @app.callback(Output(STORE, "data"), Output(INTERVAL, "disabled"), Output(INTERVAL, "n_intervals"),
-                  Output(ERROR, "children"),
-                  Input(START, "n_clicks"), Input(CANCEL, "n_clicks"), Input(INTERVAL, "n_intervals"),
-                  State(STORE, "data"), State(PRESET, "value"), State(CHANNELS, "value"), State(PATTERNS, "value"),
-                  State(RATES, "value"), State(TRIALS, "value"), State(RESTARTS, "value"),
-                  prevent_initial_call=True)
-    def _drive(_start, _cancel, _tick, store, *controls):
-        store, disabled, error = job_drive(ctx.triggered_id, store, controls)
-        return store, disabled, 0, error   # n_intervals = 0 re-arms the one-shot timer
+    register_url_sync(app, "phase.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
+    controls = [State(cid, "value") for cid in CONTROLS.values()]
 
-    @app.callback(Output(GRAPH, "figure"), Output(PROGRESS, "value"), Output(STATUS, "children"),
-                  Input(STORE, "data"))
-    def _view(store):
-        return job_view(store)
+    # One more tick per answered step (max_intervals = n + 1): steps never overlap.
+    @callback(app, Output(ids.PHASE_STORE, "data"), Output(ids.PHASE_INTERVAL, "disabled"),
+              Output(ids.PHASE_INTERVAL, "max_intervals"), Output(ids.PHASE_ERROR, "children"),
+              Input(ids.PHASE_START, "n_clicks"), Input(ids.PHASE_CANCEL, "n_clicks"),
+              Input(ids.PHASE_INTERVAL, "n_intervals"), State(ids.PHASE_STORE, "data"), *controls,
+              prevent_initial_call=True)
+    def _drive(_start, cancel_clicks, n_ticks, store, *values):
+        cancel_clicks = cancel_clicks if isinstance(cancel_clicks, int) else 0
+        store, disabled, error = job_drive(ctx.triggered_id, store, values, cancel_clicks)
+        n_ticks = n_ticks if isinstance(n_ticks, int) and not isinstance(n_ticks, bool) else 0
+        return store, disabled, n_ticks + 1, error
+
+    @callback(app, Output(ids.PHASE_GRAPH, "figure"), Output(ids.PHASE_PROGRESS, "value"),
+              Output(ids.PHASE_STATUS, "children"), Output(ids.PHASE_ERROR, "children", allow_duplicate=True),
+              Input(ids.PHASE_STORE, "data"), Input(ids.TABS, "value"),
+              [Input(cid, "value") for cid in CONTROLS.values()], prevent_initial_call="initial_duplicate")
+    def _view(store, tab, *values):
+        if tab != ids.TAB_PHASE:
+            return (no_update,) * 4
+        try:
+            return (*job_view(store, values if not store else None), "")
+        except ConfigError as e:
+            return no_update, no_update, no_update, str(e)
+
