@@ -41,10 +41,29 @@ expected loss ``2^{−d−1}(‖z‖² + ‖z*‖²) − 2^{−d} ‖z‖ ‖z*�
 
 Consequence for convolutional nets: layer 1 sees a 1×1 input, so all its units share one Gram
 matrix; the kernels above are positively homogeneous of degree 1 in the Gram, so at every later
-position the Gram is a position-dependent scalar times that same 2×2 matrix. Hence E[J] of any
-such conv net (any kernel, stride, padding, mask) is a constant times the Hand–Voroninski loss,
-and its critical point on the −z* ray is exactly −ρ_d z*. The "near, not at" of the notes is a
-finite-width effect of one draw, which the dashboard's width slider shows shrinking.
+position the Gram is a position-dependent scalar times that same 2×2 matrix. Hence the closed
+form of any such conv net (any kernel, stride, padding, mask) is a constant times the
+Hand–Voroninski loss, and its critical point on the −z* ray is exactly −ρ_d z*.
+
+The "near, not at" of the notes has two finite-width parts. The true expectation over nets of a
+finite width is not the closed form: its ray minimum is t = 0.305 ± 0.001 on ``paper-fig4``
+(K = 20,000, :func:`ray_monte_carlo`), not ρ_2 = 0.318, because the closed form overstates the
+cross term ``E⟨A G(z), A G(z*)⟩`` by up to 4 % at ∠(z, z*) = π; the gap shrinks about like
+1 / C_1 when the net widens. And one net scatters around that: its ray minimum ρ̂_ray has median
+0.279 and 5–95 % range 0.12–0.50 over nets. ρ̂_ray is a minimum of J along the ray, not a
+critical point of J (:func:`core.critical.near_negative_critical`). ``docs/expected.md`` has
+the measurements.
+
+Monte Carlo with a control variate
+----------------------------------
+``J = D − ⟨A G(z), A G(z*)⟩`` with ``D = ½(‖A G(z)‖² + ‖A G(z*)‖²)``, whose expectation the
+closed form gives exactly (:func:`expected_diagonal`). Regressing J on D over the draws
+(:meth:`MonteCarlo.controlled`) removes the spread that comes from each net's overall scale: on
+``paper-fig4`` the per-net spread of the grid total falls from 33 % to 5.5 % of its mean, so a 1 %
+bias is seen with ~560 nets instead of ~20,000 (:func:`draws_to_detect`, :func:`expected_report`).
+
+Along the −z* ray, for ReLU / leaky ReLU / identity (no biases), ``G(−t z*) = t G(−z*)``, so each
+net's J(−t z*) is a quadratic in t known from two forward passes (:func:`ray_monte_carlo`).
 
 Glossary: ``K`` draws; ``Q`` latent points ``z`` (Q, n0); ``π`` ``inclusion`` (C, *spatial);
 ``k(·,·)`` the Gram maps ``(a, b, c) = (k(z,z), k(z*,z*), k(z,z*))``.
@@ -895,7 +914,7 @@ class ExpectedReport:
         Nets needed to detect a relative bias ``bias`` over the grid (:func:`draws_to_detect`),
         controlled and plain.
     K_needed_point : ndarray (M, N)
-        Plain, each point on its own.
+        Controlled, each point on its own (−1 at z*, where E J = 0).
     bias : float
         The relative bias the check is sized for.
     detectable, detected : bool
@@ -1032,8 +1051,8 @@ def expected_report(cfg: Config, K: int | None = None, grid: int = 21, bias: flo
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(zero, np.nan, (J_exp - mc.mean) / mc.mean)
         rel_cv = np.where(zero, np.nan, (J_exp - J_cv) / J_cv)
-        K_point = np.array([draws_to_detect(c, bias) if np.isfinite(c) else -1
-                            for c in np.where(zero, np.nan, mc.std / mc.mean)])
+        cv_point = np.where(zero, np.nan, sem_cv * math.sqrt(mc.K) / J_cv)
+        K_point = np.array([draws_to_detect(c, bias) if np.isfinite(c) else -1 for c in cv_point])
     ray = ray_monte_carlo(cfg, K_ray, redraw_mask=redraw_mask, dtype=dtype)
     rho_hat = ray_minimum(problem)
     q05, q50, q95 = ray.quantiles()
