@@ -100,6 +100,13 @@ def rho(d: int) -> float:
     float
         ρ_d in ``[0, 1)``; ρ_1 = 0, ρ_2 = 1/π, and ρ_d → 1 as d → ∞.
 
+    Notes
+    -----
+    ρ_d locates the critical point of the *infinite-width* expected loss (for conv nets too: see
+    :mod:`core.expected`). Over nets of a finite width the expectation's ray minimum sits lower
+    (0.305 ± 0.001 for ``paper-fig4``, :func:`core.expected.ray_monte_carlo`), and one net's ray
+    minimum ρ̂_ray (:func:`core.critical.ray_minimum`) is not a critical point of its J.
+
     Raises
     ------
     ValueError
