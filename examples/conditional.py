@@ -13,6 +13,8 @@ check the wrapper.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -62,8 +64,6 @@ def build() -> nn.Module:
 
 def digit_seven() -> nn.Module:
     """The project's shipped conditional MNIST DCGAN with class 7 fixed (n0 = 10 → 1×32×32)."""
-    from core.trained.dcgan import shipped_generator
-
-    import copy
+    from core.trained.dcgan import shipped_generator   # only this callable needs the project
 
     return FixedClass(copy.deepcopy(shipped_generator("mnist")), 7, latent_dim=10).eval()
