@@ -285,17 +285,22 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
                      weight=cast(o.weight), labels=cast(o.labels), scale=o.scale.to(dev)[g], floor=o.floor.to(dev)[g],
                      z_star=cast(o.z_star))
     z0 = torch.as_tensor(result.z[rows], dtype=torch.float64, device=dev)
-    again = torch.as_tensor(stop[rows] != "budget", device=dev)
-    res = solve(twin, z0, radius=radius, **{**settings, "keep_path": False, "record": False})
-    # Budget-stopped rows keep their end point: they are only judged again, in float64, where they are.
-    J0, g0 = twin.J_and_grad(z0, torch.arange(rows.size, device=dev))
-    keep = ~again.cpu().numpy()
-    for k, v in (("z", z0.cpu().numpy()), ("J", J0.cpu().numpy()), ("grad_norm", g0.norm(dim=1).cpu().numpy()),
-                 ("stop", stop[rows]), ("log_slope", np.asarray(result.log_slope)[rows]),
-                 ("iterations", np.zeros(rows.size, np.int64)), ("evaluations", np.zeros(rows.size, np.int64))):
-        arr = np.array(getattr(res, k), dtype=object if k == "stop" else None, copy=True)
-        arr[keep] = v[keep]
-        object.__setattr__(res, k, arr.astype(str) if k == "stop" else arr)
+    # Budget-stopped rows keep their end point (only judged again, in float64, where they are); the
+    # others are solved on from it.
+    go = np.nonzero(stop[rows] != "budget")[0]
+    all_rows = torch.arange(rows.size, device=dev)
+    J0, g0 = twin.J_and_grad(z0, all_rows)
+    fields_ = dict(z=z0.cpu().numpy(), J=J0.cpu().numpy(), grad_norm=g0.norm(dim=1).cpu().numpy(),
+                   stop=stop[rows].astype(object), log_slope=np.asarray(result.log_slope)[rows].copy(),
+                   iterations=np.zeros(rows.size, np.int64), evaluations=np.zeros(rows.size, np.int64))
+    if go.size:
+        from .solvers import _Subset
+        gi = torch.as_tensor(go, device=dev)
+        r = solve(_Subset(twin, gi), z0[gi], radius=radius, **{**settings, "keep_path": False, "record": False})
+        for k in fields_:
+            fields_[k][go] = getattr(r, k)
+    res = Solve(J_path=None, paths=None, error_path=None, seconds=np.zeros(1), negated=np.zeros(rows.size, bool),
+                method=result.method, **{**fields_, "stop": fields_["stop"].astype(str)})
     d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
 
     def put(a, b):   # strings as objects while assigning, so no label is cut to the old width
