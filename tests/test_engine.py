@@ -143,3 +143,168 @@ def test_engine_on_every_device_matches_cpu_float64(device):
     torch.testing.assert_close(P.evaluator.J_many(z.to(device)).cpu(), ref.evaluator.J(z))
     J, g = P.evaluator.J_and_grad(z.to(device))
     torch.testing.assert_close(g.cpu(), ref.evaluator.J_and_grad(z)[1])
+
+
+# ---------------------------------------------------------------------------
+# tiles and threads
+# ---------------------------------------------------------------------------
+TILE_NETS = NETS[:5] + [dict(dim=2, channels=(2, 4, 4, 1), kernel=(4,), stride=(2,), padding=(0, 1, 0))]
+
+
+def _dense_chain(cfg, Ws):
+    """The layers as hand-built dense matrices (:func:`dense_layer`, from the definition)."""
+    Ts, size = [], 1
+    for W, s, p in zip(Ws, cfg.per_layer("stride"), cfg.per_layer("padding")):
+        T, size = dense_layer(W, s, p, size, cfg.dim)
+        Ts.append(torch.as_tensor(T))
+    return Ts
+
+
+def _reference(cfg, Ts, A, y, z, target=None, weight=None):
+    """J, ∇J, r and ∂r/∂z of ``r = w ⊙ (A G(z) − t)`` with G a chain of the dense matrices ``Ts``,
+    by autograd (∇J: reverse mode; Jacobian: ``torch.func.jacfwd``): no engine, no tiles."""
+    sig = activation_fn(cfg.activation, cfg.negative_slope)
+    last = activation_fn(cfg.last, cfg.negative_slope)
+    t = y if target is None else target
+    w = torch.ones_like(t) if weight is None else weight
+
+    def r_of(zz):
+        h = zz
+        for i, T in enumerate(Ts, start=1):
+            h = h @ T.T
+            h = last(h) if i == len(Ts) else sig(h)
+        return w * (h @ A.T - t)
+
+    zg = z.clone().requires_grad_(True)
+    r = r_of(zg)
+    J = 0.5 * (r * r).sum(1)
+    g, = torch.autograd.grad(J.sum(), zg)
+    jac = torch.func.jacfwd(r_of)(z)                       # (B, m, B, n0): rows are independent
+    jac = torch.stack([jac[b, :, b] for b in range(z.shape[0])])
+    return J.detach(), g, r.detach(), jac
+
+
+@pytest.mark.parametrize("net", TILE_NETS)
+def test_tiled_engine_equals_per_point_loop(net):
+    """Every tiling (1, 2, 3 tiles per axis) gives the J, ∇J, r and Jacobian of the hand-built
+    dense chain (autograd), with y or per-row targets and 0/1 weights, for every activation and
+    for pixel masks that do and do not prune."""
+    from core.generators.engine import Engine
+
+    masks = ["random", "left", "top" if net.get("dim", 2) == 2 else "right", "identity", "random"]
+    tiled, Ts = 0, None
+    for act, mask in zip(ACTS, masks):
+        cfg = Config(**net, activation=act, mask=mask, rate=0.4, weight_std="paper", negative_slope=0.1)
+        P = build_problem(cfg, dtype="float64")
+        Ts = Ts or _dense_chain(cfg, P.G.weights)        # the weights do not depend on σ or the mask
+        A = P.op.to_dense().double()
+        gen = torch.Generator().manual_seed(4)
+        z = torch.randn(4, cfg.n0, dtype=torch.float64, generator=gen) * 1.5
+        target = P.y + 0.1 * torch.randn(4, P.op.m, dtype=torch.float64, generator=gen)
+        weight = (torch.rand(4, P.op.m, generator=gen) < 0.6).double()
+        plain, masked = _reference(cfg, Ts, A, P.y, z), _reference(cfg, Ts, A, P.y, z, target, weight)
+        for tiles in (1, 2, 3):
+            eng = Engine(P.G, P.op, P.y, tiles=tiles)
+            assert eng.tiles in (1, tiles)       # 1 where the tiles would exceed the memory caps
+            tiled += eng.tiles > 1
+            torch.testing.assert_close(eng.observe(z), P.op.A(P.G(z)), rtol=1e-10, atol=1e-12)
+            for kw, (J, g, r, jac) in (({}, plain), (dict(target=target, weight=weight), masked)):
+                torch.testing.assert_close(eng.J_many(z, **kw), J, rtol=1e-10, atol=1e-12)
+                Je, ge = eng.J_and_grad(z, **kw)
+                torch.testing.assert_close(Je, J, rtol=1e-10, atol=1e-12)
+                torch.testing.assert_close(ge, g, rtol=1e-9, atol=1e-11)
+                re, jace = eng.residual_and_jacobian(z, **kw)
+                torch.testing.assert_close(re, r, rtol=1e-10, atol=1e-12)
+                torch.testing.assert_close(jace, jac, rtol=1e-9, atol=1e-11)
+    assert tiled > 0
+
+
+def test_tiles_partition_the_observed_pixels_and_the_default_tiles_paper_fig4():
+    """The tiles' outputs are the operator's pixels, each exactly once (checked against
+    ``op.indices`` by counting); the cost model tiles paper-fig4 and its tiles do fewer
+    multiply-adds than the untiled dense layer (5.4× the useful ones, benchmarks/NOTES.md)."""
+    from core.config import from_preset
+
+    P = build_problem(from_preset("paper-fig4"))
+    eng = P.evaluator
+    assert eng.tiles > 1
+    sel = torch.cat([b.sel for b in eng.branches])
+    assert sorted(sel.tolist()) == list(range(P.op.m))
+    assert eng.macs_per_point < 58_800
+
+
+def test_memory_of_the_gradient_and_the_tangents_is_bounded_by_chunks():
+    """J_and_grad and residual_and_jacobian on more rows than one chunk equal the hand-built
+    dense chain (autograd) at the rows around every chunk boundary, and a chunk holds at most
+    GRAD_FLOATS floats per kept tensor (3 per point: pre-, post-activation, gradient)."""
+    from core.generators.engine import GRAD_FLOATS
+
+    cfg = Config(dim=1, channels=(2, 8, 64, 1), kernel=(15, 3, 1), stride=(1, 3, 1), mask="random", rate=0.5)
+    P = build_problem(cfg, dtype="float64")
+    eng = P.evaluator
+    c = eng.grad_chunk_size()
+    assert c == 32 or c * eng.floats_per_point() * 3 <= GRAD_FLOATS
+    z = torch.randn(2 * c + 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    J, g = eng.J_and_grad(z)
+    r, jac = eng.residual_and_jacobian(z)
+    rows = torch.tensor([0, c - 1, c, 2 * c - 1, 2 * c, 2 * c + 2])
+    Jr, gr, rr, jacr = _reference(cfg, _dense_chain(cfg, P.G.weights), P.op.to_dense().double(), P.y, z[rows])
+    torch.testing.assert_close(J[rows], Jr, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g[rows], gr, rtol=1e-9, atol=1e-11)
+    torch.testing.assert_close(r[rows], rr, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(jac[rows], jacr, rtol=1e-9, atol=1e-11)
+
+
+def test_threads_do_not_change_results_and_concurrent_callers_are_correct():
+    """J_many over many chunks with 1, 2 and 3 workers is bitwise identical (every chunk runs on
+    one torch thread, whichever thread takes it); four Python threads calling the same engine
+    at once each get the single-threaded answer; an error in a chunk reaches the caller."""
+    import threading
+
+    from core.generators import engine as E
+    from core.config import from_preset
+
+    P = build_problem(from_preset("paper-fig4"))
+    z = torch.randn(20_000, 2, generator=torch.Generator().manual_seed(7))
+    old = E.workers()
+    try:
+        E.set_workers(1)
+        ref = P.evaluator.J_many(z, chunk=500)
+        ref_g = P.evaluator.J_and_grad(z[:3000])
+        for w in (2, 3):
+            E.set_workers(w)
+            assert torch.equal(P.evaluator.J_many(z, chunk=500), ref)
+            Jg = P.evaluator.J_and_grad(z[:3000])
+            assert torch.equal(Jg[0], ref_g[0]) and torch.equal(Jg[1], ref_g[1])
+        E.set_workers(2)
+        out = [None] * 4
+
+        def call(i):
+            out[i] = P.evaluator.J_many(z, chunk=500)
+
+        ts = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert all(torch.equal(o, ref) for o in out)
+
+        def bad(i):
+            if i == 5:
+                raise ValueError("chunk: boom")
+
+        with pytest.raises(ValueError, match="boom"):
+            E.map_chunks(bad, 10)
+    finally:
+        E.set_workers(old)
+    assert torch.get_num_threads() >= 1
+
+
+def test_one_thread_restores_the_callers_count():
+    """Inside an engine call the caller runs one torch thread; afterwards its own count is back."""
+    from core.generators.engine import one_thread
+
+    n = torch.get_num_threads()
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == n

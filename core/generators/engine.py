@@ -9,6 +9,14 @@ compiles the network, once, into exact formulations on a channels-last layout:
   the entries that can reach them (the adjoint convolution of the indicator
   with a kernel of ones). A strip or half-image mask prunes most of a deep
   network; a spread-out mask prunes nothing, and costs nothing.
+* **tiles**: the observed pixels are split into k × k spatial tiles, and each
+  tile gets its own pruned chain (its own cone in every layer). A tile's cone is
+  a fraction of the layer, so the dense matrices below lose most of their
+  structural zeros (on ``paper-fig4``, 2 × 2 tiles do 22 k instead of 59 k
+  multiply-adds per point). The first layer is recomputed per tile, which costs
+  n0 multiply-adds per entry. ``k`` is chosen by a cost model
+  (:func:`_cost`, calibrated in ``benchmarks/NOTES.md``), never by timing, so
+  that the same config always gives the same numbers.
 * **dense**: the layer's unrolled matrix ``T`` restricted to the needed inputs
   and outputs. One GEMM, which runs near the machine's matmul peak; chosen while
   ``T`` wastes at most :data:`DENSE_WASTE` times the useful multiply-adds on
@@ -18,12 +26,29 @@ compiles the network, once, into exact formulations on a channels-last layout:
   kernel tap to its output phase (the polyphase split of the strided
   transposed convolution, with no zeros inserted).
 
-The first layer acts on a 1×1 input, so it is always one small GEMM. Between
-layers the activations travel as flat ``(B, n_needed)`` tensors. Points are
-processed in chunks sized to stay in cache (:func:`chunk_size`), which also
-bounds memory for any grid. ``benchmarks/NOTES.md`` has the measurements.
+The first layer acts on a 1×1 input, so it is always one small GEMM (for all
+tiles at once). Between layers the activations travel as flat ``(B, n_needed)``
+tensors. Points are processed in chunks sized to stay in cache
+(:func:`chunk_size`), which also bounds memory for any batch.
+
+Threads. Every kernel of the engine runs with one intra-op torch thread: these
+kernels are small (a few hundred microseconds), and with two intra-op threads
+each of them waits at a barrier for a thread that a competing process may have
+descheduled (a 961 × 400 × 145 GEMM drops from 75 to 7 GFLOP/s with one busy
+core). Parallelism comes from whole chunks instead (:func:`map_chunks`): the
+calling thread and up to ``workers() − 1`` helper threads of one process-wide
+pool take chunks from a shared counter until none is left, so a descheduled
+helper delays at most the chunk it holds, and concurrent callers (the
+dashboard's request threads) share the same helpers instead of adding threads.
+``benchmarks/NOTES.md`` has the measurements.
 """
 from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -33,10 +58,121 @@ from ..masks import SamplingOperator
 
 DENSE_WASTE = 16             # max ratio of dense MACs to useful MACs for the dense formulation
 DENSE_MAX_ENTRIES = 1 << 22  # never build a dense layer matrix above this many entries
-CACHE_FLOATS = 1 << 19       # working-set target per chunk (2 MiB of float32)
+CACHE_FLOATS = 1 << 19       # working-set target per chunk of J_many (2 MiB of float32)
+GRAD_FLOATS = 1 << 22        # and of the backward pass and the tangents (pre- and post-activations kept)
+MAX_TILES = 6                # tiles per spatial axis tried by the cost model
 
-_CONV = {1: F.conv1d, 2: F.conv2d}
+# Cost model of the tilings (see _cost), in multiply-adds at the GEMM rate; fitted to 42 measured
+# (net, mask, tiles) cases, one thread (benchmarks/NOTES.md, "Tiles").
+GEMM_MIN_N = 16                      # a GEMM narrower than 16 columns costs as much as a 16-wide one
+PASS = 27                            # per float written by a layer
+CALL = 106_000                       # per torch call per chunk (3.5 µs at the fitted 30 G multiply-adds/s)
+COL2IM_SLOWDOWN = 8                  # col2im's useful multiply-adds run ~8× slower than a dense GEMM's
+NARROW = 15                          # GEMMs with at most this many output columns run transposed
+
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
+
+
+# ---------------------------------------------------------------------------
+# threads
+# ---------------------------------------------------------------------------
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:       # not Linux
+        return os.cpu_count() or 1
+
+
+_WORKERS = [_usable_cores()]
+_POOL: list = [None]
+_POOL_LOCK = threading.Lock()
+_LOCAL = threading.local()
+
+
+def workers() -> int:
+    """Threads that :func:`map_chunks` spreads one call over (the caller included)."""
+    return _WORKERS[0]
+
+
+def set_workers(n: int) -> None:
+    """Set :func:`workers` (default: the cores this process may run on)."""
+    if not isinstance(n, int) or not 1 <= n <= 256:
+        raise ValueError(f"workers: must be an integer in [1, 256], got {n!r}")
+    with _POOL_LOCK:
+        _WORKERS[0] = n
+        old, _POOL[0] = _POOL[0], None
+    if old is not None:
+        old.shutdown(wait=False)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run a block with one intra-op torch thread in the calling thread, then restore its count.
+
+    With OpenMP the count is per thread, so concurrent callers do not disturb each other.
+    """
+    old = torch.get_num_threads()
+    if old != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if old != 1:
+            torch.set_num_threads(old)
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if _POOL[0] is None:
+            _POOL[0] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="engine")
+        return _POOL[0]
+
+
+def map_chunks(fn, n: int) -> None:
+    """Call ``fn(i)`` for i in range(n), spread over :func:`workers` threads, one torch thread each.
+
+    The caller works too, so a call always progresses even when every helper is busy with
+    another caller's chunks; chunks are handed out one at a time from a shared counter. ``fn``
+    must write disjoint outputs. Inside a chunk (nested calls) everything runs in the caller.
+    """
+    w = min(workers(), n)
+    if w <= 1 or getattr(_LOCAL, "inside", False):
+        with one_thread():
+            for i in range(n):
+                fn(i)
+        return
+    counter = itertools.count()
+    failed = []
+
+    def loop():
+        _LOCAL.inside = True
+        try:
+            with one_thread():
+                for i in counter:
+                    if i >= n or failed:
+                        break
+                    fn(i)
+        except BaseException as e:     # stop the other threads, re-raise in the caller
+            failed.append(e)
+        finally:
+            _LOCAL.inside = False
+
+    helpers = [_pool(workers() - 1).submit(loop) for _ in range(w - 1)]
+    loop()
+    for h in helpers:
+        h.result()
+    if failed:
+        raise failed[0]
+
+
+# ---------------------------------------------------------------------------
+# layers
+# ---------------------------------------------------------------------------
+def _mm(h: torch.Tensor, T: torch.Tensor, Tt: torch.Tensor) -> torch.Tensor:
+    """``h @ T`` (``Tt`` = Tᵀ, contiguous). A narrow product is computed as (Tᵀ hᵀ)ᵀ: MKL runs
+    (1000, 144) @ (144, 2) 3–5× faster that way (measured, one thread); the
+    result is then a column-major view, which the elementwise kernels handle at full speed."""
+    return (Tt @ h.T).T if T.shape[1] <= NARROW else h @ T
 
 
 def _channels_last(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -50,15 +186,25 @@ def _channels_first(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _cone(W: torch.Tensor, stride: int, padding: int, size_in: int, dim: int, out_idx) -> torch.Tensor:
-    """Channels-last flat indices of the layer inputs that reach any output in ``out_idx``."""
+    """Channels-last flat indices of the layer inputs that reach any output in ``out_idx``.
+
+    Input position i reaches the (uncropped) outputs s·i + a for the taps a < k, whatever the
+    channels, so the reached positions are the OR over the k^dim taps of the strided slices of
+    the outputs' spatial indicator.
+    """
     C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
-    size_out = (size_in - 1) * stride - 2 * padding + k
-    ind = torch.zeros(C_out * size_out ** dim, dtype=torch.float64)
-    ind[out_idx.cpu()] = 1
-    ind = _channels_first(ind.reshape(1, *([size_out] * dim), C_out), dim)
-    ones = torch.ones(C_in, C_out, *([k] * dim), dtype=torch.float64)
-    reach = _CONV[dim](ind, ones, stride=stride, padding=padding)  # adjoint of the transposed conv
-    return torch.nonzero(_channels_last(reach, dim).reshape(-1) > 0).reshape(-1).to(W.device)
+    size_full = (size_in - 1) * stride + k
+    size_out = size_full - 2 * padding
+    ind = torch.zeros(C_out * size_out ** dim, dtype=torch.bool)
+    ind[out_idx.cpu()] = True
+    full = torch.zeros([size_full] * dim, dtype=torch.bool)
+    full[(slice(padding, padding + size_out),) * dim] = ind.reshape(size_out ** dim, C_out).any(1).reshape([size_out] * dim)
+    span = stride * (size_in - 1) + 1
+    reach = torch.zeros([size_in] * dim, dtype=torch.bool)
+    for taps in itertools.product(range(k), repeat=dim):
+        reach |= full[tuple(slice(a, a + span, stride) for a in taps)]
+    sp = torch.nonzero(reach.reshape(-1)).reshape(-1)
+    return (sp[:, None] * C_in + torch.arange(C_in)).reshape(-1).to(W.device)
 
 
 class _Layer:
@@ -80,6 +226,7 @@ class _Layer:
         self.useful_macs = size_in ** dim * C_in * k ** dim * C_out
         n_in = self.n_in if in_idx is None else in_idx.numel()
         n_out = self.n_out if out_idx is None else out_idx.numel()
+        self.n_in_needed, self.n_out_needed = n_in, n_out
         if strategy == "dense":
             self.macs = n_in * n_out
             self.floats_per_point = n_out
@@ -119,7 +266,7 @@ class _Layer:
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
         B = h.shape[0]
         if self.strategy == "dense":
-            return h @ self.T
+            return _mm(h, self.T, self.Tt)
         dim, S, k, s, p = self.dim, self.size_in, self.k, self.s, self.p
         cols = (h.reshape(-1, self.C_in) @ self.Wc).reshape(B, *([S] * dim), *([k] * dim), self.C_out)
         full = h.new_zeros(B, *([self.size_full] * dim), self.C_out)
@@ -139,7 +286,7 @@ class _Layer:
     def backward(self, g: torch.Tensor) -> torch.Tensor:
         """Adjoint of ``__call__``: gradient w.r.t. the output → gradient w.r.t. the input."""
         if self.strategy == "dense":
-            return g @ self.Tt
+            return _mm(g, self.Tt, self.T)
         B = g.shape[0]
         dim, S, k, s, p = self.dim, self.size_in, self.k, self.s, self.p
         if self.out_idx is not None:
@@ -171,6 +318,113 @@ def _derivative(name: str, negative_slope: float, pre: torch.Tensor, post: torch
     return torch.ones_like(pre)
 
 
+def _times_derivative(name: str, negative_slope: float, g: torch.Tensor, pre: torch.Tensor,
+                      post: torch.Tensor) -> torch.Tensor:
+    """g ⊙ σ'(pre) in one fused kernel where torch has one (the backward kernels of the activations)."""
+    if name == "relu":
+        return torch.ops.aten.threshold_backward(g, pre, 0)
+    if name == "leaky_relu":
+        return torch.ops.aten.leaky_relu_backward(g, pre, negative_slope, False)
+    if name == "sigmoid":
+        return torch.ops.aten.sigmoid_backward(g, post)
+    if name == "tanh":
+        return torch.ops.aten.tanh_backward(g, post)
+    return g
+
+
+# ---------------------------------------------------------------------------
+# the plan: which entries each layer of each tile computes, and how
+# ---------------------------------------------------------------------------
+def _plan_chain(Ws, sizes, strides, pads, dim, needed, strategy, prune):
+    """Specs of layers 2..d (first to last) producing ``needed`` (None: all outputs), and the
+    first layer's needed entries. A spec is (W, stride, padding, size_in, in_idx, out_idx, choice)."""
+    specs = []
+    for i in range(len(Ws), 1, -1):
+        W, s, p = Ws[i - 1], strides[i - 1], pads[i - 1]
+        C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
+        n_in = C_in * sizes[i - 1] ** dim
+        in_idx = None if needed is None or not prune else _cone(W, s, p, sizes[i - 1], dim, needed)
+        if in_idx is not None and in_idx.numel() == n_in:
+            in_idx = None
+        n_in_needed = n_in if in_idx is None else in_idx.numel()
+        n_out_needed = C_out * sizes[i] ** dim if needed is None else needed.numel()
+        useful = sizes[i - 1] ** dim * C_in * k ** dim * C_out
+        choice = strategy
+        if choice == "auto":
+            choice = "dense" if n_in_needed * n_out_needed <= DENSE_WASTE * useful else "col2im"
+        if n_in * (C_out * sizes[i] ** dim) > DENSE_MAX_ENTRIES:
+            choice = "col2im"
+        if choice == "col2im":
+            in_idx = None
+        specs.append((W, s, p, sizes[i - 1], in_idx, needed, choice))
+        needed = in_idx
+    return specs[::-1], needed
+
+
+def _spec_sizes(spec, dim):
+    W, s, p, size_in, in_idx, out_idx, choice = spec
+    C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
+    size_out = (size_in - 1) * s - 2 * p + k
+    n_in = C_in * size_in ** dim if in_idx is None else in_idx.numel()
+    n_out = C_out * size_out ** dim if out_idx is None else out_idx.numel()
+    return n_in, n_out
+
+
+def _cost(chains, n0: int, dim: int) -> float:
+    """Modelled time per point of J on a set of tiles, in multiply-adds at the GEMM rate.
+
+    ``chains`` holds (layer specs, first-layer entries) per tile. Three terms, fitted to
+    measured points/s of 42 (net, mask, tiles) cases (``benchmarks/NOTES.md``, "Tiles"): the
+    GEMMs' multiply-adds (a GEMM narrower than :data:`GEMM_MIN_N` columns costs as much as one
+    that wide; col2im counts :data:`COL2IM_SLOWDOWN` × its useful ones), every
+    float a layer writes (:data:`PASS`: activation, residual, memory traffic), and every torch
+    call per chunk (:data:`CALL`), where the chunk is what :func:`chunk_size` gives the largest
+    tile.
+    """
+    gemm = floats = calls = widest = 0
+    for specs, n1 in chains:
+        gemm += n0 * n1
+        f = n1
+        calls += 5                                   # z @ M1, σ, − y, ‖·‖², the sum over tiles
+        for spec in specs:
+            W, s, p, size_in, in_idx, out_idx, choice = spec
+            n_in, n_out = _spec_sizes(spec, dim)
+            if choice == "dense":
+                gemm += n_in * max(n_out, GEMM_MIN_N)
+                f += n_out
+                calls += 2
+            else:
+                C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
+                gemm += COL2IM_SLOWDOWN * size_in ** dim * C_in * k ** dim * C_out
+                f += size_in ** dim * k ** dim * C_out + C_out * ((size_in - 1) * s + k) ** dim
+                calls += 3 + k ** dim
+        floats += f
+        widest = max(widest, f)
+    return gemm + PASS * floats + CALL * calls / chunk_size(widest)
+
+
+def _tile_of(pos: torch.Tensor, C: int, S: int, dim: int, k: int) -> torch.Tensor:
+    """Tile number (0 … k^dim − 1) of channels-last output positions on a k^dim grid of tiles."""
+    sp = pos // C
+    if dim == 1:
+        return sp * k // S
+    return (sp // S) * k // S * k + (sp % S) * k // S
+
+
+class _Branch:
+    """One tile: its first-layer matrix, its layers, and its outputs.
+
+    ``M1`` (n0, n1_b) gives the first layer's entries the tile needs; ``sel`` (m_b,) are the
+    tile's outputs as positions in the operator's order (None: all of them, in order).
+    """
+
+    def __init__(self, M1, layers, sel):
+        self.M1, self.M1t, self.layers, self.sel = M1.contiguous(), M1.T.contiguous(), layers, sel
+
+    def floats_per_point(self) -> int:
+        return self.M1.shape[1] + sum(L.floats_per_point for L in self.layers)
+
+
 class Engine(torch.nn.Module):
     """Batched ``A G(z)``, ``J(z)`` and ∇J for one generator, operator and observation y.
 
@@ -186,14 +440,20 @@ class Engine(torch.nn.Module):
         this to check both); ``auto`` picks per layer.
     prune : bool
         Restrict hidden layers to the receptive cone of the observed pixels.
+    tiles : "auto" or int
+        Tiles per spatial axis of the output (see the module docstring); ``auto`` picks
+        1 … :data:`MAX_TILES` by the cost model. A Gaussian A, ``col2im`` or ``prune=False``
+        use one tile.
     """
 
     def __init__(self, G: ConvGenerator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto",
-                 prune: bool = True):
+                 prune: bool = True, tiles="auto"):
         super().__init__()
         cfg = G.cfg
         if strategy not in ("auto", "dense", "col2im"):
             raise ValueError(f"strategy: must be auto, dense or col2im; got {strategy!r}")
+        if tiles != "auto" and not (isinstance(tiles, int) and 1 <= tiles <= 64):
+            raise ValueError(f"tiles: must be 'auto' or an integer in [1, 64], got {tiles!r}")
         self.cfg, self.dim = cfg, cfg.dim
         dim, d = cfg.dim, cfg.depth
         Ws = G.weights
@@ -215,29 +475,39 @@ class Engine(torch.nn.Module):
             if needed.numel() == cl_pos.numel() and bool((needed == torch.arange(needed.numel(), device=dev)).all()):
                 needed = None
 
-        # Plan from the last layer back: which entries each layer must produce.
-        plan = []
-        for i in range(d, 1, -1):
-            W, s, p = Ws[i - 1], strides[i - 1], pads[i - 1]
-            C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
-            n_in = C_in * sizes[i - 1] ** dim
-            in_idx = None if needed is None or not prune else _cone(W, s, p, sizes[i - 1], dim, needed)
-            if in_idx is not None and in_idx.numel() == n_in:
-                in_idx = None
-            n_in_needed = n_in if in_idx is None else in_idx.numel()
-            n_out_needed = C_out * sizes[i] ** dim if needed is None else needed.numel()
-            useful = sizes[i - 1] ** dim * C_in * k ** dim * C_out
-            dense_size = n_in_needed * n_out_needed
-            choice = strategy
-            if choice == "auto":
-                choice = "dense" if dense_size <= DENSE_WASTE * useful else "col2im"
-            if n_in * (C_out * sizes[i] ** dim) > DENSE_MAX_ENTRIES:
-                choice = "col2im"
-            if choice == "col2im":
-                in_idx = None
-            plan.append(_Layer(W, s, p, sizes[i - 1], dim, in_idx=in_idx, out_idx=needed, strategy=choice))
-            needed = in_idx
-        self.layers = plan[::-1]
+        # Candidate tilings, each tile a chain planned from the last layer back; the cheapest by
+        # the cost model wins (one tile when no tiling fits the memory caps).
+        C, S, n_out_all = cfg.channels[-1], sizes[-1], cfg.channels[-1] * sizes[-1] ** dim
+        pos = torch.arange(n_out_all, device=dev) if needed is None else needed
+        if self.A_matrix is not None or strategy == "col2im" or not prune or d == 1:
+            ks = [1]
+        else:
+            ks = list(range(1, MAX_TILES + 1)) if tiles == "auto" else [tiles]
+
+        def plan(k):
+            sels = [None]
+            if k > 1:
+                tile = _tile_of(pos, C, S, dim, k)
+                sels = [s for s in (torch.nonzero(tile == t).reshape(-1) for t in range(k ** dim)) if s.numel()]
+            chains = []
+            for sel in sels:
+                specs, first = _plan_chain(Ws, sizes, strides, pads, dim, needed if sel is None else pos[sel],
+                                           strategy, prune)
+                n1 = cfg.channels[1] * sizes[1] ** dim if first is None else first.numel()
+                chains.append((specs, n1, first, sel))
+            return chains
+
+        best = None
+        for k in ks:
+            chains = plan(k)
+            if k > 1 and not self._fits(chains, Ws, sizes, dim):
+                continue
+            cost = _cost([c[:2] for c in chains], cfg.n0, dim)
+            if best is None or cost < best[0]:
+                best = (cost, k, chains)
+        if best is None:
+            best = (None, 1, plan(1))
+        self.tiles, chains = best[1], best[2]
 
         W1 = Ws[0]
         k1, p1 = W1.shape[2], pads[0]
@@ -245,9 +515,16 @@ class Engine(torch.nn.Module):
         if p1:
             M1 = M1[:, p1:k1 - p1] if dim == 1 else M1[:, p1:k1 - p1, p1:k1 - p1]
         M1 = M1.reshape(cfg.n0, -1)
-        self.M1 = (M1 if needed is None else M1[:, needed]).contiguous()
-        self.M1t = self.M1.T.contiguous()
+        self.branches = []
+        for specs, n1, first, sel in chains:
+            layers = [_Layer(W, s, p, size_in, dim, in_idx=i, out_idx=o, strategy=c)
+                      for W, s, p, size_in, i, o, c in specs]
+            self.branches.append(_Branch(M1 if first is None else M1[:, first], layers, sel))
+        self.M1 = torch.cat([b.M1 for b in self.branches], 1)   # every tile's first layer, for the accounting
         self.register_buffer("y", y.reshape(-1))
+        self._y = [self.y if b.sel is None else self.y[b.sel].contiguous() for b in self.branches]
+        if len(self.branches) > 1:   # tile order → operator order
+            self._inverse = torch.argsort(torch.cat([b.sel for b in self.branches]))
         self.n0, self.m = cfg.n0, op.m
         sig = activation_fn(cfg.activation, cfg.negative_slope)
         sig_last = activation_fn(cfg.last, cfg.negative_slope)
@@ -255,7 +532,24 @@ class Engine(torch.nn.Module):
         self._names = [cfg.activation] * (d - 1) + [cfg.last]
         self._acts_ = [activation_fn(n, cfg.negative_slope, inplace=True) for n in self._names]
 
+    @staticmethod
+    def _fits(chains, Ws, sizes, dim) -> bool:
+        """Tiles may not hold more dense entries per layer than the untiled layer (nor the cap)."""
+        for j in range(len(Ws) - 1):
+            total = sum(_spec_sizes(c[0][j], dim)[0] * _spec_sizes(c[0][j], dim)[1]
+                        for c in chains if c[0][j][6] == "dense")
+            W = Ws[j + 1]
+            full = W.shape[0] * sizes[j + 1] ** dim * W.shape[1] * sizes[j + 2] ** dim
+            if total > min(full, DENSE_MAX_ENTRIES):
+                return False
+        return True
+
     # -- accounting, for the benchmark --------------------------------------
+    @property
+    def layers(self) -> list:
+        """Every layer after the first, tile by tile."""
+        return [L for b in self.branches for L in b.layers]
+
     @property
     def macs_per_point(self) -> int:
         """Multiply-adds the engine performs per z."""
@@ -266,22 +560,54 @@ class Engine(torch.nn.Module):
     def useful_macs_per_point(self) -> int:
         """Multiply-adds of the full transposed convolutions (no structural zeros, no pruning)."""
         W1 = self.cfg.channels[0] * self.cfg.channels[1] * self.cfg.per_layer("kernel")[0] ** self.dim
+        sizes, ks = self.cfg.layer_sizes(), self.cfg.per_layer("kernel")
+        rest = sum(sizes[i] ** self.dim * self.cfg.channels[i] * ks[i] ** self.dim * self.cfg.channels[i + 1]
+                   for i in range(1, self.cfg.depth))
         extra = 0 if self.A_matrix is None else self.A_matrix.numel()
-        return W1 + sum(L.useful_macs for L in self.layers) + extra
+        return W1 + rest + extra
 
     def floats_per_point(self) -> int:
-        return self.M1.shape[1] + sum(L.floats_per_point for L in self.layers)
+        """Floats one point holds at once (the tiles run one after the other)."""
+        return max(b.floats_per_point() for b in self.branches)
 
     def chunk_size(self) -> int:
+        """Points per chunk of :meth:`J_many`."""
         return chunk_size(self.floats_per_point())
 
+    def grad_chunk_size(self) -> int:
+        """Rows per chunk of :meth:`J_and_grad` (and, divided by n0, of the tangents)."""
+        return int(min(8192, max(32, GRAD_FLOATS // (3 * self.floats_per_point()))))
+
     # -- evaluation ------------------------------------------------------------
+    def _targets(self, target, weight):
+        """Per tile: (target columns, weight columns), from the operator-order (B, m) arrays."""
+        if self.A_matrix is not None and (target is not None or weight is not None):
+            raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
+        out = []
+        for b, yb in zip(self.branches, self._y):
+            t = yb if target is None else (target if b.sel is None else target[:, b.sel])
+            w = None if weight is None else (weight if b.sel is None else weight[:, b.sel])
+            out.append((t, w))
+        return out
+
+    def _rows(self, fn, B: int, chunk: int) -> None:
+        """``fn(a, b)`` for every chunk of rows, spread over threads (:func:`map_chunks`)."""
+        n = -(-B // chunk)
+        map_chunks(lambda i: fn(i * chunk, min(B, (i + 1) * chunk)), n)
+
     def observe(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, n0) → A G(z) (B, m)."""
-        h = self._acts[0](z @ self.M1)
-        for layer, act in zip(self.layers, self._acts[1:]):
-            h = act(layer(h))
-        return h if self.A_matrix is None else h @ self.A_matrix
+        """z (B, n0) → A G(z) (B, m). Differentiable by autograd (one pass, no chunking)."""
+        parts = []
+        for br in self.branches:
+            h = self._acts[0](z @ br.M1)
+            for layer, act in zip(br.layers, self._acts[1:]):
+                h = act(layer(h))
+            parts.append(h)
+        if self.A_matrix is not None:
+            return parts[0] @ self.A_matrix
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat(parts, 1)[:, self._inverse]
 
     def J(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, n0) → J(z) = ½‖y − A G(z)‖² (B,). Differentiable by autograd."""
@@ -299,32 +625,50 @@ class Engine(torch.nn.Module):
         ``target`` (B, m) replaces y per point, and ``weight`` (B, m) multiplies the
         residual, so that ``J = ½ Σ_j (w_j (x_j − t_j))²``; with 0/1 weights this is
         one pixel mask per point (the phase-transition trials). Both need a pixel
-        operator (no Gaussian A).
+        operator (no Gaussian A). Rows are processed in chunks of :meth:`chunk_size`.
         """
-        slope = self.cfg.negative_slope
-        pre = [z @ self.M1]
-        post = [self._acts[0](pre[0])]
-        for layer, act in zip(self.layers, self._acts[1:]):
-            pre.append(layer(post[-1]))
-            post.append(act(pre[-1]))
-        x = post[-1]
-        if self.A_matrix is not None:
-            if target is not None or weight is not None:
-                raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
-            r = x @ self.A_matrix - self.y
-            g = r @ self.A_matrix.T
-        else:
-            r = x - (self.y if target is None else target)
-            g = r
-            if weight is not None:
-                r = r * weight
-                g = r * weight
-        J = 0.5 * (r * r).sum(-1)
-        for i in range(len(self.layers), 0, -1):
-            g = g * _derivative(self._names[i], slope, pre[i], post[i])
-            g = self.layers[i - 1].backward(g)
-        g = g * _derivative(self._names[0], slope, pre[0], post[0])
-        return J, g @ self.M1t
+        B = z.shape[0]
+        J = z.new_empty(B)
+        grad = z.new_empty(B, self.n0)
+        tw = self._targets(target, weight)
+
+        def run(a, b):
+            J[a:b], grad[a:b] = self._J_and_grad(z[a:b], [(t if target is None else t[a:b],
+                                                           None if w is None else w[a:b]) for t, w in tw])
+
+        self._rows(run, B, self.grad_chunk_size())
+        return J, grad
+
+    def _J_and_grad(self, z, tw):
+        slope, names, acts = self.cfg.negative_slope, self._names, self._acts
+        J = grad = None
+        for br, (t, w) in zip(self.branches, tw):
+            pre1 = z @ br.M1
+            h = post1 = acts[0](pre1)
+            pre, post = [], []
+            for i, layer in enumerate(br.layers, start=1):
+                p = layer(h)
+                # ReLU's derivative is read off its output, so it can overwrite its input.
+                h = torch.relu_(p) if names[i] == "relu" else acts[i](p)
+                pre.append(h if names[i] == "relu" else p)
+                post.append(h)
+            if self.A_matrix is not None:
+                r = h @ self.A_matrix - t
+                g = r @ self.A_matrix.T
+            else:
+                r = h - t
+                g = r
+                if w is not None:
+                    r = r * w
+                    g = r * w
+            Jb = torch.linalg.vecdot(r, r)
+            J = Jb if J is None else J.add_(Jb)
+            for i in range(len(br.layers), 0, -1):
+                g = _times_derivative(names[i], slope, g, pre[i - 1], post[i - 1])
+                g = br.layers[i - 1].backward(g)
+            gb = _mm(_times_derivative(names[0], slope, g, pre1, post1), br.M1t, br.M1)
+            grad = gb if grad is None else grad.add_(gb)
+        return J.mul_(0.5), grad
 
     @torch.no_grad()
     def residual_and_jacobian(self, z: torch.Tensor, target: torch.Tensor | None = None,
@@ -333,48 +677,78 @@ class Engine(torch.nn.Module):
 
         Forward-mode by hand: the n0 tangents ``∂h/∂z_k`` travel through the same layers as
         the activations (one batched call on B·n0 rows per layer), each multiplied by σ'(pre).
-        ``target`` and ``weight`` as in :meth:`J_and_grad`.
+        ``target`` and ``weight`` as in :meth:`J_and_grad`. Rows are processed in chunks of
+        :meth:`chunk_size` / n0, so the tangents stay bounded too.
         """
+        B, n0 = z.shape
+        r_out = z.new_empty(B, self.m)
+        jac = z.new_empty(B, self.m, n0)
+        tw = self._targets(target, weight)
+
+        def run(a, b):
+            self._residual_and_jacobian(z[a:b], [(t if target is None else t[a:b], None if w is None else w[a:b])
+                                                 for t, w in tw], r_out[a:b], jac[a:b])
+
+        self._rows(run, B, max(1, self.grad_chunk_size() // n0))
+        return r_out, jac
+
+    def _residual_and_jacobian(self, z, tw, r_out, jac):
         slope = self.cfg.negative_slope
         B, n0 = z.shape
-        pre = z @ self.M1
-        h = self._acts[0](pre)
-        T = self.M1[None] * _derivative(self._names[0], slope, pre, h)[:, None, :]   # (B, n0, n1)
-        for i, layer in enumerate(self.layers, start=1):
-            pre = layer(h)
-            h = self._acts[i](pre)
-            T = layer(T.reshape(B * n0, -1)).reshape(B, n0, -1) * _derivative(self._names[i], slope, pre, h)[:, None, :]
-        if self.A_matrix is not None:
-            if target is not None or weight is not None:
-                raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
-            h, T = h @ self.A_matrix, T @ self.A_matrix
-        r = h - (self.y if target is None else target)
-        if weight is not None:
-            r = r * weight
-            T = T * weight[:, None, :]
-        return r, T.transpose(1, 2)
+        for br, (t, w) in zip(self.branches, tw):
+            pre = z @ br.M1
+            h = self._acts[0](pre)
+            T = br.M1[None] * _derivative(self._names[0], slope, pre, h)[:, None, :]     # (B, n0, n1)
+            for i, layer in enumerate(br.layers, start=1):
+                pre = layer(h)
+                h = self._acts[i](pre)
+                T = layer(T.reshape(B * n0, -1)).reshape(B, n0, -1) * _derivative(self._names[i], slope, pre, h)[:, None, :]
+            if self.A_matrix is not None:
+                h, T = h @ self.A_matrix, T @ self.A_matrix
+            r = h - t
+            if w is not None:
+                r = r * w
+                T = T * w[:, None, :]
+            if br.sel is None:
+                r_out.copy_(r)
+                jac.copy_(T.transpose(1, 2))
+            else:
+                r_out[:, br.sel] = r
+                jac[:, br.sel] = T.transpose(1, 2)
 
     @torch.no_grad()
     def J_many(self, z: torch.Tensor, chunk: int | None = None, target: torch.Tensor | None = None,
                weight: torch.Tensor | None = None) -> torch.Tensor:
-        """J for any number of points, in cache-sized chunks (no autograd, activations in place).
+        """J for any number of points, in cache-sized chunks spread over threads (no autograd,
+        activations in place).
 
         ``target`` and ``weight`` (B, m), as in :meth:`J_and_grad`.
         """
         chunk = chunk or self.chunk_size()
-        if self.A_matrix is not None and (target is not None or weight is not None):
-            raise ValueError("target/weight: need a pixel operator, not a Gaussian A")
+        tw = self._targets(target, weight)
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
-        for a in range(0, z.shape[0], chunk):
-            b = a + chunk
-            h = self._acts_[0](z[a:b] @ self.M1)
-            for layer, act in zip(self.layers, self._acts_[1:]):
-                h = act(layer(h))
-            r = (h if self.A_matrix is None else h @ self.A_matrix).sub_(self.y if target is None else target[a:b])
-            if weight is not None:
-                r.mul_(weight[a:b])
-            out[a:b] = torch.linalg.vecdot(r, r).mul_(0.5)
+
+        def run(a, b):
+            out[a:b] = self._J_chunk(z[a:b], [(t if target is None else t[a:b], None if w is None else w[a:b])
+                                              for t, w in tw])
+
+        self._rows(run, z.shape[0], chunk)
         return out
+
+    def _J_chunk(self, z, tw):
+        J = None
+        for br, (t, w) in zip(self.branches, tw):
+            h = self._acts_[0](z @ br.M1)
+            for layer, act in zip(br.layers, self._acts_[1:]):
+                h = act(layer(h))
+            if self.A_matrix is not None:
+                h = h @ self.A_matrix
+            r = h.sub_(t)
+            if w is not None:
+                r.mul_(w)
+            Jb = torch.linalg.vecdot(r, r)
+            J = Jb if J is None else J.add_(Jb)
+        return J.mul_(0.5)
 
 
 def chunk_size(floats_per_point: int) -> int:
