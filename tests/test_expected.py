@@ -213,11 +213,13 @@ def test_expected_landscape_marks_the_three_points_on_the_negative_ray():
 def test_cli_expected_writes_the_landscapes(tmp_path):
     """Reference: the arrays the subcommand documents, with the Monte Carlo mean beside the closed form."""
     out = tmp_path / "e.npz"
-    assert cli_run(["expected", "--grid", "11", "--draws", "20", "--out", str(out)]) == 0
+    assert cli_run(["expected", "--grid", "11", "--draws", "20", "--ray-draws", "50", "--out", str(out)]) == 0
     f = np.load(out)
-    for k in ("J_emp", "J_exp", "J_mc", "J_mc_sem"):
+    for k in ("J_emp", "J_exp", "J_mc", "J_mc_sem", "J_cv"):
         assert f[k].shape == (11, 11)
-    assert f["ray_emp"].shape == f["t"].shape and float(f["rho"]) == pytest.approx(1 / math.pi)
+    assert f["ray_mc"].shape == f["t"].shape and float(f["rho"]) == pytest.approx(1 / math.pi)
+    assert f["rho_hat_nets"].shape == (50,) and int(f["draws"]) == 20
+    np.testing.assert_allclose(f["z_star"], [0.8, -0.5])                 # the preset's z*, kept
     assert cli_run(["expected", "--width", "0", "--out", str(out)]) == 2
     assert cli_run(["expected", "--weights", "uniform", "--out", str(out)]) == 2
 
