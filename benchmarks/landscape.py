@@ -22,32 +22,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.common import best_time, matmul_gflops  # noqa: E402
 from core.config import from_preset  # noqa: E402
 from core.descent import descend, random_starts  # noqa: E402
 from core.generators.engine import Engine  # noqa: E402
 from core.landscape import landscape  # noqa: E402
 from core.problem import build_problem  # noqa: E402
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
-
-
-def best_time(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def loop_rate(problem, n: int = 300) -> float:

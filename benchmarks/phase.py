@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 
 from core.config import from_preset  # noqa: E402
 from core.phase import PhaseRunner, PhaseSpec, parse_rates, phase_transition  # noqa: E402
-from landscape import matmul_gflops  # noqa: E402  (benchmarks/landscape.py, beside this script)
+from benchmarks.common import matmul_gflops  # noqa: E402
 
 CLI = ["-m", "core", "phase", "--preset", "paper-fig4", "--patterns", "random,top,left,border",
        "--rates", "0.05:1:12", "--trials", "50"]

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -36,7 +35,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.landscape import best_time, matmul_gflops  # noqa: E402
+from benchmarks.common import Busy, best_time, matmul_gflops  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.descent import radius_of  # noqa: E402
 from core.diagnosis import diagnose  # noqa: E402
@@ -92,19 +91,6 @@ def inversions(P, trials: int = 100, restarts: int = 4, steps: int = 500, seed: 
     seconds = time.perf_counter() - t0
     diag = diagnose(obj, run.best, radius=radius)
     return seconds, float((diag.label == "recovered").mean()), diag.counts, int(run.used.sum())
-
-
-class Busy:
-    """One busy-looping process beside the benchmark (started and stopped by its pid)."""
-
-    def __enter__(self):
-        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc):
-        self.p.terminate()
-        self.p.wait()
 
 
 def measure(P, repeats: int, landscape_only: bool) -> dict:

@@ -1,0 +1,66 @@
+"""What every benchmark script shares: the machine's matmul rate, best-of timing, one busy process.
+
+Every script prints two columns in the same run: "idle" (the machine as it is; the load average is
+printed beside it) and "1 busy" (one busy-looping process started by :class:`Busy` beside it), as a
+real machine is never idle.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """The float32 matmul rate of this process (torch's current thread count), GFLOP/s, best of ``repeats``."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def best_time(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``fn`` after one warm-up call, in seconds."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+class Busy:
+    """One busy-looping process beside the benchmark while the block runs (stopped by its pid)."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.p.terminate()
+        self.p.wait()
+
+
+COLUMNS = ("idle", "1 busy")
+
+
+def columns(fn, busy: bool = True) -> dict:
+    """``{"idle": fn(), "1 busy": fn()}``, the second with one :class:`Busy` process beside it."""
+    out = {"idle": fn()}
+    if busy:
+        with Busy():
+            out["1 busy"] = fn()
+    return out
