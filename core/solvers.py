@@ -229,6 +229,40 @@ class _Subset:
         return f
 
 
+class _Record:
+    """J, the latent error and z of the running rows at every iterate, kept as they come and
+    filled out at the end (a stopped row keeps its last value), so that an iteration costs a
+    copy of the running rows and not a copy of the whole (S,) history row."""
+
+    def __init__(self, S: int, J: bool, E: bool, P: bool):
+        self.S, self.rows, self.J, self.E, self.P = S, [], [] if J else None, [] if E else None, [] if P else None
+
+    def write(self, st) -> None:
+        self.rows.append(st.rows)
+        if self.J is not None:
+            self.J.append(st.J.to(torch.float64, copy=True))
+        if self.E is not None:
+            self.E.append((st.z.double() - st.zr).norm(dim=1) / st.zr_norm)
+        if self.P is not None:
+            self.P.append(st.z.clone())
+
+    def path(self, values, T: int) -> np.ndarray | None:
+        """(T + 1, S, …) float64 from the per-iterate values of the running rows."""
+        if values is None:
+            return None
+        counts = [r.numel() for r in self.rows[:T + 1]]
+        rows = torch.cat(self.rows[:T + 1]).cpu().numpy()
+        vals = torch.cat(values[:T + 1]).double().cpu().numpy()
+        out = np.empty((T + 1, self.S) + vals.shape[1:])
+        a = 0
+        for t, c in enumerate(counts):
+            if t:
+                out[t] = out[t - 1]
+            out[t, rows[a:a + c]] = vals[a:a + c]
+            a += c
+        return out
+
+
 def _solve(obj, z0, method, steps, lr, damping, tols, radius, safeguard, keep_path, record, check_every, progress):
     S, n0 = z0.shape
     dev, dt = z0.device, z0.dtype
@@ -244,6 +278,7 @@ def _solve(obj, z0, method, steps, lr, damping, tols, radius, safeguard, keep_pa
     evals = torch.zeros(S, dtype=torch.int64, device=dev)
     stop = np.full(S, "budget", dtype=object)
     slope = torch.full((S,), float("nan"), dtype=torch.float64, device=dev)
+    # log10 J of the last SLOPE_WINDOW iterations, a ring: iteration t writes column (t − 1) % W.
     hist = torch.full((S, SLOPE_WINDOW), float("nan"), dtype=torch.float64, device=dev)
 
     if method == "gauss_newton":
@@ -254,66 +289,50 @@ def _solve(obj, z0, method, steps, lr, damping, tols, radius, safeguard, keep_pa
     evals += 1
     st = _State(rows=rows, z=z, J=J, g=g, scale=scale, hist=hist, evals=evals.clone(), z_ref=z.clone())
     _init_method(st, method, H, lr, damping, S, n0, dev, dt)
-
     zs = obj.z_star_of(rows) if record else None
-    J_path = torch.empty(steps + 1, S, dtype=torch.float64, device=dev) if record else None
-    E_path = torch.empty(steps + 1, S, dtype=torch.float64, device=dev) if (record and zs is not None) else None
-    P_path = torch.empty(steps + 1, S, n0, dtype=dt, device=dev) if keep_path else None
+    if zs is not None:          # per row, so that the rows leaving the batch take theirs along
+        st.zr = zs.to(torch.float64)
+        st.zr_norm = st.zr.norm(dim=1).clamp_min(1e-300)
+    rec = _Record(S, J=record, E=zs is not None, P=keep_path)
     seconds = np.zeros(steps + 1)
-
-    def write(t):
-        if J_path is not None:
-            if t > 0:
-                J_path[t] = J_path[t - 1]
-            J_path[t, st.rows] = st.J.double()
-        if E_path is not None:
-            if t > 0:
-                E_path[t] = E_path[t - 1]
-            zr = zs[st.rows].to(torch.float64)
-            E_path[t, st.rows] = (st.z.double() - zr).norm(dim=1) / zr.norm(dim=1).clamp_min(1e-300)
-        if P_path is not None:
-            if t > 0:
-                P_path[t] = P_path[t - 1]
-            P_path[t, st.rows] = st.z
+    t_now = [0]
 
     def finish(mask, reason, t):
-        if not bool(mask.any()):
-            return
         r = st.rows[mask]
         z_end[r] = st.z[mask]
         J_end[r] = st.J[mask].double()
         g_end[r] = st.g[mask].double().norm(dim=1)
         iters[r] = t
         evals[r] = st.evals[mask]
-        slope[r] = _log_slope(st.hist[mask])
+        h = st.hist[mask]
+        slope[r] = _log_slope(h.roll(-(t % SLOPE_WINDOW), 1) if t % SLOPE_WINDOW else h)
         stop[r.cpu().numpy()] = reason
-        st.keep(~mask)
 
     # A start that is already a fit (z0 = z*) or not finite needs no iteration.
-    write(0)
+    rec.write(st)
     _check(st, tols, radius, finish, 0)
     seconds[0] = time.perf_counter() - t_start
     t_done = 0
+    adam = method == "adam"
     for t in range(1, steps + 1):
         if st.rows.numel() == 0:
             break
         st.moved = _STEP[method](obj, st, t, lr, damping, safeguard, tols, radius)
-        st.hist = torch.cat([st.hist[:, 1:], st.J.double().clamp_min(1e-300).log10()[:, None]], 1)
-        write(t)
-        _check(st, tols, radius, finish, t, check_every=check_every if method == "adam" else 0)
+        st.hist[:, (t - 1) % SLOPE_WINDOW] = st.J.double().clamp_min(1e-300).log10()
+        rec.write(st)
+        _check(st, tols, radius, finish, t, check_every=check_every if adam else 0)
         seconds[t] = time.perf_counter() - t_start
         t_done = t
         if progress is not None and progress(t, steps):
             break
-    finish(torch.ones(st.rows.numel(), dtype=torch.bool, device=dev), "budget", t_done)
+    if st.rows.numel():
+        finish(torch.ones(st.rows.numel(), dtype=torch.bool, device=dev), "budget", t_done)
     T = t_done
     return Solve(z=z_end.double().cpu().numpy(), J=J_end.cpu().numpy(), grad_norm=g_end.cpu().numpy(),
                  iterations=iters.cpu().numpy(), evaluations=evals.cpu().numpy(), stop=stop.astype(str),
-                 log_slope=slope.cpu().numpy(),
-                 J_path=None if J_path is None else J_path[:T + 1].cpu().numpy(),
-                 paths=None if P_path is None else P_path[:T + 1].double().cpu().numpy(),
-                 error_path=None if E_path is None else E_path[:T + 1].cpu().numpy(),
-                 seconds=seconds[:T + 1], negated=np.zeros(S, dtype=bool), method=method)
+                 log_slope=slope.cpu().numpy(), J_path=rec.path(rec.J, T), paths=rec.path(rec.P, T),
+                 error_path=rec.path(rec.E, T), seconds=seconds[:T + 1], negated=np.zeros(S, dtype=bool),
+                 method=method)
 
 
 def _log_slope(h: torch.Tensor) -> torch.Tensor:
@@ -332,38 +351,37 @@ def _log_slope(h: torch.Tensor) -> torch.Tensor:
 def _check(st, tols, radius, finish, t, check_every: int = 0):
     """Apply the stopping rules to the running rows, in order of precedence.
 
-    ``finish`` removes rows from ``st`` (every per-row tensor of it, ``moved`` and ``stalled``
-    included), so each rule sees only the rows the earlier ones left.
+    Each rule is evaluated on every running row and a row stops on the first rule that holds
+    (the same as applying them one after the other, each to the rows the earlier ones left);
+    ``finish`` records the stopped rows rule by rule, then one compaction removes them all
+    from ``st`` (every per-row tensor of it, ``moved`` and ``stalled`` included).
     """
     if st.rows.numel() == 0:
         return
     zn = st.z.double().norm(dim=1)
-    bad = ~torch.isfinite(st.J) | ~torch.isfinite(st.z).all(1) | ~torch.isfinite(st.g).all(1) | (zn > radius)
-    finish(bad, "diverged", t)
-    if st.rows.numel() == 0:
-        return
-    J = st.J.double()
-    finish(J <= tols["ftol"] * st.scale, "fit", t)
-    if st.rows.numel() == 0:
-        return
-    zn = st.z.double().norm(dim=1)
-    gn = st.g.double().norm(dim=1)
-    finish(gn * (1 + zn) <= tols["gtol"] * st.scale.clamp_min(1e-300), "gradient", t)
-    if st.rows.numel() == 0 or t == 0:
-        return
-    if st.stalled is not None:
-        finish(st.stalled, "stalled", t)
-        if st.rows.numel() == 0:
-            return
-    if check_every:
-        if t % check_every:
-            return
-        moved = (st.z - st.z_ref).double().norm(dim=1)
-        small = moved <= 10 * tols["xtol"] * (1 + st.z.double().norm(dim=1))
-        finish(small, "step", t)
+    rules = [("diverged", ~torch.isfinite(st.J) | ~torch.isfinite(st.z).all(1) | ~torch.isfinite(st.g).all(1)
+              | (zn > radius)),
+             ("fit", st.J.double() <= tols["ftol"] * st.scale),
+             ("gradient", st.g.double().norm(dim=1) * (1 + zn) <= tols["gtol"] * st.scale.clamp_min(1e-300))]
+    if t > 0:
+        if st.stalled is not None:
+            rules.append(("stalled", st.stalled))
+        if not check_every:
+            rules.append(("step", st.moved <= tols["xtol"] * (1 + zn)))
+        elif t % check_every == 0:
+            moved = (st.z - st.z_ref).double().norm(dim=1)
+            rules.append(("step", moved <= 10 * tols["xtol"] * (1 + zn)))
+    hit = torch.stack([m for _, m in rules])
+    done = hit.any(0)
+    if bool(done.any()):
+        first = torch.where(done, hit.to(torch.int8).argmax(0), -1)
+        for k, (reason, _) in enumerate(rules):
+            mask = first == k
+            if bool(mask.any()):
+                finish(mask, reason, t)
+        st.keep(~done)
+    if check_every and t > 0 and t % check_every == 0:
         st.z_ref = st.z.clone()
-        return
-    finish(st.moved <= tols["xtol"] * (1 + st.z.double().norm(dim=1)), "step", t)
 
 
 # ---------------------------------------------------------------------------
