@@ -62,7 +62,7 @@ def collapse_set(problem: Problem, plane, u: np.ndarray, v: np.ndarray, tol: flo
         raise ValueError(f"tol: must be in (0, 1), got {tol}")
     u, v = np.asarray(u, float), np.asarray(v, float)
     uu, vv = np.meshgrid(u, v)
-    z = torch.as_tensor(plane.lift(uu, vv).reshape(-1, problem.cfg.n0), dtype=problem.dtype, device=problem.device)
+    z = torch.as_tensor(plane.lift(uu, vv).reshape(-1, problem.n0), dtype=problem.dtype, device=problem.device)
     dist = output_distance(problem, z).double().cpu().numpy().reshape(uu.shape)
     ref = float(problem.x_star.double().norm())
     in_set = dist <= tol * ref

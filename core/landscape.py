@@ -67,14 +67,15 @@ class Landscape:
 
 def rho_for(cfg: Config) -> float:
     """ρ_d where the theory speaks (ReLU or leaky ReLU with zero-mean weights), else NaN."""
-    if cfg.activation == "relu" and cfg.last == "relu" and cfg.weights in ("gaussian", "uniform", "rademacher"):
+    if cfg.generator == "conv" and cfg.activation == "relu" and cfg.last == "relu" and \
+            cfg.weights in ("gaussian", "uniform", "rademacher"):
         return float(rho(cfg.depth))
     return float("nan")
 
 
 def default_plane(cfg: Config, z_star: np.ndarray) -> Plane:
-    """The plane of the module docstring for ``cfg``."""
-    n0 = cfg.n0
+    """The plane of the module docstring for ``cfg`` and its z*."""
+    n0 = int(np.asarray(z_star).size)
     if n0 == 1:
         raise ValueError("channels: a plane needs n0 ≥ 2; use slice_1d for a 1-D latent")
     if n0 == 2:
@@ -177,7 +178,7 @@ def landscape(cfg_or_problem, grid: int | tuple | None = None, extent: float | N
 
 def slice_1d(problem: Problem, direction, t: np.ndarray, origin=None) -> np.ndarray:
     """J(origin + t·direction) for each t (T,) → (T,); ``origin`` defaults to 0."""
-    n0 = problem.cfg.n0
+    n0 = problem.n0
     direction = np.asarray(direction, dtype=float).reshape(-1)
     if direction.shape != (n0,) or not np.all(np.isfinite(direction)):
         raise ValueError(f"direction: must be {n0} finite numbers")
@@ -190,8 +191,8 @@ def slice_1d(problem: Problem, direction, t: np.ndarray, origin=None) -> np.ndar
 def J_at(problem: Problem, z) -> np.ndarray:
     """J at latent points z (K, n0), numpy in and out (float64)."""
     z = np.asarray(z, dtype=float)
-    if z.ndim != 2 or z.shape[1] != problem.cfg.n0:
-        raise ValueError(f"z: must have shape (K, {problem.cfg.n0}), got {z.shape}")
+    if z.ndim != 2 or z.shape[1] != problem.n0:
+        raise ValueError(f"z: must have shape (K, {problem.n0}), got {z.shape}")
     zt = torch.as_tensor(z, dtype=problem.dtype, device=problem.device)
     return problem.evaluator.J_many(zt).double().cpu().numpy()
 
