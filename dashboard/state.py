@@ -242,9 +242,15 @@ def check_dashboard_limits(cfg: Config) -> None:
     check_request(cfg, "descend")
 
 
-@lru_cache(maxsize=64)
 def config_from_json(text) -> Config:
     """A config the browser sent back (a store), checked as if the browser were hostile."""
+    if not isinstance(text, str):
+        raise ConfigError("config", f"expected JSON text, got {type(text).__name__}")
+    return _config_from_json(text)
+
+
+@lru_cache(maxsize=64)
+def _config_from_json(text: str) -> Config:
     cfg = Config.from_json(text)
     check_dashboard_limits(cfg)
     return cfg

@@ -1,0 +1,200 @@
+"""The dashboard as seen by a hostile browser: forged callback payloads and random URLs.
+
+Every request is posted to the real app (Flask's test client, the same endpoint the browser uses).
+The reference is the HTTP contract and the project's rule: never a 500, always a one-line message
+that names the control (field) and its allowed range — here the dashboard's own bounds
+(``dashboard.state.DASH_LIMITS``), not core's.
+"""
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.config import FIELDS
+from dashboard import ids, state
+from dashboard.app import build_app
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+GOOD = state.BASE.replace(grid=41).to_json()
+
+
+@pytest.fixture(scope="module")
+def app():
+    return build_app(prefill=False)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.server.test_client()
+
+
+def _outputs(key: str):
+    if not key.startswith(".."):
+        i, p = key.split("@")[0].rsplit(".", 1)
+        return {"id": i, "property": p}
+    out = []
+    for part in key.strip(".").split("..."):
+        i, p = part.split("@")[0].rsplit(".", 1)
+        out.append({"id": i, "property": p})
+    return out
+
+
+def call(app, client, output: str, values: dict, trigger: str):
+    """Post one callback request: ``output`` picks the callback (a substring of its output key),
+    ``values`` maps "id.prop" to what the forged browser sends, ``trigger`` is "id.prop"."""
+    keys = [k for k in app.callback_map if k == output] or [k for k in app.callback_map if output in k]
+    assert len(keys) == 1, keys
+    key = keys[0]
+    spec = app.callback_map[key]
+
+    def items(lst):
+        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                for i in lst]
+
+    body = {"output": key, "outputs": _outputs(key), "inputs": items(spec["inputs"]), "state": items(spec["state"]),
+            "changedPropIds": [trigger]}
+    r = client.post("/_dash-update-component", json=body)
+    assert r.status_code in (200, 204), r.data[:500]
+    return {} if r.status_code == 204 else json.loads(r.data)
+
+
+def banner(resp) -> str:
+    return ((resp.get("sideUpdate") or {}).get(ids.BANNER) or {}).get("children", "")
+
+
+def text(resp) -> str:
+    return json.dumps(resp, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("config, words", [
+    ("not json", "config: not valid JSON"),
+    ({"grid": 41}, "config: expected JSON text"),
+    (GOOD.replace('"grid": 41', '"grid": 1001'), "grid: must be in [11, 401] in the dashboard"),
+    (GOOD.replace('"activation": "relu"', '"activation": "swish"'), "activation: must be one of"),
+    (GOOD.replace('"generator": "conv"', '"generator": "foo"').replace('"starts": 100', '"starts": 5'),
+     "generator:"),
+    (GOOD.replace('"channels": [2, 16, 1]', '"channels": [2, 512, 512, 1]'), "grid: this landscape needs"),
+])
+def test_forged_config_store(app, client, config, words):
+    resp = call(app, client, "..land-contour.figure...land-key-store.data..",
+                {"config-store.data": config, "scale.value": "log"}, "config-store.data")
+    assert words in banner(resp)
+
+
+def test_forged_scale(app, client):
+    resp = call(app, client, "..land-contour.figure...land-key-store.data..",
+                {"config-store.data": GOOD, "scale.value": "weird"}, "scale.value")
+    assert banner(resp).startswith("scale: must be one of log, linear")
+
+
+def test_forged_basin_job(app, client):
+    job = {"kind": "basins", "key": GOOD, "total": 200_000_000, "done": 0, "status": "running", "cancel_clicks": 0,
+           "data": {"n": 200_000_000, "rows": []}}
+    resp = call(app, client, "..basins-store.data", {"basins-store.data": job, "config-store.data": GOOD,
+                                                     "basin-interval.n_intervals": 3}, "basin-interval.n_intervals")
+    assert banner(resp).startswith("job: total must be in [1, ")
+
+
+def test_forged_descent_store(app, client):
+    resp = call(app, client, "..desc-counts.children", {"descent-store.data": {"key": GOOD, "u": "x"},
+                                                        "config-store.data": GOOD}, "descent-store.data")
+    assert banner(resp).startswith("descent:")
+
+
+def test_forged_click_point(app, client):
+    resp = call(app, client, "descent-store.data", {"point-store.data": {"key": GOOD, "uv": ["a", None]},
+                                                    "config-store.data": GOOD}, "point-store.data")
+    assert banner(resp).startswith("point:")
+
+
+@pytest.mark.parametrize("search, words", [
+    ("?grid=99999999", "URL: grid: must be in [11, 401] in the dashboard"),
+    ("?activation=foo", "URL: activation: must be one of"),
+    ("?channels=3,8,1&z_star=1e-300,0,0", "URL: z_star:"),
+    ("?view=nowhere", "URL: view:"),
+])
+def test_url_errors_go_to_the_banner(app, client, search, words):
+    resp = call(app, client, "..generator-kind.value", {"url.search": search}, "url.search")
+    assert words in text(resp)
+
+
+def test_cuda_url_on_a_cpu_machine(app, client):
+    import torch
+
+    resp = call(app, client, "..generator-kind.value", {"url.search": "?device=cuda"}, "url.search")
+    assert torch.cuda.is_available() or "URL: device:" in text(resp)
+
+
+def test_forged_sync_payload(app, client):
+    """Controls as a hostile browser might send them: wrong types everywhere."""
+    values = {f"{cid}.value": [1, 2] for cid in ids.FIELD_CONTROLS.values()}
+    values.update({"url.search": "", "config-store.data": "][", "scale.value": 7, "tabs.value": None})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.RATE}.value")
+    errors = {k: v["children"] for k, v in resp["response"].items() if k.startswith("err-")}
+    assert errors[ids.err(ids.RATE)] == "rate: expected text, got list"
+    assert errors[ids.err(ids.LABEL)].startswith("label: must be -1 (drawn) or a class in [0, 9]")
+    assert all("\n" not in m for m in errors.values()) and "config-store" not in resp["response"]
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"expected-width.value": None, "expected-preset.value": "paper-fig4", "expected-grid.value": 31}, "width_factor"),
+    ({"expected-width.value": 0, "expected-preset.value": "paper-fig4", "expected-grid.value": 1001}, "grid"),
+])
+def test_forged_expected_controls(app, client, values, words):
+    resp = call(app, client, "..expected-heatmaps.figure", {**values, "tabs.value": ids.TAB_EXPECTED},
+                "expected-width.value")
+    assert f"{words}:" in text(resp)
+
+
+def test_forged_inpainting_label(app, client):
+    values = {f"{cid}.value": v for cid, v in zip(
+        ("inpaint-generator", "inpaint-source", "inpaint-label", "inpaint-seed", "inpaint-mask", "inpaint-rate",
+         "inpaint-method", "inpaint-lr", "inpaint-damping", "inpaint-negate", "inpaint-steps"),
+        ("mnist", "generated", None, "0", "random", "0.5", "lbfgs", "0.1", "1.0", [], "500"))}
+    resp = call(app, client, "..inpaint-images.figure", {**values, "tabs.value": ids.TAB_INPAINT}, "inpaint-label.value")
+    assert "label:" in text(resp)
+
+
+def test_forged_weights_generator(app, client):
+    resp = call(app, client, "..weights-histograms.figure", {"weights-generator.value": "foo",
+                                                             "tabs.value": ids.TAB_WEIGHTS}, "weights-generator.value")
+    assert banner(resp).startswith("generator: must be one of mnist")
+
+
+def test_forged_phase_job_and_controls(app, client):
+    resp = call(app, client, "..phase-store.data", {"phase-store.data": {"kind": "phase"},
+                                                    "phase-interval.n_intervals": 1}, "phase-interval.n_intervals")
+    assert banner(resp).startswith("job:")
+    controls = {"phase-generator.value": "paper-fig4", "phase-channels.value": "2,128,1", "phase-noise.value": "none",
+                "phase-tol.value": "0.001", "phase-method.value": "lbfgs", "phase-steps.value": "500",
+                "phase-patterns.value": ["random"], "phase-rates.value": "0.1", "phase-trials.value": "500",
+                "phase-restarts.value": "40"}
+    resp = call(app, client, "..phase-store.data", {**controls, "phase-start.n_clicks": 1}, "phase-start.n_clicks")
+    assert "trials: this phase" in text(resp)
+
+
+def test_forged_download_tab(app, client):
+    resp = call(app, client, "..download.data@", {"dl-html.n_clicks": 1, "tabs.value": "nowhere"}, "dl-html.n_clicks")
+    assert banner(resp).startswith("view: must be one of")
+
+
+KEYS = list(FIELDS) + ["scale", "view", "preset", "phase.trials", "bogus"]
+VALUES = st.one_of(st.sampled_from(["", "0", "-1", "1e308", "nan", "2,16,1", "1e-300,0,0", "cuda", "mnist", "relu",
+                                    "99999999", "0.5", "x", "os:getcwd", "quantize:8", "gaussian:-1"]),
+                   st.text(max_size=12))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=4))
+def test_random_urls_give_a_config_or_one_message(pairs):
+    """Any query: a config within the dashboard's bounds, or the default view and one line naming a field."""
+    from urllib.parse import urlencode
+
+    cfg, scale, view, err = state.state_from_query("?" + urlencode(pairs))
+    if err:
+        assert err.startswith("URL: ") and "\n" not in err and cfg == state.BASE
+    else:
+        state.check_dashboard_limits(cfg)
+        assert scale in state.SCALES and view in ids.TAB_VALUES
