@@ -167,6 +167,7 @@ IMG_GRAPH = "img-graph"
 IMG_TEXT = "img-text"
 
 # --- page: phase transition ----------------------------------------------------------
+PHASE_EXAMPLE = "phase-example"
 PHASE_GENERATOR = "phase-generator"
 PHASE_CHANNELS = "phase-channels"
 PHASE_NOISE = "phase-noise"

@@ -26,13 +26,23 @@ from ..guard import callback
 from .url import register_url_sync
 
 NETS = ("paper-fig4", "authors-code", *SHIPPED)
-# The defaults show the paper's ordering (spread-out masks need the lowest rate) within ~30 s on a
-# 2-core machine: the shipped MNIST generator with 8-bit measurements, success at 5 % latent error.
-# (Noiseless, one row of near-black pixels already pins z* down and every pattern succeeds at its
-# lowest achievable rate; on paper-fig4 only the random mask shows a transition, near r = 0.015.)
-DEFAULTS = dict(net="mnist", channels="", noise="quantize:8", tol="0.05", method="lbfgs", steps="300",
-                patterns=["random", "top", "border"], rates="0.02,0.05,0.1,0.2,0.3,0.4,0.5,0.7", trials="12",
-                restarts="2")
+# Two ready-made experiments (measured on this 2-core machine, one torch thread, CPU time):
+# - the default, paper-fig4 noiseless at low rates: the random mask's transition near r = 0.015
+#   (top and border observe whole rows, 6 % and 22 % at least, so they are at 1 already); ~15 s;
+# - the shipped MNIST generator with 8-bit y, success at 5 % latent error: the paper's ordering,
+#   r50 ≈ 0.02 (random) < 0.18 (top) < 0.21 (border); ~100 s (8 trials of a DCGAN per cell).
+#   Noiseless, one row of near-black pixels already pins z* down and every pattern succeeds at
+#   its lowest achievable rate.
+EXAMPLES = {
+    "paper-fig4, low rates (~20 s)": dict(
+        net="paper-fig4", channels="", noise="none", tol="0.001", method="lbfgs", steps="300",
+        patterns=["random", "top", "border"], rates="0.005,0.01,0.015,0.02,0.03,0.05,0.08,0.12", trials="40",
+        restarts="4"),
+    "MNIST, 8-bit y: the paper's ordering (~2 min)": dict(
+        net="mnist", channels="", noise="quantize:8", tol="0.05", method="lbfgs", steps="100",
+        patterns=["random", "top", "border"], rates="0.02,0.05,0.1,0.2,0.35,0.5", trials="8", restarts="1"),
+}
+DEFAULTS = dict(next(iter(EXAMPLES.values())))
 CONTROLS = {"net": ids.PHASE_GENERATOR, "channels": ids.PHASE_CHANNELS, "noise": ids.PHASE_NOISE,
             "tol": ids.PHASE_TOL, "method": ids.PHASE_METHOD, "steps": ids.PHASE_STEPS,
             "patterns": ids.PHASE_PATTERNS, "rates": ids.PHASE_RATES, "trials": ids.PHASE_TRIALS,
@@ -230,7 +240,7 @@ def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
                            masks=masks, mask_titles=titles, done=np.zeros(nan.shape, bool),
                            title="Press Start to measure the phase transition · " + title_of(spec))
         return fig, 0, ("Press Start: each trial draws a fresh z* (and random mask) and recovers it from the "
-                        "measurements by the solver; takes about 30 s with the defaults.")
+                        "measurements by the solver; about 20 s with the defaults (see the examples).")
     s = job_summary(store)
     spec = s["spec"]
     pct = 100.0 * store["done"] / store["total"]
@@ -264,6 +274,9 @@ def layout():
     d = DEFAULTS
     return html.Div(className="row", children=[
         html.Div(className="col", style={"flex": "0 0 270px"}, children=[
+            _field("example", dcc.Dropdown(id=ids.PHASE_EXAMPLE, options=list(EXAMPLES), value=None,
+                                           placeholder="fill the controls with an example…", clearable=True,
+                                           searchable=False), "each sets every control below"),
             _field("generator", dcc.Dropdown(id=ids.PHASE_GENERATOR, options=list(NETS), value=d["net"],
                                              clearable=False, searchable=False),
                    "a preset of the random family, or a shipped trained generator"),
@@ -301,6 +314,14 @@ def layout():
 def register_callbacks(app) -> None:
     register_url_sync(app, "phase.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
     controls = [State(cid, "value") for cid in CONTROLS.values()]
+
+    @callback(app, [Output(cid, "value", allow_duplicate=True) for cid in CONTROLS.values()],
+              Input(ids.PHASE_EXAMPLE, "value"), prevent_initial_call=True)
+    def _example(name):
+        if name is None:
+            return [no_update] * len(CONTROLS)
+        ex = EXAMPLES[state.parse_choice("example", name, tuple(EXAMPLES))]
+        return [ex[k] for k in CONTROLS]
 
     # One more tick per answered step (max_intervals = n + 1): steps never overlap.
     @callback(app, Output(ids.PHASE_STORE, "data"), Output(ids.PHASE_INTERVAL, "disabled"),
