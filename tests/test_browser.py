@@ -76,7 +76,7 @@ def test_click_on_the_contour_descends_to_z_star(page, url):
     _load(page, url, "?grid=51")
     browser.click_data(page, ids.LAND_CONTOUR, -1.5, 1.5)
     text = browser.wait_text(page, ids.LAND_COUNTS, "recovered")
-    assert "recovered 1" in text and "negative 0" in text
+    assert text.endswith("recovered 1")
     page.wait_for_function("() => { const g = document.querySelector('#land-contour .js-plotly-plot');"
                            " const t = g._fullData.find(t => t.name === 'path: recovered'); return t && t.x.length > 2; }")
     xs = browser.graph_json(page, ids.LAND_CONTOUR, "Array.from(g._fullData.find(t => t.name === 'path: recovered').x)")
@@ -116,4 +116,58 @@ def test_compare_cameras_rotate_together(page, url):
                            " return Math.abs(g.layout.scene.camera.eye.y - 2.0) < 1e-9; }")
     eyes = browser.graph_json(page, ids.COMPARE, "['scene', 'scene2', 'scene3', 'scene4'].map(s => g.layout[s].camera.eye)")
     assert all(e == {"x": 0.3, "y": 2.0, "z": 0.4} for e in eyes)
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_url_error_is_a_banner_quoting_the_dashboards_bounds(page, url):
+    """Reference: state.DASH_LIMITS (grid ≤ 401 in the dashboard)."""
+    page.goto(url + "/?grid=99999999")
+    text = browser.wait_text(page, ids.BANNER, "grid")
+    assert "grid: must be in [11, 401] in the dashboard" in text
+    assert page.locator(f"#{ids.BANNER}").bounding_box()["y"] < 120          # at the top, not under the sidebar
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2)                             # and the default view is shown
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_playback_runs_in_the_browser(page, url):
+    """Every frame from the first to the last is drawn without one request to the server."""
+    page.goto(url + "/?view=descent&grid=51&method=adam&steps=200&starts=5")
+    browser.wait_graph(page, ids.DESC_CONTOUR, 2)
+    page.click(f"#{ids.DESC_RANDOM}")
+    browser.wait_text(page, ids.DESC_COUNTS, "5 random starts")
+    browser.wait_text(page, ids.DESC_ITER_TEXT, r"^iteration (\d+) of \1$")      # a new descent shows its end
+    browser.wait_idle(page)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if "_dash-update-component" in r.url else None)
+    page.evaluate("""() => { window.__frames = new Set();
+        const g = document.querySelector('#desc-contour .js-plotly-plot');
+        g.on('plotly_restyle', () => window.__frames.add(document.getElementById('desc-iter-text').innerText)); }""")
+    page.click(f"#{ids.DESC_PLAY}")
+    browser.wait_text(page, ids.DESC_PLAY, "Play", timeout=60_000)
+    n = page.evaluate("() => window.__frames.size")
+    assert n >= 50 and posts == []                            # ~101 frames, all drawn in the browser
+    xs = browser.graph_json(page, ids.DESC_CONTOUR, "Array.from(g._fullData.find(t => t.name === 'current').x)")
+    assert len(xs) == 5
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_pages_keep_their_settings_in_the_url_and_hide_the_sidebar(page, url):
+    page.goto(url + "/?view=phase&phase.trials=7&phase.rates=0.1,0.5")
+    page.wait_for_function("() => document.getElementById('phase-trials').value === '7'")
+    assert page.input_value(f"#{ids.PHASE_RATES}") == "0.1,0.5"
+    assert not page.is_visible(f"#{ids.SIDEBAR}")
+    browser.type_value(page, ids.PHASE_RESTARTS, "3")
+    page.wait_for_function("() => location.search.includes('phase.restarts=3')")
+    assert "phase.trials=7" in page.url and "view=phase" in page.url
+    page.click(f"#{ids.TABS} .tab:has-text('Landscape')")
+    page.wait_for_function("() => !location.search.includes('view=phase')")
+    assert page.is_visible(f"#{ids.SIDEBAR}") and "phase.trials=7" in page.url
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_figure_png_downloads_the_visible_graph(page, url):
+    _load(page, url, "?grid=51")
+    with page.expect_download() as d:
+        page.click(f"#{ids.DL_PNG}")
+    assert d.value.suggested_filename == "landscape.png"
     assert browser.console_problems(page.console_log) == []
