@@ -9,6 +9,8 @@ JSON. Playback, the PNG export and showing or hiding controls are clientside
 """
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
@@ -17,7 +19,7 @@ from core import ConfigError
 
 from .guard import callback
 from .pages import PAGES
-from . import figures, ids, logic, state
+from . import figures, ids, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
 ERROR_IDS = sorted({ids.err(c) for c in ids.FIELD_CONTROLS.values()} | {ids.CONFIG_ERROR})
@@ -89,6 +91,14 @@ def _desc(store):
     return logic.check_descent_store(store)
 
 
+def _waiting(cfg, desc, key):
+    """(message figure, a key that is not ``key``) while cfg's plane waits for a descent, else None."""
+    wait = planes.plane_ready(cfg, desc)
+    if not wait:
+        return None
+    return figures.message_figure("<br>".join(textwrap.wrap(wait, 60))), "waiting:" + key
+
+
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
     for _, _, page in PAGES:
@@ -139,13 +149,21 @@ def register_callbacks(app) -> None:
     # ---- view 1: landscape --------------------------------------------------------------------
     # The contour comes first (the default view's is served with the page); the surface follows it
     # (chained on LAND_KEY), so the 2-D view is not held back by the 3-D one.
+    # A descent only redraws the contour when the contour waited for it (an endpoint / pca plane);
+    # otherwise landscape_overlays patches its paths in.
     @callback(
         app, Output(ids.LAND_CONTOUR, "figure"), Output(ids.LAND_KEY, "data"),
-        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"),
-        State(ids.LAND_KEY, "data"), State(ids.CRITICAL, "data"), State(ids.DESCENT, "data"))
-    def landscape_contour(config_json, scale, shown, crit, desc):
-        cfg, scale = _cfg(config_json), state.parse_scale(scale)
-        return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, _desc(desc), heights=False), False, shown)
+        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.DESCENT, "data"),
+        State(ids.LAND_KEY, "data"), State(ids.CRITICAL, "data"))
+    def landscape_contour(config_json, scale, desc, shown, crit):
+        cfg, scale, desc = _cfg(config_json), state.parse_scale(scale), _desc(desc)
+        key = logic.figure_key(cfg, scale)
+        if ctx.triggered_id == ids.DESCENT and shown == key:
+            raise PreventUpdate
+        waiting = _waiting(cfg, desc, key)
+        if waiting:
+            return waiting
+        return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, desc, heights=False), False, shown)
 
     @callback(
         app, Output(ids.LAND_SURFACE, "figure"), Output(ids.SURF_KEY, "data"),
@@ -153,8 +171,11 @@ def register_callbacks(app) -> None:
         State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.SURF_KEY, "data"),
         State(ids.CRITICAL, "data"), State(ids.DESCENT, "data"))
     def landscape_surface(_contour_key, config_json, scale, shown, crit, desc):
-        cfg, scale = _cfg(config_json), state.parse_scale(scale)
-        return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, _desc(desc)), True, shown)
+        cfg, scale, desc = _cfg(config_json), state.parse_scale(scale), _desc(desc)
+        waiting = _waiting(cfg, desc, logic.figure_key(cfg, scale))
+        if waiting:
+            return waiting
+        return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, desc), True, shown)
 
     @callback(
         app,
@@ -172,13 +193,38 @@ def register_callbacks(app) -> None:
 
     @callback(
         app, Output(ids.CRITICAL, "data"), Output(ids.RHO_TEXT, "children"), Output(ids.CRITICAL_TEXT, "children"),
-        Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"))
-    def critical(_shown, config_json, crit):
+        Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"),
+        State(ids.DESCENT, "data"))
+    def critical(_shown, config_json, crit, desc):
         cfg = _cfg(config_json)
         if isinstance(crit, dict) and crit.get("key") == logic.landscape_key(cfg):
             raise PreventUpdate
+        wait = planes.plane_ready(cfg, _desc(desc))
+        if wait:
+            return None, "ρ̂_ray and the critical points follow once the plane is drawn.", ""
         crit = logic.critical_for(cfg)
         return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
+
+    @callback(app, Output(ids.PLANE_TEXT, "children"), Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"),
+              State(ids.DESCENT, "data"))
+    def plane_text(_shown, config_json, desc):
+        cfg = _cfg(config_json)
+        return planes.plane_ready(cfg, _desc(desc)) or planes.plane_text(cfg)
+
+    # The σ_min map costs n0 + 1 passes per point: computed only while its box is ticked, after the contour.
+    @callback(
+        app, Output(ids.INJ_GRAPH, "figure"), Output(ids.INJ_TEXT, "children"), Output(ids.INJ_BOX, "style"),
+        Input(ids.INJ_TOGGLE, "value"), Input(ids.LAND_KEY, "data"),
+        State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.DESCENT, "data"))
+    def injectivity(toggle, _shown, config_json, scale, desc):
+        if not state.parse_switch("injectivity", toggle):
+            return no_update, "", {"display": "none"}
+        cfg, scale = _cfg(config_json), state.parse_scale(scale)
+        wait = planes.plane_ready(cfg, _desc(desc))
+        if wait:
+            return figures.message_figure(""), wait, {}
+        fig, text = planes.injectivity_view(cfg, scale)
+        return fig, text, {}
 
     # ---- clicks → point → descent ---------------------------------------------------------------
     @callback(
@@ -248,11 +294,18 @@ def register_callbacks(app) -> None:
     # ---- view 2: descent; playback is clientside --------------------------------------------------
     @callback(
         app, Output(ids.DESC_CONTOUR, "figure"), Output(ids.DESC_KEY, "data"),
-        Input(ids.VIEW_DESCENT, "data"),
-        State(ids.DESC_KEY, "data"), State(ids.DESCENT, "data"), State(ids.DESC_SLIDER, "value"))
-    def descent_contour(view, shown, desc, frame):
+        Input(ids.VIEW_DESCENT, "data"), Input(ids.DESCENT, "data"),
+        State(ids.DESC_KEY, "data"), State(ids.DESC_SLIDER, "value"))
+    def descent_contour(view, desc, shown, frame):
         cfg, scale = _view(view)
-        return _landscape_figure(cfg, scale, logic.marks_for(cfg, None, _desc(desc), frame, critical=False,
+        desc = _desc(desc)
+        key = logic.figure_key(cfg, scale)
+        if ctx.triggered_id == ids.DESCENT and shown == key:
+            raise PreventUpdate    # descent_overlays patches the paths in
+        waiting = _waiting(cfg, desc, key)
+        if waiting:
+            return waiting
+        return _landscape_figure(cfg, scale, logic.marks_for(cfg, None, desc, frame, critical=False,
                                                              heights=False), False, shown)
 
     @callback(
@@ -262,6 +315,9 @@ def register_callbacks(app) -> None:
         State(ids.DESCENT, "data"), State(ids.DESC_SLIDER, "value"))
     def descent_surface(_contour_key, view, shown, desc, frame):
         cfg, scale = _view(view)
+        waiting = _waiting(cfg, _desc(desc), logic.figure_key(cfg, scale))
+        if waiting:
+            return waiting
         return _landscape_figure(cfg, scale, logic.marks_for(cfg, None, _desc(desc), frame, critical=False), True,
                                  shown)
 
@@ -332,9 +388,12 @@ def register_callbacks(app) -> None:
         return logic.basin_view(store)
 
     # ---- view 6: linked images -----------------------------------------------------------------------------
-    @callback(app, Output(ids.IMG_CONTOUR, "figure"), Input(ids.VIEW_IMAGES, "data"))
-    def images_contour(view):
+    @callback(app, Output(ids.IMG_CONTOUR, "figure"), Input(ids.VIEW_IMAGES, "data"), State(ids.DESCENT, "data"))
+    def images_contour(view, desc):
         cfg, scale = _view(view)
+        waiting = _waiting(cfg, _desc(desc), "")
+        if waiting:
+            return waiting[0]
         fig = logic.landscape_figure(cfg, scale, logic.marks_for(cfg, critical=False, heights=False), three_d=False)
         fig.update_layout(title=None, showlegend=False)
         return fig

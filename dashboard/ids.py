@@ -92,6 +92,7 @@ FIELD_CONTROLS = {
     "z_star": Z_STAR,
     "grid": GRID,
     "extent": EXTENT,
+    "plane": PLANE,
     "eps": EPS,
     "method": METHOD,
     "lr": LR,
@@ -121,7 +122,11 @@ LAND_CONTOUR = "land-contour"
 RHO_TEXT = "rho-text"
 CRITICAL_TEXT = "critical-text"
 LAND_COUNTS = "land-counts"
-PLANE_TEXT = "plane-text"
+PLANE_TEXT = "plane-text"        # the plane's explanation and its directions d1, d2
+INJ_TOGGLE = "inj-toggle"        # show the injectivity map σ_min (computed only while ticked)
+INJ_BOX = "inj-box"
+INJ_GRAPH = "inj-graph"
+INJ_TEXT = "inj-text"
 
 # --- view 2: descent ----------------------------------------------------------
 DESC_CONTOUR = "desc-contour"
@@ -192,6 +197,7 @@ EXPECTED_PRESET = "expected-preset"
 EXPECTED_WIDTH = "expected-width"
 EXPECTED_GRID = "expected-grid"
 EXPECTED_MC = "expected-mc"
+EXPECTED_K = "expected-k"        # nets of the ray's Monte Carlo (capped by the page's work bound)
 EXPECTED_HEATMAPS = "expected-heatmaps"
 EXPECTED_RAY = "expected-ray"
 EXPECTED_HIST = "expected-hist"
@@ -251,14 +257,14 @@ VIEW_STORES = {TAB_DESCENT: VIEW_DESCENT, TAB_COMPARE: VIEW_COMPARE, TAB_COLLAPS
                TAB_IMAGES: VIEW_IMAGES}
 # The graphs of each tab, the first one its main figure (figure PNG / HTML downloads).
 TAB_GRAPHS = {
-    TAB_LANDSCAPE: (LAND_CONTOUR, LAND_SURFACE),
+    TAB_LANDSCAPE: (LAND_CONTOUR, LAND_SURFACE, INJ_GRAPH),
     TAB_DESCENT: (DESC_CONTOUR, DESC_SURFACE, DESC_BUDGET, DESC_PAIR),
     TAB_COMPARE: (COMPARE,),
     TAB_COLLAPSE: (COLLAPSE_GRAPH, COLLAPSE_WITNESS),
     TAB_BASINS: (BASIN_GRAPH,),
     TAB_IMAGES: (IMG_GRAPH, IMG_CONTOUR),
     TAB_PHASE: (PHASE_GRAPH,),
-    TAB_EXPECTED: (EXPECTED_HEATMAPS, EXPECTED_RAY),
+    TAB_EXPECTED: (EXPECTED_HEATMAPS, EXPECTED_RAY, EXPECTED_HIST),
     TAB_INPAINT: (INPAINT_IMAGES, INPAINT_CURVE, INPAINT_SLICES),
     TAB_WEIGHTS: (WEIGHTS_HISTOGRAMS,),
 }

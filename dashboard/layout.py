@@ -7,6 +7,7 @@ from core.config import ACTIVATIONS, MASKS, METHODS, SHIPPED, WEIGHT_LAWS
 
 from .pages import PAGES
 from . import figures, ids, state
+from .planes import PLANE_OPTIONS
 
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False}
 METHOD_OPTIONS = [{"label": " L-BFGS", "value": "lbfgs"}, {"label": " Gauss–Newton", "value": "gauss_newton"},
@@ -145,6 +146,9 @@ def sidebar(v: dict) -> html.Div:
                 _field("ε (balls)", _text(ids.EPS, v["eps"], "0.15"), ids.EPS,
                        "radius factor of B(z*, ε‖z*‖) and B(−ρ z*, ε‖z*‖), in (0, 1)"),
             ]),
+            _field("Plane of the landscape", _dropdown(ids.PLANE, PLANE_OPTIONS, v["plane"]), ids.PLANE,
+                   "the 2-D plane of the latent space on which J is drawn (core.planes); endpoint and pca "
+                   "need a descent (random starts)"),
         ),
         _section(
             "Solver (descent and basins)",
@@ -189,9 +193,17 @@ def tab_landscape(first_contour=None) -> dcc.Tab:
             dcc.Loading(html.Div(id=ids.RHO_TEXT), delay_show=400, type="dot"),
             html.Div(id=ids.CRITICAL_TEXT),
             html.Div(id=ids.LAND_COUNTS),
+            dcc.Loading(html.Div(id=ids.PLANE_TEXT), delay_show=400, type="dot"),
             html.Div("Colour: log10(J + floor), floor = 1e-15·max J, so that J = 0 stays finite (or J itself on the "
                      "linear scale). A click on the surface or the contour starts a descent from that point (drawn "
                      "on both); tick “a click sets z*” in the sidebar to move z* instead.", className="hint"),
+        ]),
+        dcc.Checklist(id=ids.INJ_TOGGLE, value=[], className="checklist", options=[
+            {"label": " injectivity map: σ_min of A·∂G/∂z on this plane (a coarse grid, computed while ticked)",
+             "value": "on"}]),
+        html.Div(id=ids.INJ_BOX, style={"display": "none"}, children=[
+            dcc.Loading(html.Div(id=ids.INJ_TEXT, className="info"), delay_show=300, type="dot"),
+            dcc.Graph(id=ids.INJ_GRAPH, config=GRAPH_CONFIG, style={"height": "430px"}),
         ]),
     ])
 

@@ -27,10 +27,11 @@ from core import landscape as core_landscape
 from core.budget import budget_curves, suggested_step
 from core.collapse import collapse_set
 from core.config import CONV
-from core.critical import critical_points, negative_ray_critical
+from core.critical import critical_points, near_negative_critical, ray_minimum
 from core.descent import basins, descend, label_codes, radius_of, random_starts
 from core.diagnosis import LABELS
 from core.landscape import landscape
+from core.planes import plane_for
 from core.theory import neighbourhood_circle, theory_neighbourhoods
 
 from . import figures, ids, jobs
@@ -43,6 +44,11 @@ CRITICAL_GRID = 41     # candidate grid of the critical-point search (refined by
 MAX_FRAMES = 101       # frames of a descent path sent to the browser
 MAX_PAIRS = 3          # other_fit end points kept for their images
 METHOD_NAMES = {"lbfgs": "L-BFGS", "gauss_newton": "Gauss–Newton", "adam": "Adam", "gd": "GD"}
+
+NEAR_SEARCH = (41, 300)   # grid and L-BFGS steps of the search for critical points near −ρ_d z* (0.6 s on paper-fig4)
+NEAR_SEARCH_SMALL = (11, 50)   # for a generator where that search would cost more than a descent may
+NEEDS_DESCENT = ("endpoint", "pca")   # planes built from a descent (core.planes)
+_PLANE_FIELDS = ("grid", "extent", "plane", "plane_seed")   # what a descent does not depend on
 
 # Fields a Problem does not depend on: replaced by defaults in the problem's cache key.
 _VIEW_FIELDS = ("grid", "extent", "plane", "plane_seed", "method", "lr", "damping", "negate", "steps", "starts",
@@ -57,8 +63,19 @@ def problem_key(cfg: Config) -> str:
     return cfg.replace(**{f: getattr(DEFAULT, f) for f in _VIEW_FIELDS}).to_json()
 
 
+def descent_source(cfg: Config) -> str:
+    """JSON of what cfg's random-start descent depends on (the window and the plane set to defaults):
+    the same descent behind every plane and window."""
+    return cfg.replace(**{f: getattr(DEFAULT, f) for f in _PLANE_FIELDS}).to_json()
+
+
+def plane_source(cfg: Config) -> str:
+    """The descent an endpoint / pca plane is built from (its :func:`descent_source`), else ""."""
+    return descent_source(cfg) if cfg.plane in NEEDS_DESCENT else ""
+
+
 def landscape_key(cfg: Config) -> str:
-    return json.dumps([problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed])
+    return json.dumps([problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, plane_source(cfg)])
 
 
 @lru_cache(maxsize=8)
@@ -75,21 +92,40 @@ def n0_of(cfg: Config) -> int:
     return problem_for(cfg).n0
 
 
+@lru_cache(maxsize=4)
+def _random_descent(source: str):
+    cfg = Config.from_json(source)
+    p = _problem(problem_key(cfg))
+    return descend(p, np.asarray(random_starts(p.n0, cfg.starts, cfg.start_seed)), **descent_settings(cfg))
+
+
+def random_descent(cfg: Config):
+    """core.descent.descend from cfg's ``starts`` seeded N(0, I) starts with cfg's solver, cached:
+    what "Launch N random starts" runs and what an endpoint / pca plane is built from."""
+    check_request(cfg, "descend")
+    return _random_descent(descent_source(cfg))
+
+
 @lru_cache(maxsize=12)
-def _landscape(key: str, grid: int, extent: float, plane: str, plane_seed: int):
+def _landscape(key: str, grid: int, extent: float, plane: str, plane_seed: int, source: str = ""):
     p = _problem(key)
     if p.cfg.plane != plane or p.cfg.plane_seed != plane_seed:
         import dataclasses
 
         p = dataclasses.replace(p, cfg=p.cfg.replace(plane=plane, plane_seed=plane_seed))
-    return landscape(p, grid=grid, extent=extent)
+    named = plane_for(p, descent=_random_descent(source) if source else None)
+    return landscape(p, grid=grid, extent=extent, plane=named)
 
 
 def landscape_for(cfg: Config, grid: int | None = None):
-    """core.landscape.landscape of ``cfg`` (its plane and window), cached, after the cost check."""
+    """core.landscape.landscape of ``cfg`` on its plane (core.planes.plane_for; an endpoint or pca
+    plane from :func:`random_descent`) and window, cached, after the cost checks."""
     g = cfg.grid if grid is None else grid
     check_request(cfg, "landscape", grid=g)
-    return _landscape(problem_key(cfg), g, cfg.extent, cfg.plane, cfg.plane_seed)
+    source = plane_source(cfg)
+    if source:
+        check_request(cfg, "descend")
+    return _landscape(problem_key(cfg), g, cfg.extent, cfg.plane, cfg.plane_seed, source)
 
 
 def J_at(cfg: Config, Z) -> np.ndarray:
@@ -116,7 +152,9 @@ def theory_marks(cfg: Config, heights: bool = True) -> dict:
     Returns
     -------
     dict
-        ``points``: {name: (u, v, J)} for z*, −ρ_d z* and the origin; ``circles``:
+        ``points``: {name: (u, v, J)} for z*, −ρ_d z* and the origin (NaN where the point is not
+        in the plane); ``plane_points``: {name: (u, v, J)} for the points the plane was built
+        through that ``points`` does not hold (−z*, a descent's end ẑ); ``circles``:
         {name: (cu, cv, cJ)} for B(z*, ε‖z*‖) and B(−ρ_d z*, ε‖z*‖); ``rho``: ρ_d;
         ``radius``: ε‖z*‖.
     """
@@ -126,50 +164,112 @@ def theory_marks(cfg: Config, heights: bool = True) -> dict:
     depth = cfg.depth if cfg.generator == CONV else 4
     th = theory_neighbourhoods(L.z_star, depth, cfg.eps)
     pts, names = [th["z_star"], th["neg_rho_z_star"], np.zeros(n0)], ["z*", "−ρ_d z*", "origin"]
-    Js = J_at(cfg, np.stack(pts)) if heights else np.full(3, np.nan)
+    extra = {k: pl.lift(*uv) for k, uv in getattr(pl, "marks", {}).items() if k in ("-z*", "z_hat")}
+    Js = J_at(cfg, np.stack(pts + list(extra.values()))) if heights else np.full(3 + len(extra), np.nan)
     points = {}
     for name, z, J in zip(names, pts, Js):
         u, v = pl.project(z)
-        points[name] = (float(u), float(v), float(J))
+        off = np.linalg.norm(pl.lift(u, v) - z) > 1e-6 * (1 + np.linalg.norm(z))   # a projection only
+        points[name] = (np.nan, np.nan, np.nan) if off else (float(u), float(v), float(J))
+    plane_points = {{"-z*": "−z*", "z_hat": "ẑ"}[k]: (*map(float, pl.marks[k]), float(J))
+                    for k, J in zip(extra, Js[3:])}
     circles = {}
     for name, c in (("B(z*, ε‖z*‖)", th["z_star"]), ("B(−ρ_d z*, ε‖z*‖)", th["neg_rho_z_star"])):
         cu, cv = neighbourhood_circle(c, th["radius"], pl.origin, pl.d1, pl.d2, n=64)
         cJ = J_at(cfg, pl.lift(cu, cv)) if cu.size and heights else np.full(cu.size, np.nan)
         circles[name] = (cu, cv, cJ)
-    return {"points": points, "circles": circles, "rho": th["rho"], "radius": th["radius"]}
+    return {"points": points, "plane_points": plane_points, "circles": circles, "rho": th["rho"],
+            "radius": th["radius"]}
 
 
 @lru_cache(maxsize=8)
-def _critical(key: str, grid: int, extent: float, plane: str, plane_seed: int):
+def _critical(key: str, grid: int, extent: float, plane: str, plane_seed: int, source: str = ""):
     p64 = _problem(key, "float64")  # float64: Newton converges to ‖∇J‖ ~ 1e-9 in a few steps
-    L = _landscape(key, grid, extent, plane, plane_seed)
+    L = _landscape(key, grid, extent, plane, plane_seed, source)
     n = min(CRITICAL_GRID if p64.cfg.generator == CONV else 21, grid)
     u, v = np.linspace(L.u[0], L.u[-1], n), np.linspace(L.v[0], L.v[-1], n)
-    pts = critical_points(p64, L.plane, u, v, max_candidates=12)
-    return pts, negative_ray_critical(p64)
+    return critical_points(p64, L.plane, u, v, max_candidates=12)
+
+
+@lru_cache(maxsize=8)
+def _near(key: str, tol: float, eps: float, grid: int, steps: int) -> dict:
+    import dataclasses
+
+    p64 = _problem(key, "float64")
+    p64 = dataclasses.replace(p64, cfg=p64.cfg.replace(tol=tol, eps=eps))   # the diagnosis reads them
+    try:
+        r = near_negative_critical(p64, grid=grid, steps=steps)
+    except ValueError as e:   # no ρ_d and no ray minimum to centre the search on
+        return {"rho_hat": ray_minimum(p64), "near": None, "why": str(e)}
+    return {
+        "rho_hat": r.rho_hat_ray, "t_center": r.t_center, "half_width": float(r.u[-1] - r.u[0]) / 2,
+        "ray_grad": float(np.linalg.norm(r.grad_ray)), "ray_across": r.grad_across, "ray_label": r.ray_label,
+        "near": [{"kind": q.kind, "t": q.t, "off_ray": q.off_ray, "J": q.J, "grad_norm": q.grad_norm,
+                  "eigenvalues": None if q.eigenvalues is None else [float(x) for x in q.eigenvalues]}
+                 for q in r.critical],
+        "why": "",
+    }
+
+
+def near_for(cfg: Config) -> dict:
+    """ρ̂_ray (core.critical.ray_minimum) and the true critical points of J near −ρ_d z*
+    (core.critical.near_negative_critical), float64, cached; the search is made smaller where a
+    descent of its size would pass the dashboard's bound."""
+    try:
+        check_request(cfg, "descend", starts=20, steps=NEAR_SEARCH[1])
+        grid, steps = NEAR_SEARCH
+    except ConfigError:
+        grid, steps = NEAR_SEARCH_SMALL
+    return _near(problem_key(cfg), cfg.tol, cfg.eps, grid, steps)
 
 
 def critical_for(cfg: Config) -> dict:
-    """Critical points of J in the window (coarse grid, Newton-refined) and the ray minimum ρ̂_ray."""
+    """Critical points of J in the window (coarse grid, Newton-refined), the ray minimum ρ̂_ray
+    and the critical points near −ρ_d z* (:func:`near_for`)."""
     L = landscape_for(cfg)
-    pts, rho_hat = _critical(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed)
+    pts = _critical(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, plane_source(cfg))
+    near = near_for(cfg)
     depth = cfg.depth if cfg.generator == CONV else 4
     return {
         "key": landscape_key(cfg),
         "points": [{"kind": p.kind, "u": p.u, "v": p.v, "J": p.J} for p in pts],
-        "rho_hat": rho_hat,
+        "rho_hat": near["rho_hat"],
+        "near": near,
         "rho": theory_neighbourhoods(L.z_star, depth, cfg.eps)["rho"],
         "rho_applies": bool(np.isfinite(L.rho)),
         "depth": depth,
     }
 
 
+def near_text(near: dict) -> str:
+    """The true critical points of J near −ρ_d z*, or "none", in one clause."""
+    if near.get("near") is None:
+        return "critical points of J near −ρ_d z*: not searched (no ρ_d and no ray minimum to centre on)"
+    where = f"within ±{near['half_width']:.2f} of −{near['t_center']:.3f} z* on the plane through 0 and z*"
+    if not near["near"]:
+        return f"critical points of J near −ρ_d z*: none ({where})"
+    parts = []
+    for q in near["near"]:
+        hess = (f", Hessian: {q['kind']} (eigenvalues {', '.join(f'{x:.3g}' for x in q['eigenvalues'])})"
+                if q["eigenvalues"] is not None else ", a kink (no Hessian)")
+        parts.append(f"{q['kind']} at t = {q['t']:.3f}, {q['off_ray']:.2f}‖z*‖ off the ray, ‖∇J‖ = "
+                     f"{q['grad_norm']:.2g}{hess}")
+    return f"critical points of J near −ρ_d z* ({where}): " + "; ".join(parts)
+
+
 def rho_text(crit: dict, depth: int) -> str:
+    """ρ_d beside ρ̂_ray (the minimum of J along the −z* ray) and the true critical points near −ρ_d z*."""
     rh = crit["rho_hat"]
-    emp = "none (J has no interior minimum on the −z* ray)" if not np.isfinite(rh) else f"{rh:.3f}"
+    near = crit.get("near") or {}
+    if not np.isfinite(rh):
+        emp = "none (J has no interior minimum along the −z* ray)"
+    else:
+        emp = f"{rh:.3f}"
+        if np.isfinite(near.get("ray_grad", np.nan)):
+            emp += f" (‖∇J‖ there = {near['ray_grad']:.3g}, {near['ray_across']:.3g} of it across the ray)"
     note = "" if crit["rho_applies"] else " (Theorem 1 assumes ReLU with zero-mean weights: not this net)"
-    return (f"ρ_{depth} (theory) = {crit['rho']:.4f} · ρ̂_ray (minimum of J along −t z*, not a critical point "
-            f"of J) = {emp}{note}")
+    text = (f"ρ_{depth} (theory) = {crit['rho']:.4f}{note} · ρ̂_ray, the minimum of J along the −z* ray = {emp}")
+    return text + " · " + near_text(near) if near else text
 
 
 def critical_text(crit: dict) -> str:
@@ -233,7 +333,7 @@ def run_descent(cfg: Config, kind: str, uv: tuple | None = None) -> dict:
     else:
         raise ValueError(f"kind: must be click or random, got {kind!r}")
     check_request(cfg, "descend", starts=starts.shape[0])
-    d = descend(p, starts, **descent_settings(cfg))
+    d = random_descent(cfg) if kind == "random" else descend(p, starts, **descent_settings(cfg))
     idx = _frames(d.paths.shape[0] - 1)
     pu, pv = L.plane.project(d.paths[idx])          # each (F, S)
     J = d.J_path[idx]
@@ -443,10 +543,11 @@ def basin_view(store: dict | None) -> tuple:
         return figures.message_figure("Press Start to compute the basin map."), 0, text
     cfg = _check_basins(store)
     u, v = window(cfg, store["data"]["n"])
-    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, cfg.eps, False)["points"]
+    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, cfg.eps, False,
+                 plane_source(cfg))["points"]
     marks = {k: th[k][:2] for k in ("z*", "−ρ_d z*")}
     title = f"Where the descent ({METHOD_NAMES[cfg.method]}, {cfg.steps} steps) from each start ends"
-    return (figures.basin_figure(u, v, store["data"]["rows"], marks, figures.axis_labels(n0_of(cfg)), title),
+    return (figures.basin_figure(u, v, store["data"]["rows"], marks, figures.axis_labels(n0_of(cfg), cfg.plane), title),
             round(pct), text)
 
 
@@ -577,8 +678,10 @@ def figure_meta(cfg: Config, scale: str) -> dict:
 
 
 @lru_cache(maxsize=16)
-def _theory(pkey: str, grid: int, extent: float, plane: str, plane_seed: int, eps: float, heights: bool) -> dict:
-    cfg = Config.from_json(pkey).replace(grid=grid, extent=extent, eps=eps, plane=plane, plane_seed=plane_seed)
+def _theory(pkey: str, grid: int, extent: float, plane: str, plane_seed: int, eps: float, heights: bool,
+            source: str = "") -> dict:
+    base = Config.from_json(source or pkey)   # an endpoint / pca plane also depends on the descent's settings
+    cfg = base.replace(grid=grid, extent=extent, eps=eps, plane=plane, plane_seed=plane_seed)
     return theory_marks(cfg, heights)
 
 
@@ -587,7 +690,8 @@ def marks_for(cfg: Config, crit: dict | None = None, desc: dict | None = None, f
     """Overlays for cfg's landscape: theory always; critical points and paths only when they
     were computed for this very config (stale stores are ignored). ``heights``: evaluate J at
     the theory marks (only a surface needs it)."""
-    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, cfg.eps, heights)
+    th = _theory(problem_key(cfg), cfg.grid, cfg.extent, cfg.plane, cfg.plane_seed, cfg.eps, heights,
+                 plane_source(cfg))
     pts = []
     if critical and isinstance(crit, dict) and crit.get("key") == landscape_key(cfg):
         pts = [p for p in crit.get("points", []) if isinstance(p, dict) and p.get("kind") in ("minimum", "saddle",
@@ -600,7 +704,8 @@ def marks_for(cfg: Config, crit: dict | None = None, desc: dict | None = None, f
                  for u, v, J, o, e in zip(desc["u"], desc["v"], desc["J"], desc["outcome"], ex)]
     if frame is not None and (not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < MAX_FRAMES):
         frame = None
-    return figures.Marks(points=th["points"], circles=th["circles"], critical=pts, paths=paths, frame=frame)
+    return figures.Marks(points=th["points"], circles=th["circles"], critical=pts, paths=paths, frame=frame,
+                         plane_points=th["plane_points"])
 
 
 def landscape_title(cfg: Config) -> str:
@@ -616,7 +721,7 @@ def landscape_figure(cfg: Config, scale: str, marks: figures.Marks, three_d: boo
     """cfg's landscape as a surface (``three_d``) or a contour, with ``marks``."""
     L = landscape_for(cfg)
     floor = figures.log_floor(L.J)
-    labels = figures.axis_labels(L.z_star.size)
+    labels = figures.axis_labels(L.z_star.size, cfg.plane)
     meta = figure_meta(cfg, scale)
     if three_d:
         return figures.surface_figure(L.u, L.v, L.J, scale, floor, labels, marks, title="surface", meta=meta)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from core import PRESETS, Config, ConfigError, from_preset
 from core import cost as core_cost
-from core.config import CONV, SHIPPED, spec_kind
+from core.config import CONV, PLANES, SHIPPED, spec_kind
 from core.masks import parse_noise
 from core.problem import resolve_device
 
@@ -47,7 +47,9 @@ DASH_MACS = {
     "phase": 5e12,       # cut into steps of one (pattern, rate) cell each
     "phase_cell": 2e11,  # one step of the phase job
     "invert": 2e11,
+    "injectivity": 2.5e10,   # the σ_min map: n0 + 1 passes per point (paper-fig4's 41²: ~0.1 s; mnist's 13²: ~2 s)
 }
+INJECTIVITY_GRIDS = (41, 31, 21, 15, 11, 7, 5)   # points per side of the σ_min map, the largest affordable
 # How a field is called in the sidebar (messages name the control the user sees).
 LABELS = {"grid": "grid", "steps": "steps", "starts": "starts", "channels": "channels", "rate": "rate"}
 
@@ -96,6 +98,7 @@ def controls_from_config(cfg: Config) -> dict:
         "z_star": _fmt_tuple(cfg.z_star),
         "grid": str(cfg.grid),
         "extent": _fmt(cfg.extent),
+        "plane": cfg.plane,
         "eps": _fmt(cfg.eps),
         "method": cfg.method,
         "lr": _fmt(cfg.lr),
@@ -201,6 +204,7 @@ _PARSERS = {
     "z_star": lambda f, v: parse_list(f, v, float, allow_empty=True),
     "grid": parse_int,
     "extent": parse_float,
+    "plane": lambda f, v: parse_choice(f, v, PLANES),
     "eps": parse_float,
     "lr": parse_float,
     "damping": parse_float,
@@ -226,6 +230,25 @@ def check_request(cfg: Config, request: str, **sizes) -> core_cost.Cost:
     """:func:`core.cost.check` with the dashboard's bound on work (:data:`DASH_MACS`)."""
     key = {"budget": "descend", "phase_cell": "phase"}.get(request, request)
     return core_cost.check(cfg, key, max_macs=DASH_MACS[request], flags=LABELS, **sizes)
+
+
+def injectivity_grid(cfg: Config, n0: int) -> int:
+    """Points per side of the σ_min map: the largest of :data:`INJECTIVITY_GRIDS` (and ≤ the grid)
+    whose Jacobians (n0 tangents + the forward pass, forward and backward: 3 (n0 + 1) G(z) each,
+    core.cost's multiply-adds per G(z)) stay within ``DASH_MACS["injectivity"]``.
+
+    Raises
+    ------
+    ConfigError
+        ``grid`` when not even the smallest map fits.
+    """
+    per_point = 3 * (int(n0) + 1) * core_cost.macs_per_point(cfg)
+    for n in INJECTIVITY_GRIDS:
+        if n <= cfg.grid and n * n * per_point <= DASH_MACS["injectivity"]:
+            return n
+    raise ConfigError("grid", f"even a {INJECTIVITY_GRIDS[-1]}² map of σ_min needs "
+                              f"{INJECTIVITY_GRIDS[-1] ** 2 * per_point:.3g} multiply-adds, above the dashboard's "
+                              f"{DASH_MACS['injectivity']:.3g}; use a smaller generator")
 
 
 def check_dashboard_limits(cfg: Config) -> None:

@@ -25,7 +25,7 @@ OUTCOME_NAMES = tuple(OUTCOME_COLORS)
 # Overlay traces after the landscape trace (data[0]), always in this order.
 # Plotly draws later traces on top: the markers of the theory come last.
 OVERLAYS = ("B(z*, ε‖z*‖)", "B(−ρ_d z*, ε‖z*‖)", "start", *(f"path: {k}" for k in OUTCOME_NAMES),
-            "left the window", "current", "minimum", "saddle", "maximum", "z*", "−ρ_d z*", "origin")
+            "left the window", "current", "minimum", "saddle", "maximum", "z*", "−ρ_d z*", "origin", "plane points")
 OVERLAY_INDEX = {name: i + 1 for i, name in enumerate(OVERLAYS)}
 
 _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
@@ -77,11 +77,20 @@ def colour_label(scale: str) -> str:
     return "J" if scale == "linear" else "log10(J + floor)"
 
 
-def axis_labels(n0: int) -> tuple[str, str]:
-    """Axis titles: latent coordinates for n0 = 2, plane coordinates otherwise."""
-    if n0 == 2:
-        return "z₁", "z₂"
-    return "u (along z*/‖z*‖)", "v (random direction ⟂ z*)"
+PLANE_AXES = {  # core.planes: what u and v run along on each plane
+    "latent": ("z₁", "z₂"),
+    "star": ("u (along z*/‖z*‖)", "v (random direction ⟂ z*)"),
+    "endpoint": ("u (from z* towards ẑ)", "v (towards 0, ⟂ u)"),
+    "pca": ("u (1st principal direction of the paths)", "v (2nd principal direction)"),
+    "hessian": ("u (most curved direction at z*)", "v (least curved direction at z*)"),
+}
+
+
+def axis_labels(n0: int, plane: str = "auto") -> tuple[str, str]:
+    """Axis titles of a plane (``auto``: latent coordinates for n0 = 2, the star plane otherwise)."""
+    if plane == "auto" or plane not in PLANE_AXES:
+        plane = "latent" if n0 == 2 else "star"
+    return PLANE_AXES[plane]
 
 
 # ---------------------------------------------------------------------------
@@ -98,6 +107,7 @@ class Marks:
         :func:`clip_to_window` (NaN where it is not drawn) and the frames at which it left the
         window (each drawn at the edge)
     frame : draw paths up to this frame index (None: all of them)
+    plane_points : {name: (u, v, J)} for the other points the plane was built through (−z*, ẑ)
     """
 
     points: dict = field(default_factory=dict)
@@ -105,6 +115,7 @@ class Marks:
     critical: list = field(default_factory=list)
     paths: list = field(default_factory=list)
     frame: int | None = None
+    plane_points: dict = field(default_factory=dict)
 
 
 def clip_to_window(u, v, J, box) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
@@ -240,6 +251,15 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
         u, v, J = marks.points.get(name, (np.empty(0), np.empty(0), np.empty(0)))
         traces[name] = tr(name, np.atleast_1d(u), np.atleast_1d(v), np.atleast_1d(J), mode="markers",
                           marker=point_marker(name, 14, 6))
+    names = list(marks.plane_points)
+    pp = [marks.plane_points[k] for k in names]
+    traces["plane points"] = tr("plane points", [p[0] for p in pp], [p[1] for p in pp], [p[2] for p in pp],
+                                mode="markers+text", text=names, textposition="top center",
+                                textfont=dict(color="white", size=12),
+                                marker=dict(color="#00e5ff", symbol="diamond" if three_d else "diamond-open",
+                                            size=5 if three_d else 12, line=dict(color="#00e5ff", width=2)),
+                                hovertemplate="%{text}: a point the plane goes through<br>(%{x:.3f}, %{y:.3f})"
+                                              "<extra></extra>")
     return [traces[name] for name in OVERLAYS]
 
 
