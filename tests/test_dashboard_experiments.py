@@ -219,6 +219,53 @@ def test_expected_compute_rejects_bad_controls():
         assert e.value.field == field
 
 
+def test_expected_ray_monte_carlo_is_cores_and_its_histogram_counts_every_net():
+    """Reference: core.expected.ray_monte_carlo called here on the same config and K (same seeded nets);
+    the histogram's bars against np.histogram of its per-net ρ̂_ray."""
+    from core.config import from_preset
+    from core.expected import ray_monte_carlo, widen
+
+    d = exp_page.compute("paper-fig4", 0, 31, k=200)
+    ref = ray_monte_carlo(widen(from_preset("paper-fig4"), 1), 200, t_max=float(d["t"][-1]), n_boot=exp_page.RAY_BOOT)
+    r = d["ray"]
+    assert r.K == 200 and r.t_min == pytest.approx(ref.t_min, rel=1e-12)
+    assert r.t_min_se_boot == pytest.approx(ref.t_min_se_boot, rel=1e-12)
+    np.testing.assert_array_equal(r.rho_hat, ref.rho_hat)
+    fig, text = exp_page.ray_view(d)
+    counts, _ = np.histogram(ref.rho_hat[np.isfinite(ref.rho_hat)], bins=40, range=(0, ref.t[-1]))
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y), counts)
+    assert "K = 200" in fig.layout.title.text and "K = 200" in fig.data[0].name
+    assert f"t = {ref.t_min:.3f} ± {ref.t_min_se_boot:.3f}" in text
+    assert f"closed form {ref.t_closed:.3f}" in text and f"ρ_d = {1 / np.pi:.3f}" in text
+
+
+def test_expected_ray_nets_are_capped_by_the_work_bound_and_said_so():
+    """Reference: the page's RAY_WORK over one net's weights (Σ C_i C_{i+1} k², counted by hand)."""
+    from core.config import from_preset
+    from core.expected import widen
+
+    one = 2 * 16 * 25 + 16 * 1 * 25                      # paper-fig4: 1200 weights a net
+    assert exp_page.ray_nets(from_preset("paper-fig4"), 4000) == int(exp_page.RAY_WORK // one)
+    assert exp_page.ray_nets(from_preset("paper-fig4"), 200) == 200
+    assert exp_page.ray_nets(widen(from_preset("paper-fig4"), 16), 1000) == exp_page.RAY_MIN_NETS
+    for bad in (7, "x", True, None, [1000]):
+        with pytest.raises(ConfigError) as e:
+            exp_page.parse_controls("paper-fig4", 0, 31, [], bad)
+        assert e.value.field == "ray_nets"
+
+
+def test_expected_settings_round_trip_through_the_url():
+    """Reference: the values typed here; the other controls' keys are kept."""
+    from dashboard import state
+
+    values = {**exp_page.DEFAULTS, "k": 4000, "width": 2}
+    q = state.page_search("?grid=51", "expected.", values, exp_page.DEFAULTS)
+    assert "expected.k=4000" in q and "grid=51" in q
+    got = state.page_values(q, "expected.", exp_page.DEFAULTS)
+    assert got["k"] == "4000" and exp_page.parse_controls(got["preset"], got["width"], got["grid"], got["mc"],
+                                                          got["k"])[-1] == 4000
+
+
 # ---------------------------------------------------------------------------
 # wiring
 # ---------------------------------------------------------------------------

@@ -141,11 +141,18 @@ def test_forged_sync_payload(app, client):
 @pytest.mark.parametrize("values, words", [
     ({"expected-width.value": None, "expected-preset.value": "paper-fig4", "expected-grid.value": 31}, "width_factor"),
     ({"expected-width.value": 0, "expected-preset.value": "paper-fig4", "expected-grid.value": 1001}, "grid"),
+    ({"expected-width.value": 0, "expected-preset.value": "paper-fig4", "expected-grid.value": 31,
+      "expected-k.value": 10 ** 9}, "ray_nets"),
+    ({"expected-width.value": 0, "expected-preset.value": "paper-fig4", "expected-grid.value": 31,
+      "expected-k.value": ["1000"]}, "ray_nets"),
+    ({"expected-width.value": 0, "expected-preset.value": "paper-fig4", "expected-grid.value": 31,
+      "expected-k.value": True}, "ray_nets"),
 ])
 def test_forged_expected_controls(app, client, values, words):
+    values = {"expected-k.value": 1000, **values}
     resp = call(app, client, "..expected-heatmaps.figure", {**values, "tabs.value": ids.TAB_EXPECTED},
                 "expected-width.value")
-    assert f"{words}:" in text(resp)
+    assert f"{words}:" in text(resp) and resp.get("response")
 
 
 def test_forged_inpainting_label(app, client):
@@ -198,3 +205,52 @@ def test_random_urls_give_a_config_or_one_message(pairs):
     else:
         state.check_dashboard_limits(cfg)
         assert scale in state.SCALES and view in ids.TAB_VALUES
+
+
+# --- the plane control, the injectivity map --------------------------------------------------------------
+def test_forged_plane_control(app, client):
+    values = {f"{cid}.value": v for cid, v in state.controls_from_config(state.BASE).items()
+              for cid in [ids.FIELD_CONTROLS[cid]]}
+    values.update({f"{ids.PLANE}.value": {"$ne": 1}, "url.search": "", "config-store.data": GOOD,
+                   "scale.value": "log", "tabs.value": ids.TAB_LANDSCAPE})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.PLANE}.value")
+    msg = resp["response"][ids.err(ids.PLANE)]["children"]
+    assert msg.startswith("plane: must be one of auto, latent, star, endpoint, pca, hessian") and "\n" not in msg
+    assert "config-store" not in resp["response"]
+
+
+def test_forged_plane_in_the_config_store(app, client):
+    resp = call(app, client, "..land-contour.figure...land-key-store.data..",
+                {"config-store.data": GOOD.replace('"plane": "auto"', '"plane": "../../etc"'), "scale.value": "log"},
+                "config-store.data")
+    assert banner(resp).startswith("plane: must be one of")
+
+
+def test_forged_descent_store_behind_an_endpoint_plane(app, client):
+    """A well-formed store whose key is garbage is no descent of this config: the plane waits, no 500."""
+    store = {"key": "{not json", "kind": "random", "iters": [0], "u": [[0.0]], "v": [[0.0]], "J": [[1.0]],
+             "outcome": ["recovered"], "counts": {"recovered": 1}}
+    cfg = GOOD.replace('"plane": "auto"', '"plane": "endpoint"')
+    resp = call(app, client, "..land-contour.figure...land-key-store.data..",
+                {"config-store.data": cfg, "scale.value": "log", "descent-store.data": store}, "descent-store.data")
+    assert resp["response"]["land-key-store"]["data"].startswith("waiting:")
+    assert "built from a descent" in text(resp)
+
+
+@pytest.mark.parametrize("toggle, words", [
+    ("on", "injectivity: expected [] or ['on']"),
+    ([["on"]], "injectivity: expected [] or ['on']"),
+])
+def test_forged_injectivity_toggle(app, client, toggle, words):
+    resp = call(app, client, "..inj-graph.figure", {"inj-toggle.value": toggle, "config-store.data": GOOD,
+                                                    "scale.value": "log"}, "inj-toggle.value")
+    assert banner(resp).startswith(words)
+
+
+def test_injectivity_map_refuses_a_forged_scale_and_config(app, client):
+    resp = call(app, client, "..inj-graph.figure", {"inj-toggle.value": ["on"], "config-store.data": GOOD,
+                                                    "scale.value": "<script>"}, "inj-toggle.value")
+    assert banner(resp).startswith("scale: must be one of")
+    resp = call(app, client, "..inj-graph.figure", {"inj-toggle.value": ["on"], "config-store.data": 7,
+                                                    "scale.value": "log"}, "inj-toggle.value")
+    assert banner(resp).startswith("config: expected JSON text")

@@ -4,36 +4,55 @@ Three panels — one random net's J, the closed-form expectation E_W[J] over the
 difference — and J along the −z* ray with its minimum ρ̂_ray (a minimum along the ray, not a critical point), that of E_W[J] and
 −ρ_d z*. A width slider multiplies every channel count after n0: as the net widens its landscape
 concentrates on the expected one. Optionally a Monte Carlo mean over K weight draws is overlaid
-on the ray, as an independent check of the closed form. All numbers come from
-:mod:`core.expected`; :func:`compute` and :func:`view` are the plain functions the tests call.
+on the ray, as an independent check of the closed form. Below, the finite-width expectation along
+the ray over K nets (:func:`core.expected.ray_monte_carlo`): its minimum with a standard error beside
+ρ_d and the closed form's, and the histogram of every net's ρ̂_ray; K is capped so that it runs within
+a few seconds (:func:`ray_nets`). All numbers come from :mod:`core.expected`; :func:`compute` and
+:func:`view` are the plain functions the tests call.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from dash import Input, Output, dcc, html, no_update
 
 from core.config import ConfigError, from_preset
-from core.expected import expected_landscape, monte_carlo_J, widen
+from core.expected import expected_landscape, monte_carlo_J, ray_monte_carlo, widen
 from core.phase import torch_threads
 
 from .. import ids, state
 from ..figures import message_figure
-from ..figures.experiments import expected_figure, ray_figure
+from ..figures.experiments import expected_figure, ray_figure, ray_histogram_figure
 from ..guard import callback
 from .url import register_url_sync
 
 PRESET, WIDTH, GRID, MC = ids.EXPECTED_PRESET, ids.EXPECTED_WIDTH, ids.EXPECTED_GRID, ids.EXPECTED_MC
 HEATMAPS, RAY, STATUS, ERROR = ids.EXPECTED_HEATMAPS, ids.EXPECTED_RAY, ids.EXPECTED_STATUS, ids.EXPECTED_ERROR
+HIST, K_CONTROL = ids.EXPECTED_HIST, ids.EXPECTED_K
 
 PRESETS = ("paper-fig4", "authors-code")    # Gaussian-weight ReLU presets, where the closed form applies
 WIDTHS = (1, 2, 4, 8, 16)                   # slider positions → width factor
 GRIDS = (31, 61, 101)
 MC_DRAWS, MC_RAY_POINTS = 32, 61
-DEFAULTS = dict(preset=PRESETS[0], width=0, grid=61, mc=[])
-CONTROLS = {"preset": PRESET, "width": WIDTH, "grid": GRID, "mc": MC}
+RAY_KS = (200, 1000, 4000)                  # nets asked for along the ray (capped by RAY_WORK)
+# Weight draws (nets × weights per net) of the ray's Monte Carlo: drawing the nets dominates its
+# time, ~1.8 µs per weight here, so this is ~2.5 s (paper-fig4: 1000 nets in 2.2 s; ×16: 70 nets).
+RAY_WORK = 1.4e6
+RAY_MIN_NETS = 20
+RAY_BOOT = 200                              # bootstrap resamples of the minimum's standard error
+DEFAULTS = dict(preset=PRESETS[0], width=0, grid=61, mc=[], k=1000)
+CONTROLS = {"preset": PRESET, "width": WIDTH, "grid": GRID, "mc": MC, "k": K_CONTROL}
 
 
-def parse_controls(preset, width_index, grid, mc) -> tuple:
+def ray_nets(cfg, K: int) -> int:
+    """The nets the ray's Monte Carlo draws: K, or fewer so that K · (weights of one net) ≤ RAY_WORK."""
+    weights = sum(cfg.channels[i] * cfg.channels[i + 1] * cfg.per_layer("kernel")[i] ** cfg.dim
+                  for i in range(cfg.depth))
+    return int(max(RAY_MIN_NETS, min(K, RAY_WORK // max(1, weights))))
+
+
+def parse_controls(preset, width_index, grid, mc, k=DEFAULTS["k"]) -> tuple:
     """The controls, checked as if a hostile browser had sent them → compute()'s arguments."""
     preset = state.parse_choice("preset", preset, PRESETS)
     if isinstance(width_index, bool) or not isinstance(width_index, (int, str)):
@@ -44,18 +63,24 @@ def parse_controls(preset, width_index, grid, mc) -> tuple:
     g = state.parse_int("grid", grid)
     if not isinstance(mc, (list, type(None))) or any(x != "mc" for x in (mc or [])):
         raise ConfigError("monte_carlo", f"expected [] or ['mc'], got {mc!r}")
-    return preset, w, g, "mc" in (mc or [])
+    if isinstance(k, bool) or not isinstance(k, (int, str)):
+        raise ConfigError("ray_nets", f"must be one of {RAY_KS}, got {k!r}")
+    k = state.parse_int("ray_nets", k)
+    if k not in RAY_KS:
+        raise ConfigError("ray_nets", f"must be one of {RAY_KS}, got {k}")
+    return preset, w, g, "mc" in (mc or []), k
 
 
-def compute(preset: str, width_index: int, grid: int, monte_carlo: bool = False) -> dict:
+def compute(preset: str, width_index: int, grid: int, monte_carlo: bool = False, k: int = DEFAULTS["k"]) -> dict:
     """Landscapes of the widened net (core), scaled by max E[J] so that every width shares one scale.
 
     Returns
     -------
     dict
         ``u, v, J_emp, J_exp, t, ray_emp, ray_exp`` (scaled), ``t_emp, t_exp, rho``, ``z_star_uv``,
-        ``rel_error`` (max |J − E J| / max E J on the grid), ``channels``, ``width``, and with
-        ``monte_carlo`` also ``t_mc, ray_mc, ray_mc_sem`` (scaled).
+        ``rel_error`` (max |J − E J| / max E J on the grid), ``channels``, ``width``, ``ray``
+        (core.expected.RayMonteCarlo over :func:`ray_nets` nets), ``ray_K_asked``, ``ray_seconds``,
+        and with ``monte_carlo`` also ``t_mc, ray_mc, ray_mc_sem`` (scaled).
     """
     if preset not in PRESETS:
         raise ConfigError("preset", f"must be one of {', '.join(PRESETS)}; got {preset!r}")
@@ -63,6 +88,8 @@ def compute(preset: str, width_index: int, grid: int, monte_carlo: bool = False)
         raise ConfigError("width_factor", f"slider index must be in [0, {len(WIDTHS) - 1}], got {width_index}")
     if grid not in GRIDS:
         raise ConfigError("grid", f"must be one of {GRIDS}, got {grid}")
+    if k not in RAY_KS:
+        raise ConfigError("ray_nets", f"must be one of {RAY_KS}, got {k}")
     cfg = widen(from_preset(preset), WIDTHS[int(width_index)])
     with torch_threads(1):
         E = expected_landscape(cfg, grid=grid)
@@ -71,12 +98,33 @@ def compute(preset: str, width_index: int, grid: int, monte_carlo: bool = False)
                    ray_exp=E.ray_exp / scale, t_emp=E.t_emp, t_exp=E.t_exp, rho=E.rho,
                    z_star_uv=tuple(float(x) for x in E.plane.project(E.z_star)),
                    rel_error=float(np.abs(E.J_emp - E.J_exp).max() / scale), channels=cfg.channels,
-                   width=WIDTHS[int(width_index)], n0=cfg.n0)
+                   width=WIDTHS[int(width_index)], n0=cfg.n0, ray_K_asked=k)
+        t0 = time.perf_counter()
+        out["ray"] = ray_monte_carlo(cfg, ray_nets(cfg, k), t_max=float(E.t[-1]), n_boot=RAY_BOOT)
+        out["ray_seconds"] = time.perf_counter() - t0
         if monte_carlo:
             t = np.linspace(E.t[0], E.t[-1], MC_RAY_POINTS)
             mc = monte_carlo_J(cfg, -t[:, None] * E.z_star[None], MC_DRAWS)
             out.update(t_mc=t, ray_mc=mc.mean / scale, ray_mc_sem=mc.sem / scale)
     return out
+
+
+def ray_view(d: dict) -> tuple:
+    """(histogram figure, text) of the ray's Monte Carlo in :func:`compute`'s dict."""
+    r = d["ray"]
+    se = r.t_min_se_boot if np.isfinite(r.t_min_se_boot) else r.t_min_se
+    counts, edges = r.histogram(bins=40)
+    capped = f" (of {d['ray_K_asked']} asked: capped to run in a few seconds)" if r.K < d["ray_K_asked"] else ""
+    fmt = lambda x: f"{x:.3f}" if np.isfinite(x) else "none"  # noqa: E731
+    q05, q50, q95 = r.quantiles()
+    fig = ray_histogram_figure(counts, edges, r.t_min, se, r.t_closed, r.rho, r.K,
+                               title=f"ρ̂_ray of each of K = {r.K} nets{capped} · minimum of E_W[J(−t z*)] at t = "
+                                     f"{fmt(r.t_min)} ± {se:.3f}")
+    text = (f"finite-width expectation along the ray, K = {r.K} nets{capped} ({d['ray_seconds']:.1f} s): minimum "
+            f"of E_W[J(−t z*)] at t = {fmt(r.t_min)} ± {se:.3f} (standard error, bootstrap over nets) · closed form "
+            f"{fmt(r.t_closed)} · ρ_d = {r.rho:.3f} · ρ̂_ray over nets: median {fmt(q50)}, 5–95 % "
+            f"{fmt(q05)}–{fmt(q95)} ({int(np.isfinite(r.rho_hat).sum())} of {r.K} nets have one)")
+    return fig, text
 
 
 def view(d: dict) -> tuple:
@@ -114,11 +162,15 @@ def layout():
                          style={"width": "80px"}),
             dcc.Checklist(id=MC, options=[{"label": f"Monte Carlo check on the ray (K = {MC_DRAWS})",
                                            "value": "mc"}], value=DEFAULTS["mc"], className="checklist"),
+            html.Label("nets along the ray K"),
+            dcc.Dropdown(id=K_CONTROL, options=list(RAY_KS), value=DEFAULTS["k"], clearable=False, searchable=False,
+                         style={"width": "90px"}),
         ]),
         html.Div(id=ERROR, className="error"),
         dcc.Loading(dcc.Graph(id=HEATMAPS, config={"displaylogo": False})),
         dcc.Graph(id=RAY, config={"displaylogo": False}),
         html.Div(id=STATUS, className="info"),
+        dcc.Graph(id=HIST, config={"displaylogo": False}),
     ])
 
 
@@ -126,14 +178,16 @@ def register_callbacks(app) -> None:
     register_url_sync(app, "expected.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
 
     @callback(app, Output(HEATMAPS, "figure"), Output(RAY, "figure"), Output(STATUS, "children"),
-              Output(ERROR, "children"),
+              Output(ERROR, "children"), Output(HIST, "figure"),
               Input(PRESET, "value"), Input(WIDTH, "value"), Input(GRID, "value"), Input(MC, "value"),
-              Input(ids.TABS, "value"))
-    def _update(preset, width_index, grid, mc, tab):
+              Input(K_CONTROL, "value"), Input(ids.TABS, "value"))
+    def _update(preset, width_index, grid, mc, k, tab):
         if tab != ids.TAB_EXPECTED:
-            return no_update, no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update, no_update
         try:
-            d = compute(*parse_controls(preset, width_index, grid, mc))
+            d = compute(*parse_controls(preset, width_index, grid, mc, k))
         except ConfigError as e:
-            return message_figure(str(e)), message_figure(""), "", str(e)
-        return (*view(d), "")
+            return message_figure(str(e)), message_figure(""), "", str(e), message_figure("")
+        heat, ray, text = view(d)
+        hist, ray_text = ray_view(d)
+        return heat, ray, [html.Div(text), html.Div(ray_text)], "", hist
