@@ -64,3 +64,36 @@ def columns(fn, busy: bool = True) -> dict:
         with Busy():
             out["1 busy"] = fn()
     return out
+
+
+def timings(fn, repeats: int, warmup=None) -> list:
+    """Wall seconds of ``repeats`` calls of ``fn``, after one untimed call of ``warmup`` (default ``fn``;
+    pass ``False`` for none). The spread of the list is part of the result on a shared machine."""
+    if warmup is not False:
+        (warmup or fn)()
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def spread(values) -> tuple:
+    """(median, min, max) of ``values``."""
+    v = sorted(values)
+    n = len(v)
+    med = v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+    return med, v[0], v[-1]
+
+
+def print_table(title: str, rows, headers=("idle", "1 busy", "target")) -> None:
+    """``rows``: (name, cell, cell, …) strings; the first column is left-aligned, the others right."""
+    rows = [tuple(str(c) for c in r) for r in rows]
+    w = [max(len(r[i]) for r in rows + [("",) + tuple(headers)]) for i in range(len(headers) + 1)]
+    print(title)
+    line = f"{'':<{w[0]}}" + "".join(f"  {h:>{w[i + 1]}}" for i, h in enumerate(headers))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print(f"{r[0]:<{w[0]}}" + "".join(f"  {c:>{w[i + 1]}}" for i, c in enumerate(r[1:])))

@@ -1,17 +1,30 @@
-"""Browser latency of the dashboard: a control change → the updated landscape figures (default 201² view).
+"""Browser latency and playback rate of the dashboard, idle and with one busy process: prints a table.
 
-    python benchmarks/dashboard.py [--n 20]
+    python benchmarks/dashboard.py [--n 20] [--repeats 3] [--quick] [--no-busy]
 
-Serves the app from a thread, drives it with headless Chromium (Playwright) and prints a table.
-Times run from sending the change (Enter / click) to: "contour", the 2-D landscape showing it
-(its layout.meta tag changed, then two animation frames); "+ surface", the 3-D one too; "all
-done", every follow-up callback finished (critical points, ρ̂, mask image). Target: the
-updated figure within 500 ms (p50). The surface is drawn by software WebGL here (Chromium with
---disable-gpu), which costs ~0.3–1 s per render on its own; see the last rows.
+Serves the app from a thread (:func:`dashboard.server.running`), drives it with headless Chromium
+(Playwright, ``dashboard.browser.launch``) and measures, in an "idle" column (the machine as it is;
+its load average is printed beside it) and a "1 busy" column (one busy-looping process beside it):
+
+* page open → first contour: from ``page.goto`` (a fresh browser context: nothing cached) to the
+  default 201² contour drawn (its traces in place, then two animation frames). The first contour
+  is served inside the page (``dashboard.app.first_view``), so no callback is waited for;
+* control change → updated contour: the weight seed is typed and sent (Enter), which builds a new
+  problem and landscape on the server; the time runs in the page's own clock from just before the
+  Enter to the contour's ``layout.meta`` changing plus two animation frames ("+ surface": the 3-D
+  view too, software WebGL here). Every change uses a seed not seen before (no cache hit); the next
+  change waits until every follow-up callback finished. p50 and p90 over ``--n`` changes, [min–max];
+* descent playback: ``/?view=descent&method=adam&steps=200&starts=5`` at grid 51 and the default 201:
+  random starts, then Play; a frame is a new "iteration i of N" text seen by a requestAnimationFrame
+  poll (so drawn), frames/s = (distinct texts − 1) / (last − first first-seen time). Beside it: the
+  ``plotly_animated`` events of the 2-D contour and the main thread's long tasks (> 50 ms);
+* two tabs (two pages of one browser context) sending a weight-seed change at the same moment:
+  each tab's p50 against a lone tab's p50 measured the same way.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -20,99 +33,221 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import Busy, load_average, print_table, spread  # noqa: E402
 from dashboard import browser, ids, logic, state  # noqa: E402
 from dashboard.server import running  # noqa: E402
 
-_META = ("() => ['land-contour', 'land-surface'].map(id => {"
-         " const g = document.querySelector('#' + id + ' .js-plotly-plot');"
-         " return g && g.layout && g.layout.meta ? JSON.stringify(g.layout.meta) : ''; })")
-_CONTOUR = "(b) => { const m = (" + _META + ")(); return m[0] !== b[0]; }"
-_BOTH = "(b) => { const m = (" + _META + ")(); return m[0] !== b[0] && m[1] !== b[1] && m[0] === m[1]; }"
+VIEWPORT = {"width": 1400, "height": 950}
+PLAYBACK = "/?view=descent&method=adam&steps=200&starts=5"
 _FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))"
 _IDLE = "() => document.querySelectorAll('[data-dash-is-loading=\"true\"]').length === 0"
 
+# Arms a watcher in the page: the time from now to each graph's layout.meta changing (+ two frames).
+_ARM = """(ids) => {
+  const meta = id => { const g = document.querySelector('#' + id + ' .js-plotly-plot');
+                       return g && g.layout && g.layout.meta ? JSON.stringify(g.layout.meta) : ''; };
+  const before = ids.map(meta);
+  window.__lat = ids.map(() => null);
+  const t0 = performance.now();
+  ids.forEach((id, k) => {
+    const poll = () => {
+      if (meta(id) !== before[k]) {
+        requestAnimationFrame(() => requestAnimationFrame(() => { window.__lat[k] = performance.now() - t0; }));
+      } else { requestAnimationFrame(poll); }
+    };
+    requestAnimationFrame(poll);
+  });
+}"""
+_DONE = "() => window.__lat.every(x => x !== null)"
 
-def _measure(page, prepare, send) -> tuple[float, float, float]:
-    """``prepare`` (type the value, open the dropdown) is not timed; ``send`` (Enter, click) is."""
-    before = page.evaluate(_META)
-    prepare()
-    t0 = time.perf_counter()
-    send()
-    page.wait_for_function(_CONTOUR, arg=before, timeout=120_000, polling="raf")
+# Records every new iteration text (first-seen time), the contour's animated events and long tasks.
+_RECORD = """() => {
+  window.__seen = []; window.__animated = 0; window.__long = 0; window.__rec = true;
+  const g = document.querySelector('#desc-contour .js-plotly-plot');
+  g.on('plotly_animated', () => { window.__animated += 1; });
+  try { new PerformanceObserver(l => l.getEntries().forEach(e => { window.__long += e.duration; }))
+          .observe({type: 'longtask'}); } catch (e) {}
+  let last = null;
+  const poll = () => {
+    const t = document.getElementById('desc-iter-text').innerText;
+    if (t !== last) { window.__seen.push([performance.now(), t]); last = t; }
+    if (window.__rec) { requestAnimationFrame(poll); }
+  };
+  requestAnimationFrame(poll);
+}"""
+
+SEEDS = itertools.count(101)   # a weight seed never used before: every change computes
+
+
+# ---------------------------------------------------------------------------
+# measurements
+# ---------------------------------------------------------------------------
+def open_page(b, url: str) -> float:
+    """Seconds from goto to the default contour drawn, in a fresh context."""
+    ctx = b.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    t = time.perf_counter()
+    page.goto(url + "/")
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2, timeout=120_000)
     page.evaluate(_FRAME)
-    t1 = time.perf_counter()
-    page.wait_for_function(_BOTH, arg=before, timeout=120_000, polling="raf")
+    dt = time.perf_counter() - t
+    page.wait_for_function(_IDLE, timeout=120_000)   # let its callbacks finish before the next one
+    ctx.close()
+    return dt
+
+
+def landscape_page(ctx, url: str):
+    page = ctx.new_page()
+    page.goto(url + "/")
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2, timeout=120_000)
+    browser.wait_graph(page, ids.LAND_SURFACE, 2, timeout=120_000)
+    browser.wait_idle(page, timeout=120_000)
+    return page
+
+
+def seed_changes(pages, n: int) -> list:
+    """``n`` rounds of a new weight seed sent to every page at once → per page, [(contour ms, surface ms)]."""
+    out = [[] for _ in pages]
+    for _ in range(n):
+        for pg in pages:
+            pg.fill(f"#{ids.WEIGHT_SEED}", str(next(SEEDS)))
+        for pg in pages:
+            pg.evaluate(_ARM, [ids.LAND_CONTOUR, ids.LAND_SURFACE])
+            pg.press(f"#{ids.WEIGHT_SEED}", "Enter")
+        for k, pg in enumerate(pages):
+            pg.wait_for_function(_DONE, timeout=120_000, polling=20)
+            out[k].append(tuple(pg.evaluate("() => window.__lat")))
+        for pg in pages:
+            browser.wait_idle(pg, timeout=120_000)
+    return out
+
+
+def playback(ctx, url: str, grid: int | None) -> dict:
+    """One playback of a fresh descent → frames/s, frames, animated events, long-task ms, seconds."""
+    page = ctx.new_page()
+    page.goto(url + PLAYBACK + (f"&grid={grid}" if grid else ""))
+    browser.wait_graph(page, ids.DESC_CONTOUR, 2, timeout=120_000)
+    browser.wait_idle(page, timeout=120_000)
+    page.click(f"#{ids.DESC_RANDOM}")
+    browser.wait_text(page, ids.DESC_COUNTS, "5 random starts", timeout=120_000)
+    browser.wait_text(page, ids.DESC_ITER_TEXT, r"^iteration (\d+) of \1$", timeout=120_000)
+    browser.wait_idle(page, timeout=120_000)
+    page.evaluate(_RECORD)
+    page.click(f"#{ids.DESC_PLAY}")
+    browser.wait_text(page, ids.DESC_PLAY, "Pause", timeout=10_000)
+    browser.wait_text(page, ids.DESC_PLAY, "Play", timeout=300_000)
     page.evaluate(_FRAME)
-    t2 = time.perf_counter()
-    time.sleep(0.05)  # let the follow-up callbacks be dispatched
-    page.wait_for_function(_IDLE, timeout=120_000)
-    t3 = time.perf_counter()
-    return 1e3 * (t1 - t0), 1e3 * (t2 - t0), 1e3 * (t3 - t0)
+    seen = page.evaluate("() => { window.__rec = false; return window.__seen; }")
+    animated, long_ms = page.evaluate("() => [window.__animated, window.__long]")
+    page.close()
+    seen = seen[1:]                              # the text shown before Play
+    texts = {t for _, t in seen}
+    span = (seen[-1][0] - seen[0][0]) / 1e3 if len(seen) > 1 else float("nan")
+    return dict(fps=(len(texts) - 1) / span if span == span and span > 0 else float("nan"), frames=len(texts),
+                animated=animated, long_ms=long_ms, seconds=span)
 
 
-def _in_process_landscape_ms(reps: int = 5) -> float:
-    ts = []
-    for k in range(reps):
-        cfg = state.BASE.replace(weight_seed=1000 + k)
-        logic.problem_for(cfg)                       # build outside the timing
-        t = time.perf_counter()
-        logic.landscape_for(cfg)
-        ts.append(1e3 * (time.perf_counter() - t))
-    return statistics.median(ts)
+def core_landscape_ms() -> float:
+    """The server's own work for one weight-seed change: the 201² landscape alone, in-process."""
+    cfg = state.BASE.replace(weight_seed=next(SEEDS))
+    logic.problem_for(cfg)                       # build outside the timing
+    t = time.perf_counter()
+    logic.landscape_for(cfg)
+    return 1e3 * (time.perf_counter() - t)
+
+
+def one_pass(p, url: str, args) -> dict:
+    log = lambda what: print(f"  … {what}", file=sys.stderr, flush=True)  # noqa: E731
+    b = browser.launch(p)
+    r = {}
+    try:
+        log("page open")
+        r["open"] = [open_page(b, url) for _ in range(args.repeats)]
+        ctx = b.new_context(viewport=VIEWPORT)
+        log(f"{args.n} weight-seed changes, one tab")
+        lone = landscape_page(ctx, url)
+        seed_changes([lone], 1)                  # warm-up
+        r["lone"] = seed_changes([lone], args.n)[0]
+        log(f"{args.n_pair} weight-seed changes, two tabs at once")
+        other = landscape_page(ctx, url)
+        r["pair"] = seed_changes([lone, other], args.n_pair)
+        lone.close()
+        other.close()
+        for grid in (51, None):
+            log(f"playback, grid {grid or 'default'}")
+            r[f"play{grid}"] = [playback(ctx, url, grid) for _ in range(args.repeats)]
+        ctx.close()
+    finally:
+        b.close()
+    r["core"] = [core_landscape_ms() for _ in range(args.repeats + 2)]
+    return r
+
+
+# ---------------------------------------------------------------------------
+# printing
+# ---------------------------------------------------------------------------
+def pct(xs, f: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(f * len(xs)))]
+
+
+def ms(xs) -> str:
+    return f"{statistics.median(xs):.0f} ms [{min(xs):.0f}–{max(xs):.0f}]"
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=20, help="changes per row")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=None, help="weight-seed changes per column (default 20; 5 with --quick)")
+    ap.add_argument("--repeats", type=int, default=None, help="page opens and playbacks per column (default 3; 1 quick)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 5 changes, 3 two-tab rounds, 1 repeat")
+    ap.add_argument("--no-busy", action="store_true", help="skip the column with one busy process")
     args = ap.parse_args(argv)
+    args.n = args.n or (5 if args.quick else 20)
+    args.n_pair = max(3, args.n // 2) if args.quick else args.n
+    args.repeats = args.repeats or (1 if args.quick else 3)
     from playwright.sync_api import sync_playwright
 
-    n = args.n
-    acts = ["leaky_relu", "sigmoid", "tanh", "relu"]
-    rows = []
+    load = load_average()
     with running() as url, sync_playwright() as p:
-        b = browser.launch(p)
-        page = b.new_page(viewport={"width": 1400, "height": 950})
-        page.goto(url + "/")
-        browser.wait_graph(page, ids.LAND_CONTOUR, 2)
-        browser.wait_graph(page, ids.LAND_SURFACE, 2)
-        page.wait_for_function(_IDLE, timeout=120_000)
-        def typed(control, text):
-            return (lambda: page.fill(f"#{control}", text)), (lambda: page.press(f"#{control}", "Enter"))
+        passes = {"idle": one_pass(p, url, args)}
+        if not args.no_busy:
+            with Busy():
+                passes["1 busy"] = one_pass(p, url, args)
+    cols = list(passes)
 
-        def chosen(value):
-            return (lambda: page.click(f"#{ids.ACTIVATION}")), \
-                (lambda: page.get_by_role("option", name=value, exact=True).click())
+    rows = []
 
-        def scale(value):
-            return (lambda: None), (lambda: page.check(f"#{ids.SCALE} input[value={value}]"))
+    def row(name, cell, target=""):
+        rows.append([name] + [cell(passes[c]) for c in cols] + [target])
 
-        cases = [
-            ("weight seed (new G: problem + landscape)", lambda k: typed(ids.WEIGHT_SEED, str(k + 1))),
-            ("activation (cycles 4, cached after 4)", lambda k: chosen(acts[k % 4])),
-            ("ε (landscape cached: overlays only)", lambda k: typed(ids.EPS, f"{0.1 + 0.01 * (k + 1):.2f}")),
-            ("colour scale log ↔ linear", lambda k: scale("linear" if k % 2 == 0 else "log")),
-        ]
-        for name, case in cases:
-            rows.append((name, *zip(*[_measure(page, *case(k)) for k in range(n)])))
-            print(f"  done: {name}", file=sys.stderr, flush=True)
-        b.close()
-    import torch
+    def mark(ok: bool) -> str:
+        return " ✓" if ok else " ✗"
 
-    torch.set_num_threads(1)   # as the server's request threads (see dashboard.app.build_app)
-    core_ms = _in_process_landscape_ms()
+    def ratio_cell(r):
+        lone = statistics.median(c for c, _ in r["lone"])
+        each = [statistics.median(c for c, _ in tab) for tab in r["pair"]]
+        return " / ".join(f"{x:.0f}" for x in each) + f" ms ({max(each) / lone:.2f}×)" + mark(max(each) <= 1.5 * lone)
 
-    q = lambda xs, f: sorted(xs)[min(len(xs) - 1, int(f * len(xs)))]  # noqa: E731
-    print(f"\nDashboard latency, default view (paper-fig4, 201² grid), {n} changes per row; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    med = statistics.median
-    print(f"{'change':44s} {'contour p50':>12s} {'p90':>7s} {'max':>7s} {'+ surface p50':>14s} {'all done p50':>13s}")
-    for name, c, b2, a in rows:
-        print(f"{name:44s} {med(c):10.0f}ms {q(c, 0.9):5.0f}ms {max(c):5.0f}ms {med(b2):12.0f}ms {med(a):11.0f}ms")
-    print(f"{'core landscape 201² alone (in-process)':44s} {core_ms:10.0f}ms")
-    p50 = med(rows[0][1])
-    print(f"\ntarget ≤ 500 ms: weight seed → contour p50 = {p50:.0f} ms ({'met' if p50 <= 500 else 'NOT met'}); "
-          f"→ surface p50 = {med(rows[0][2]):.0f} ms")
+    row("page open → first contour (201²)", lambda r: f"{spread(r['open'])[0]:.2f} s [{min(r['open']):.2f}–"
+        f"{max(r['open']):.2f}]" + mark(spread(r["open"])[0] <= 1.5), "≤ 1.5 s")
+    row(f"weight seed → contour p50 ({args.n} changes)",
+        lambda r: ms([c for c, _ in r["lone"]]) + mark(statistics.median(c for c, _ in r["lone"]) <= 250),
+        "≤ 250 ms busy")
+    row("  contour p90", lambda r: f"{pct([c for c, _ in r['lone']], 0.9):.0f} ms")
+    row("  + 3-D surface p50 (software WebGL)", lambda r: ms([s for _, s in r["lone"]]))
+    row("  the server's landscape 201² alone (in-process)", lambda r: ms(r["core"]))
+    row(f"two tabs at once: contour p50 per tab ({args.n_pair} rounds)", ratio_cell, "≤ 1.5× lone")
+    for grid in (51, None):
+        key = f"play{grid}"
+        row(f"descent playback, grid {grid or 'default (201)'}: frames/s",
+            lambda r, k=key: (lambda f: f"{f[0]:.1f} [{f[1]:.1f}–{f[2]:.1f}]" + mark(f[0] >= 20))(
+                spread([x["fps"] for x in r[k]])), "≥ 20 /s")
+        row("  frames seen / plotly_animated / long tasks",
+            lambda r, k=key: " ".join(f"{x['frames']}/{x['animated']}/{x['long_ms']:.0f} ms" for x in r[k]))
+    print(f"\nDashboard, default view (paper-fig4, 201² grid); {os.cpu_count()} CPUs; "
+          f"median [min–max] over {args.repeats} page opens / playbacks, over the changes for latencies")
+    heads = tuple(f"idle (load {load:.1f})" if c == "idle" else c for c in cols)
+    print_table("", rows, headers=(*heads, "target"))
 
 
 if __name__ == "__main__":
