@@ -391,3 +391,56 @@ def test_core_masks_imports_no_dashboard_libraries():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------
+# noise models on y (core.masks.add_noise)
+# ---------------------------------------------------------------------------
+def test_quantize_rounds_to_the_nearest_of_2_to_the_B_levels_over_the_output_range():
+    """Reference: the 2^B levels lo + k (hi − lo)/(2^B − 1), k = 0 … 2^B − 1, listed one by one, and the
+    nearest of them picked for each entry by a Python loop (values outside the range clip to its ends)."""
+    from core.masks import add_noise
+
+    lo, hi, bits = -1.0, 1.0, 3
+    levels = [lo + k * (hi - lo) / (2 ** bits - 1) for k in range(2 ** bits)]
+    y = torch.tensor([-1.7, -1.0, -0.93, -0.2, 0.0, 0.14, 0.5, 0.71, 0.999, 1.0, 2.5], dtype=torch.float64)
+    q = add_noise(y, f"quantize:{bits}", output_range=(lo, hi))
+    expected = [min(levels, key=lambda L: abs(L - min(max(v, lo), hi))) for v in y.tolist()]
+    assert q.tolist() == pytest.approx(expected, abs=1e-12)
+    assert len(set(add_noise(torch.linspace(-1, 1, 1001, dtype=torch.float64), "quantize:3",
+                             output_range=(lo, hi)).tolist())) == 2 ** bits
+    # 8 bits on tanh's range: the error of an in-range value is at most half a level
+    y8 = torch.rand(10_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
+    err = (add_noise(y8, "quantize:8", output_range=(lo, hi)) - y8).abs().max().item()
+    assert err <= 0.5 * (hi - lo) / 255 + 1e-15
+    assert q.dtype == y.dtype
+
+
+def test_gaussian_noise_is_seeded_and_has_the_requested_sigma():
+    """Reference: the definition y + N(0, σ²), drawn by torch.randn from the same seed in float64 on the CPU,
+    and the sample standard deviation of 200,000 draws (σ within 1 %) for a different seed."""
+    from core.masks import add_noise
+
+    y = torch.linspace(-1, 1, 200_000, dtype=torch.float32)
+    a = add_noise(y, "gaussian:0.05", seed=7)
+    b = add_noise(y, "gaussian:0.05", seed=7)
+    c = add_noise(y, "gaussian:0.05", seed=8)
+    assert torch.equal(a, b) and not torch.equal(a, c) and a.dtype == torch.float32
+    e = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64) * 0.05
+    assert torch.allclose(a.double(), (y.double() + e).float().double(), atol=0, rtol=0)
+    d = (c.double() - y.double())
+    assert abs(d.mean().item()) < 5 * 0.05 / math.sqrt(y.numel())
+    assert d.std().item() == pytest.approx(0.05, rel=0.01)
+    assert torch.equal(add_noise(y, "none"), y)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0", "gaussian:-1", "gaussian:nan", "quantize:0", "quantize:2.5",
+                                  "quantize:99", "loud", "gaussian", 3])
+def test_bad_noise_specs_name_the_noise_field(spec):
+    """Reference: the allowed forms, as parse_noise's message states them."""
+    from core.config import ConfigError
+    from core.masks import parse_noise
+
+    with pytest.raises(ConfigError) as e:
+        parse_noise(spec)
+    assert e.value.field == "noise" and "gaussian:SIGMA" in str(e.value)
