@@ -21,6 +21,8 @@ MAX_BYTES = 4 * GiB          # memory a request may use (the machine has 24 GiB 
 DENSE_A_ENTRIES = 1 << 24    # a dense Gaussian A (m × n) above this is refused
 SHIPPED_MACS = 4_404_224     # one G(z) of the shipped DCGAN (measured with torch's FlopCounterMode)
 GENERIC_ROW_FLOATS = 16      # activations per output entry of a generic module, for its chunks
+EXPECTED_BLOCK_DRAWS = 2048  # core.expected.BLOCK_DRAWS: Monte Carlo nets stacked in one pass
+EXPECTED_CHUNK_FLOATS = 1 << 23  # core.expected.CHUNK_FLOATS: intermediates per Monte Carlo chunk
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Cost:
     memory_term: str          # what holds the most memory
     memory_field: str         # the field to reduce for it
     work_field: str           # the field to reduce for the work
+    work_fields: tuple = ()   # every field the work is a product of, ``work_field`` first
 
 
 def macs_per_point(cfg: Config) -> int:
@@ -106,7 +109,7 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
     S = cfg.starts if starts is None else starts
     T_steps = cfg.steps if steps is None else steps
     mem, term, field = build_bytes(cfg)
-    work, wfield = 0.0, "grid"
+    work, wfield, wfields = 0.0, "grid", ("grid",)
     per_eval = 3 * macs * (n0 + 1 if cfg.method == "gauss_newton" else 1)   # forward + backward (or tangents)
     if request == "landscape":
         mem += g * g * 8 * 4                              # J, the axes' products, the figure's copy
@@ -116,13 +119,13 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
     elif request == "descend":
         path = (T_steps + 1) * S * (n0 + 2) * 8 if keep_path else 0
         mem += path + S * (2 * 10 * n0 + 40) * b
-        work, wfield = S * T_steps * per_eval * 1.5, "steps"
+        work, wfield, wfields = S * T_steps * per_eval * 1.5, "steps", ("steps", "starts")
         if path > mem / 2:
             term, field = "the descent paths (steps × starts)", "steps"
     elif request == "basins":
         n = g * g
         mem += n * (n0 + 4) * 8 + min(n, 2048) * (2 * 10 * n0 + 40) * b
-        work, wfield = n * T_steps * per_eval * 1.5, "grid"
+        work, wfield, wfields = n * T_steps * per_eval * 1.5, "grid", ("grid", "steps")
     elif request in ("phase", "invert"):
         rows = trials * rates * (patterns if request == "invert" else 1)
         if request == "phase":
@@ -132,13 +135,23 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         mem += min(rows, 2048) * n_out * GENERIC_ROW_FLOATS * b      # one chunk of activations
         work = patterns * rates * trials * restarts * T_steps * per_eval * 1.5
         field = wfield = "trials"
+        wfields = ("trials", "restarts", "steps") + (("rates", "patterns") if request == "phase" else ())
     elif request == "expected":
-        mem += draws * sum(cfg.channels) * 64 * b + points * 8 * 4
-        work, wfield = draws * points * macs, "draws"
+        # Up to BLOCK_DRAWS nets stacked at once, each weight held about three times in float64
+        # (drawn, stacked, laid out for the GEMMs), plus a chunk of intermediates and the grid's
+        # closed form (core.expected.StackedNets, monte_carlo_J).
+        ks = cfg.per_layer("kernel")
+        weights = sum(cfg.channels[i] * cfg.channels[i + 1] * ks[i] ** cfg.dim for i in range(cfg.depth))
+        nets = min(draws, EXPECTED_BLOCK_DRAWS)
+        mem += nets * weights * 3 * 8 + EXPECTED_CHUNK_FLOATS * 8 * 2 + points * 8 * 4
+        if nets * weights * 3 * 8 > mem / 2:
+            term = "the stacked nets' weights"
+        work, wfield, wfields = draws * points * macs, "draws", ("draws", "points")
         field = "draws"
     else:
         raise ValueError(f"request: unknown {request!r}")
-    return Cost(bytes=int(mem), macs=float(work), memory_term=term, memory_field=field, work_field=wfield)
+    return Cost(bytes=int(mem), macs=float(work), memory_term=term, memory_field=field, work_field=wfield,
+                work_fields=wfields)
 
 
 def check(cfg: Config, request: str = "landscape", max_bytes: float = MAX_BYTES, max_macs: float | None = None,
@@ -151,7 +164,10 @@ def check(cfg: Config, request: str = "landscape", max_bytes: float = MAX_BYTES,
     Raises
     ------
     ConfigError
-        ``"<field>: this request needs about X GiB (limit Y GiB), mostly for <term>; reduce <field>"``.
+        ``"<field>: this request needs about X GiB (limit Y GiB), mostly for <term>; reduce <field>"``,
+        or for the work ``"<field>: this request needs about X multiply-adds (limit Y); reduce
+        <field> × <other field> … by about N× (or the network's size)"``, naming every field the
+        work is a product of.
     """
     c = estimate(cfg, request, **sizes)
     name = (flags or {}).get
@@ -161,6 +177,7 @@ def check(cfg: Config, request: str = "landscape", max_bytes: float = MAX_BYTES,
                              f"mostly for {c.memory_term}; reduce {f}")
     if max_macs is not None and c.macs > max_macs:
         f = name(c.work_field, c.work_field)
+        product = " × ".join(dict.fromkeys(name(w, w) for w in (c.work_field, *c.work_fields)))
         raise ConfigError(f, f"this {request} needs about {c.macs:.1e} multiply-adds (limit {max_macs:.0e}); "
-                             f"reduce {f} (by about {c.macs / max_macs:.0f}×) or the network's size")
+                             f"reduce {product} by about {math.ceil(c.macs / max_macs)}× (or the network's size)")
     return c

@@ -1,4 +1,11 @@
-"""A solve from every point of a grid (at most 101 × 101) of the landscape's window, each diagnosed."""
+"""A solve from every point of a grid (at most 101 × 101) of the landscape's window, each diagnosed.
+
+The file holds the map as ``basin_diagnosis`` and ``basin_J_end`` (M, N) and ``basin_end`` (M, N, n0),
+and, under the keys ``descend`` and ``invert`` use for one label per start, ``diagnosis`` and
+``J_end`` (M·N,): the same values flattened in row order (entry ``i·N + j`` is the start
+``plane.lift(basin_u[j], basin_v[i])``). There is no ``stop``: :func:`core.descent.basins` keeps
+each start's label and end, not the solver's stopping rule.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +13,7 @@ import numpy as np
 from ..descent import basins
 from ..io import landscape_arrays
 from ..problem import build_problem
-from ..cost import check
-from .common import FLAG_NAMES, checked_config, landscape_of
+from .common import checked_config, cli_check, landscape_of
 from .flags import add_config_flags
 
 HELP = "a solve from every grid point"
@@ -21,14 +27,15 @@ def add(p):
 def run(args):
     cfg = checked_config(args, "landscape")
     n = min(cfg.grid, MAX_SIDE)
-    check(cfg, "basins", grid=n, flags=FLAG_NAMES)
+    cli_check(cfg, "basins", grid=n)
     P = build_problem(cfg)
     L = landscape_of(P)
     u = np.linspace(L.u[0], L.u[-1], n)
     v = np.linspace(L.v[0], L.v[-1], n)
     b = basins(P, L.plane, u, v)
     arrays = landscape_arrays(P, L)
-    arrays.update(basin_u=b.u, basin_v=b.v, basin_end=b.end, basin_diagnosis=b.label.astype(str),
-                  basin_J_end=b.J_end, success_rate=np.float64(b.success_rate))
+    label = b.label.astype(str)
+    arrays.update(basin_u=b.u, basin_v=b.v, basin_end=b.end, basin_diagnosis=label, basin_J_end=b.J_end,
+                  diagnosis=label.ravel(), J_end=b.J_end.ravel(), success_rate=np.float64(b.success_rate))
     return arrays, f"basins {n}x{n}: success rate {b.success_rate:.3f}; " + \
         ", ".join(f"{k} {v}" for k, v in b.counts.items() if v)

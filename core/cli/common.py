@@ -9,11 +9,41 @@ from .flags import config_from_args, flag
 
 FLAG_NAMES = {f: flag(f) for f in FIELDS}
 
+# The work one command may ask for, in core.cost's multiply-adds: about five minutes of one torch
+# thread on the 2-core development machine for a typical run of each request. The model counts
+# the worst case — every start to its last step, every restart of every trial — which a solve
+# that converges never reaches, so each bound comes from the model's count per second actually
+# measured on the README's examples (one thread, PyTorch CPU):
+#
+#   landscape --grid 1001                      1.1e10 modelled,  9 s: 1.2e9 /s (the exact count)
+#   descend --starts 200 --steps 500           4.9e9  modelled,  2 s: 3e9 /s
+#   basins --preset authors-code --grid 61 …   4.6e11 modelled, 14 s: 3e10 /s
+#   phase --preset paper-fig4 … --trials 50    2.3e11 modelled, 19 s: 1.2e10 /s
+#   invert --generator mnist --mask top …      4.0e12 modelled, 36 s: 1.1e11 /s
+#
+# A request at its bound whose every solve runs to the end takes longer (at the exact rate:
+# 14 min for descend, 40 min basins, 1 h phase, 2 h invert); the Python API (core.descent,
+# core.phase, core.inversion) has no work bound.
+# expected's bound is core.expected's own per-Monte-Carlo limit (EXPECTED_LIMITS["work"]).
+CLI_MACS = {
+    "landscape": 3e11,
+    "descend": 1e12,
+    "basins": 3e12,
+    "phase": 4e12,
+    "invert": 1e13,
+    "expected": 2e11,
+}
+
+
+def cli_check(cfg, request: str, extra_flags: dict | None = None, **sizes):
+    """:func:`core.cost.check` with the CLI's work bound (:data:`CLI_MACS`); messages name flags."""
+    return check(cfg, request, max_macs=CLI_MACS[request], flags={**FLAG_NAMES, **(extra_flags or {})}, **sizes)
+
 
 def checked_config(args, request: str, defaults: dict | None = None, extra_flags: dict | None = None, **sizes):
     """The flags' Config, after the cost model has accepted ``request`` (messages name flags)."""
     cfg = config_from_args(args, defaults)
-    check(cfg, request, flags={**FLAG_NAMES, **(extra_flags or {})}, **sizes)
+    cli_check(cfg, request, extra_flags, **sizes)
     return cfg
 
 

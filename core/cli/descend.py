@@ -6,7 +6,7 @@ import numpy as np
 from ..descent import descend, random_starts
 from ..io import landscape_arrays
 from ..problem import build_problem
-from .common import checked_config, landscape_of
+from .common import checked_config, cli_check, landscape_of
 from .flags import add_config_flags
 
 HELP = "batched solves from random starts, every end point diagnosed"
@@ -27,6 +27,7 @@ def add(p):
 
 def run(args):
     cfg = checked_config(args, "descend")
+    cli_check(cfg, "landscape")
     P = build_problem(cfg)
     L = landscape_of(P) if P.n0 >= 2 else None
     d = descend(P, random_starts(P.n0, cfg.starts, cfg.start_seed))

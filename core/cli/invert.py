@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..inversion import INVERT_LIMITS, TARGETS, InvertSpec, run_inversion
-from .common import parse_float, parse_int
+from .common import cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
 HELP = "invert a generator from partial measurements over many trials (Fig. 5)"
@@ -35,6 +35,7 @@ def run(args):
     spec = InvertSpec(config=cfg, trials=parse_int("--trials", args.trials, 1, INVERT_LIMITS["trials"]),
                       restarts=parse_int("--restarts", args.restarts, 1, INVERT_LIMITS["restarts"]),
                       target=args.target, start_scale=parse_float("--start-scale", args.start_scale, 1e-6, 1e4))
+    cli_check(cfg, "invert", FLAGS, trials=spec.trials, restarts=spec.restarts)
     try:
         res = run_inversion(spec, data=args.data)
     except FileNotFoundError as e:

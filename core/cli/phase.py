@@ -5,7 +5,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..phase import PhaseSpec, parse_patterns, parse_rates, phase_transition
-from .common import FLAG_NAMES, parse_float, parse_int
+from .common import cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
 HELP = "probability of recovery against the sampling rate, per mask pattern"
@@ -23,15 +23,13 @@ def add(p):
 
 
 def run(args):
-    from ..cost import check
-
     cfg = config_from_args(args, {} if args.z_star is not None else {"z_star": ()})
     spec = PhaseSpec(config=cfg, patterns=parse_patterns(args.patterns), rates=parse_rates(args.rates),
                      trials=parse_int("--trials", args.trials, 1, 2000),
                      restarts=parse_int("--restarts", args.restarts, 1, 64),
                      start_scale=parse_float("--start-scale", args.start_scale, 1e-6, 1e4))
-    check(cfg, "phase", trials=spec.trials, restarts=spec.restarts, rates=len(spec.rates),
-          patterns=len(spec.patterns), flags={**FLAG_NAMES, **FLAGS})
+    cli_check(cfg, "phase", FLAGS, trials=spec.trials, restarts=spec.restarts, rates=len(spec.rates),
+              patterns=len(spec.patterns))
     res = phase_transition(spec, threads=None)
     rows = [f"{p}: r50 {r:.3f}" if np.isfinite(r) else f"{p}: r50 in ({lo:.3f}, {hi:.3f}]"
             if np.isfinite(hi) else f"{p}: no crossing of 1/2" for p, r, lo, hi in
