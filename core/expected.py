@@ -1021,19 +1021,23 @@ def expected_report(cfg: Config, K: int | None = None, grid: int = 21, bias: flo
     from .problem import build_problem
 
     _check_closed_form(cfg)
-    _check_int("grid", grid, 2, LIMITS["grid"])
+    _check_int("grid", grid, 2, min(LIMITS["grid"], math.isqrt(EXPECTED_LIMITS["points"])))
     if not (isinstance(bias, float) and 0 < bias < 1):
         raise ConfigError("bias", f"must be a number in (0, 1), got {bias!r}")
+    # The Monte Carlo's work bound first: the landscape and the closed form on grid² points cost
+    # as much as a few nets, and a grid the bound refuses should not pay for them.
+    macs = StackedNets(_draws(cfg, 1)).macs_per_point
+    cap = int(min(EXPECTED_LIMITS["draws"], EXPECTED_LIMITS["work"] // max(1, grid * grid * macs)))
+    cap = cap if max_draws is None else min(cap, int(max_draws))
+    if cap < 2:
+        raise ConfigError("grid", f"{grid * grid} points of this net exceed the Monte Carlo's work limit; lower grid")
+    if K is not None:
+        _check_int("draws", K, 2, cap)
     problem = build_problem(cfg, dtype="float64")
     L = landscape(problem, grid=grid)
     uu, vv = np.meshgrid(L.u, L.v)
     pts = L.plane.lift(uu, vv).reshape(-1, cfg.n0)
     J_exp, ED = expected_J(cfg, pts, redraw_mask), expected_diagonal(cfg, pts, redraw_mask)
-    macs = StackedNets(_draws(cfg, 1)).macs_per_point
-    cap = int(min(EXPECTED_LIMITS["draws"], EXPECTED_LIMITS["work"] // max(1, pts.shape[0] * macs)))
-    cap = cap if max_draws is None else min(cap, int(max_draws))
-    if cap < 2:
-        raise ConfigError("grid", f"{pts.shape[0]} points of this net exceed the Monte Carlo's work limit; lower grid")
     if K is None:
         _check_int("K_pilot", K_pilot, 2, EXPECTED_LIMITS["draws"])
         mc = monte_carlo_J(cfg, pts, min(K_pilot, cap), redraw_mask=redraw_mask, dtype=dtype)

@@ -3,14 +3,13 @@ sized to see a 1 % bias of the closed form; E_W[J(−t z*)] along the ray and ρ
 from __future__ import annotations
 
 from ..config import ConfigError
-from ..cost import check
-from .common import FLAG_NAMES, parse_float, parse_int
+from .common import FLAG_NAMES, cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
 HELP = "empirical vs expected (closed form and Monte Carlo) landscape"
-FLAGS = {"width_factor": "--width", "draws": "--draws", "points": "--grid", "channels": "--width",
-         "bias": "--bias", "K_ray": "--ray-draws"}
+FLAGS = {"width_factor": "--width", "draws": "--draws", "points": "--grid", "bias": "--bias", "K_ray": "--ray-draws"}
 DEFAULT_GRID = 21
+PILOT_DRAWS = 200         # core.expected.expected_report's K_pilot: the fewest nets --draws auto runs
 
 
 def add(p):
@@ -22,17 +21,49 @@ def add(p):
     p.add_argument("--ray-draws", default="20000", help="nets of the Monte Carlo along the -z* ray")
 
 
+def widened(cfg, text):
+    """The net with its channels after n0 multiplied by ``--width``; a width the network's limits
+    refuse names --width and the largest it allows for this net (not the channel count it made)."""
+    from ..expected import EXPECTED_LIMITS, widen
+
+    hi = EXPECTED_LIMITS["width_factor"]
+    factor = parse_int("--width", text, 1, hi)
+    try:
+        return widen(cfg, factor)
+    except ConfigError as e:
+        if e.field != "channels":
+            raise
+    fits = [f for f in range(factor - 1, 0, -1) if _widens(cfg, f)]
+    channels = ",".join(map(str, cfg.channels))
+    if not fits:
+        raise ConfigError("--width", f"the network {channels} cannot be widened at all") from None
+    raise ConfigError("--width", f"must be in [1, {fits[0]}] for channels {channels} (the widened net exceeds "
+                                 f"the network limits), got {factor}") from None
+
+
+def _widens(cfg, factor) -> bool:
+    from ..expected import widen
+
+    try:
+        widen(cfg, factor)
+    except ConfigError:
+        return False
+    return True
+
+
 def run(args):
-    from ..expected import expected_report, widen
+    from ..expected import expected_report
 
     cfg = config_from_args(args, {} if args.grid is not None else {"grid": DEFAULT_GRID})
-    cfg = widen(cfg, parse_int("--width", args.width, 1, 64))
+    cfg = widened(cfg, args.width)
     K = None if str(args.draws).strip() == "auto" else parse_int("--draws", args.draws, 1, 100_000)
     bias = parse_float("--bias", args.bias, 1e-4, 0.5)
     K_ray = parse_int("--ray-draws", args.ray_draws, 10, 100_000)
-    check(cfg, "expected", draws=K or 2000, points=cfg.grid ** 2, flags={**FLAG_NAMES, **FLAGS})
+    cli_check(cfg, "expected", FLAGS, draws=K or PILOT_DRAWS, points=cfg.grid ** 2)
+    # The ray's Monte Carlo: two points (−z*, z*) per net, K_ray nets stacked in blocks.
+    cli_check(cfg, "expected", {**FLAGS, "draws": "--ray-draws", "points": "--ray-draws"}, draws=K_ray, points=2)
     try:
-        R = expected_report(cfg, K=K, grid=cfg.grid, bias=bias, K_ray=K_ray)
+        R = expected_report(cfg, K=K, grid=cfg.grid, bias=bias, K_ray=K_ray, K_pilot=PILOT_DRAWS)
     except ConfigError as e:
         raise ConfigError(FLAGS.get(e.field, FLAG_NAMES.get(e.field, e.field)), str(e).split(": ", 1)[1]) from None
     return R.arrays(), R.verdict
