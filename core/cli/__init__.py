@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 
@@ -48,6 +49,14 @@ def build_parser():
     return p, mods
 
 
+_REDUCE = "lower --grid, --starts, --steps, --trials, --restarts or --draws, or the network's size"
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:200]
+
+
 def _fail(msg: str) -> int:
     print("error: " + " ".join(str(msg).split()), file=sys.stderr)
     return 2
@@ -70,6 +79,9 @@ def run(argv=None) -> int:
             raise ConfigError("--threads", f"expected an integer, got {args.threads!r}") from None
         if not 1 <= threads <= 256:
             raise ConfigError("--threads", f"must be in [1, 256], got {threads}")
+        if os.path.isdir(str(args.out)):
+            raise ConfigError("--out", f"{args.out!r} is a folder; give a file name such as "
+                                       f"{os.path.join(args.out, 'result.npz')!r}")
         out = npz_path(args.out)
         old = torch.get_num_threads()
         torch.set_num_threads(threads)
@@ -78,7 +90,10 @@ def run(argv=None) -> int:
             arrays, summary = mod.run(args)
         finally:
             torch.set_num_threads(old)
-        path = write_npz(out, arrays)
+        try:
+            path = write_npz(out, arrays)
+        except OSError as e:         # what core.io.write_npz does not turn into a ConfigError itself
+            raise ConfigError("--out", f"cannot write {out!r} ({_first_line(e)})") from None
     except ConfigError as e:
         return _fail(f"{flag_of(e.field, extra=extra)}: {str(e).split(': ', 1)[1]}")
     except ValueError as e:          # core's own checks: "field: message"
@@ -87,7 +102,12 @@ def run(argv=None) -> int:
             return _fail(f"{flag_of(field, extra=extra)}: {msg}")
         return _fail(str(e))
     except MemoryError:
-        return _fail("out of memory; lower --grid, --starts, --steps or --trials")
+        return _fail(f"out of memory; {_REDUCE}")
+    except RuntimeError as e:        # torch: the allocator, a device, an operation it refuses
+        what = "out of memory" if "memory" in str(e).lower() else f"the computation failed ({_first_line(e)})"
+        return _fail(f"{what}; {_REDUCE}")
+    except OSError as e:             # reading or writing files (--out is checked first, see core.io.npz_path)
+        return _fail(f"cannot read a file ({_first_line(e)}); check --generator and --data")
     print(f"{args.command}: {summary}; wrote {path} in {time.perf_counter() - t0:.2f} s")
     return 0
 
