@@ -171,3 +171,32 @@ def test_figure_png_downloads_the_visible_graph(page, url):
         page.click(f"#{ids.DL_PNG}")
     assert d.value.suggested_filename == "landscape.png"
     assert browser.console_problems(page.console_log) == []
+
+
+def test_endpoint_plane_waits_for_random_starts_then_draws(page, url):
+    """The endpoint plane needs a descent: the page says so, and draws the plane once the random
+    starts of the Descent tab ran (core.planes: the plane goes through z* and a descent's end ẑ)."""
+    page.goto(url + "/?plane=endpoint&grid=41&starts=8&steps=60")
+    slow = 150_000     # a busy shared machine: each step took 5–30 s when this test was written
+    browser.wait_text(page, ids.PLANE_TEXT, "launch the 8 random starts", timeout=slow)
+    page.click(f"#{ids.TABS} >> text=Descent", timeout=slow)
+    page.click(f"#{ids.DESC_RANDOM}", timeout=slow)
+    browser.wait_text(page, ids.DESC_COUNTS, "8 random starts", timeout=slow)
+    page.click(f"#{ids.TABS} >> text=Landscape", timeout=slow)
+    text = browser.wait_text(page, ids.PLANE_TEXT, "Plane endpoint", timeout=slow)
+    assert "d1 = (" in text and "d2 = (" in text
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2)
+    names = browser.graph_json(page, ids.LAND_CONTOUR, "g._fullData.map(t => t.name)")
+    assert "plane points" in names and "z*" in names
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_injectivity_map_is_drawn_while_ticked(page, url):
+    """paper-fig4 (Fig. 4 a): G is locally injective, so σ_min > 0 over the window but at 0 itself."""
+    _load(page, url, "?grid=51")
+    page.click(f"#{ids.INJ_TOGGLE} input", timeout=120_000)
+    browser.wait_text(page, ids.INJ_TEXT, "σ_min of the", timeout=120_000)
+    browser.wait_graph(page, ids.INJ_GRAPH, 2)
+    title = browser.graph_json(page, ids.INJ_GRAPH, "g._fullData[1].colorbar.title.text")
+    assert title.startswith("log10(σ_min + floor)")
+    assert browser.console_problems(page.console_log) == []

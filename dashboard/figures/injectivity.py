@@ -6,6 +6,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 SIGMA_FLOOR_REL = 1e-6   # log10(σ_min + floor), floor = 1e-6 · max σ_max: σ_min = 0 stays finite
+# The σ_min colour bar starts at this percentile: a lone zero (G(0) = 0 on a grid point) does not
+# flatten an injective map into one colour, while a collapse region (a large share) keeps the floor.
+COLOUR_FROM_PERCENT = 1.0
 
 
 def sigma_floor(sigma_max) -> float:
@@ -26,6 +29,7 @@ def injectivity_figure(u, v, J_colour, su, sv, sigma_min, floor: float, J_label:
         The injectivity map's coarser grid and σ_min there (core.injectivity).
     floor : float
         Added to σ_min before log10 (see :func:`sigma_floor`); named in the colour bar's title.
+        The colour bar runs from the :data:`COLOUR_FROM_PERCENT` percentile of the values up.
     points : dict, optional
         ``{name: (u, v)}`` drawn on both panels (NaN: not drawn).
 
@@ -43,8 +47,9 @@ def injectivity_figure(u, v, J_colour, su, sv, sigma_min, floor: float, J_label:
                              colorscale="Viridis", name="J",
                              colorbar=dict(x=0.44, thickness=10, len=0.9, title=dict(text=J_label, side="right")),
                              hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{J_label} = %{{z:.4g}}<extra></extra>"), 1, 1)
+    lo, hi = float(np.nanpercentile(c, COLOUR_FROM_PERCENT)), float(np.nanmax(c))
     fig.add_trace(go.Heatmap(x=np.asarray(su, float), y=np.asarray(sv, float), z=c, customdata=s,
-                             colorscale="Magma", name="σ_min",
+                             colorscale="Magma", name="σ_min", zmin=lo, zmax=hi if hi > lo else lo + 1.0,
                              colorbar=dict(x=1.0, thickness=10, len=0.9,
                                            title=dict(text=f"log10(σ_min + floor), floor = {floor:.2g}", side="right")),
                              hovertemplate="(%{x:.3f}, %{y:.3f})<br>σ_min = %{customdata:.4g}<extra></extra>"), 1, 2)
