@@ -213,6 +213,11 @@ def main(argv=None) -> None:
         if not args.no_busy:
             with Busy():
                 passes["1 busy"] = one_pass(p, url, args)
+    report(passes, args, load)
+
+
+def report(passes: dict, args, load: float) -> None:
+    """Print the table of ``passes`` ({column: one_pass result})."""
     cols = list(passes)
 
     rows = []
@@ -242,8 +247,9 @@ def main(argv=None) -> None:
         row(f"descent playback, grid {grid or 'default (201)'}: frames/s",
             lambda r, k=key: (lambda f: f"{f[0]:.1f} [{f[1]:.1f}–{f[2]:.1f}]" + mark(f[0] >= 20))(
                 spread([x["fps"] for x in r[k]])), "≥ 20 /s")
-        row("  frames seen / plotly_animated / long tasks",
-            lambda r, k=key: " ".join(f"{x['frames']}/{x['animated']}/{x['long_ms']:.0f} ms" for x in r[k]))
+        row("  frames seen, plotly_animated, long tasks (median)",
+            lambda r, k=key: f"{spread([x['frames'] for x in r[k]])[0]:.0f}, {spread([x['animated'] for x in r[k]])[0]:.0f}, "
+                             f"{spread([x['long_ms'] for x in r[k]])[0] / 1e3:.1f} s of {spread([x['seconds'] for x in r[k]])[0]:.1f} s")
     print(f"\nDashboard, default view (paper-fig4, 201² grid); {os.cpu_count()} CPUs; "
           f"median [min–max] over {args.repeats} page opens / playbacks, over the changes for latencies")
     heads = tuple(f"idle (load {load:.1f})" if c == "idle" else c for c in cols)
