@@ -16,6 +16,7 @@ from .problem import Problem
 from .solvers import Solve, solve
 
 MAX_PATH_ENTRIES = 50_000_000  # (T + 1) · S · n0 floats kept for the paths
+STARTS_STREAM = 0x5747_5254  # names the starts' stream among the draws of one seed (see starts_generator)
 RADIUS_FACTOR = 1e3            # beyond RADIUS_FACTOR · (extent + ‖z*‖) a start has run away: diverged
 
 
@@ -55,12 +56,22 @@ class Descent:
         return float((self.label == "recovered").mean())
 
 
+def starts_generator(seed: int) -> torch.Generator:
+    """The torch generator of the random starts of ``start_seed = seed``.
+
+    Its stream is derived from ``seed`` (``SeedSequence([seed, STARTS_STREAM])``), so that it is not
+    the stream of z* (``torch.Generator().manual_seed(z_seed)``): with equal seeds (both default to
+    0) a start would otherwise be z* itself, and a trial that starts at the answer is no trial.
+    """
+    derived = int(np.random.SeedSequence([int(seed), STARTS_STREAM]).generate_state(1, dtype=np.uint64)[0])
+    return torch.Generator().manual_seed(derived & 0x7FFF_FFFF_FFFF_FFFF)
+
+
 def random_starts(n0: int, S: int, seed: int, scale: float = 1.0) -> torch.Tensor:
-    """S starts (S, n0), float64, i.i.d. N(0, scale² I) from ``seed``."""
+    """S starts (S, n0), float64, i.i.d. N(0, scale² I) from the starts' stream of ``seed`` (:func:`starts_generator`)."""
     if not 1 <= S <= LIMITS["starts"]:
         raise ValueError(f"starts: must be in [1, {LIMITS['starts']}], got {S}")
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(S, n0, generator=gen, dtype=torch.float64) * scale
+    return torch.randn(S, n0, generator=starts_generator(seed), dtype=torch.float64) * scale
 
 
 def radius_of(problem: Problem) -> float:

@@ -209,7 +209,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
         Naming the field, for what the cost model refuses or the generator cannot do.
     """
     from .cost import check
-    from .descent import RADIUS_FACTOR, solver_settings
+    from .descent import RADIUS_FACTOR, solver_settings, starts_generator
     from .diagnosis import diagnose, refine_in_float64
     from .generators import build_generator
     from .problem import DTYPES, Objective, resolve_device
@@ -256,8 +256,8 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     floor = 0.5 * ((y - y_clean).double() ** 2).sum(1) if spec.target == "latent" else torch.zeros(T, dtype=torch.float64)
     obj = Objective(evaluator, n0, group=torch.arange(T, device=dev), target=y, labels=lab, scale=scale,
                     floor=floor, z_star=z_star.to(dt).to(dev) if spec.target == "latent" else None)
-    gen = torch.Generator().manual_seed(cfg.start_seed)
-    starts = (torch.randn(T, spec.restarts, n0, generator=gen, dtype=torch.float64) * spec.start_scale).to(dt).to(dev)
+    starts = torch.randn(T, spec.restarts, n0, generator=starts_generator(cfg.start_seed), dtype=torch.float64)
+    starts = (starts * spec.start_scale).to(dt).to(dev)
     zn = float(z_star.norm(dim=1).max()) if spec.target == "latent" else 3.0 * math.sqrt(n0)
     radius = RADIUS_FACTOR * (cfg.extent + zn)
     t0 = time.perf_counter()

@@ -384,8 +384,10 @@ class PhaseRunner:
         self.z_star = torch.randn(T, n0, generator=gen, dtype=torch.float64)
         self.labels = (torch.randint(0, 10, (T,), generator=gen) if cfg.label < 0
                        else torch.full((T,), cfg.label, dtype=torch.int64)) if self.G.conditional else None
-        gen = torch.Generator().manual_seed(cfg.start_seed)
-        self.starts = torch.randn(T, S, n0, generator=gen, dtype=torch.float64) * spec.start_scale
+        from .descent import starts_generator
+
+        starts = torch.randn(T, S, n0, generator=starts_generator(cfg.start_seed), dtype=torch.float64)
+        self.starts = starts * spec.start_scale
         self.mask_seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(cfg.mask_seed).generate_state(T)]
         with torch.no_grad():
             self.x_star = self.evaluator.observe(self.z_star.to(self.dtype).to(self.device),

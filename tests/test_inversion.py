@@ -157,3 +157,25 @@ def test_out_of_range_targets_report_hidden_pixel_psnr_and_baselines():
     mean, cmeans = mean_images("mnist", str(DATA))
     np.testing.assert_allclose(mean, total / 60000, atol=1e-6)
     np.testing.assert_allclose(cmeans[1], ones / 6742, atol=1e-6)
+
+
+def test_no_trial_starts_at_its_answer():
+    """Reference: z* drawn by hand as the code documents it (torch.randn from manual_seed(z_seed)); with
+    z_seed = start_seed (both default to 0) no start of invert, phase or descend may equal any z* row."""
+    from core.config import Config
+    from core.descent import random_starts
+    from core.inversion import InvertSpec, draw_truth
+    from core.phase import PhaseRunner, PhaseSpec
+
+    for seed in (0, 5):
+        z_star = torch.randn(8, 10, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        z_inv, _ = draw_truth(InvertSpec(Config(generator="mnist", z_seed=seed, start_seed=seed), trials=8), 10, True)
+        assert torch.equal(z_inv, z_star)
+        runner = PhaseRunner(PhaseSpec(config=Config(channels=(10, 8, 1), kernel=(4,), stride=(4,), z_seed=seed,
+                                                     start_seed=seed), patterns=("random",), rates=(0.5,),
+                                       trials=8, restarts=1))
+        assert torch.equal(runner.z_star, z_star)
+        starts = [runner.starts.reshape(-1, 10), random_starts(10, 8, seed)]
+        for s in starts:
+            d = torch.cdist(s, z_star)
+            assert float(d.min()) > 1e-3, "a start is one of the z* draws"
