@@ -140,10 +140,14 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         # Up to BLOCK_DRAWS nets stacked at once, each weight held about three times in float64
         # (drawn, stacked, laid out for the GEMMs), plus a chunk of intermediates and the grid's
         # closed form (core.expected.StackedNets, monte_carlo_J).
-        ks = cfg.per_layer("kernel")
+        # A chunk is at least one point through every stacked net (StackedNets.floats_per_point
+        # each), held twice (columns and their sum).
+        ks, ss, sizes = cfg.per_layer("kernel"), cfg.per_layer("stride"), cfg.layer_sizes()
         weights = sum(cfg.channels[i] * cfg.channels[i + 1] * ks[i] ** cfg.dim for i in range(cfg.depth))
+        per_point = sum(cfg.channels[i] * ((sizes[i - 1] - 1) * ss[i - 1] + ks[i - 1]) ** cfg.dim
+                        * (1 + ks[i - 1] ** cfg.dim) for i in range(1, cfg.depth + 1))
         nets = min(draws, EXPECTED_BLOCK_DRAWS)
-        mem += nets * weights * 3 * 8 + EXPECTED_CHUNK_FLOATS * 8 * 2 + points * 8 * 4
+        mem += nets * weights * 3 * 8 + max(EXPECTED_CHUNK_FLOATS, nets * per_point) * 8 * 2 + points * 8 * 4
         if nets * weights * 3 * 8 > mem / 2:
             term = "the stacked nets' weights"
         work, wfield, wfields = draws * points * macs, "draws", ("draws", "points")

@@ -101,15 +101,20 @@ SAFE = {"--grid": "7", "--channels": "3,6,1", "--kernel": "3", "--stride": "2", 
         "--generator": "conv", "--steps": "4", "--starts": "2", "--device": "cpu", "--dtype": "float64",
         "--extent": "2", "--latent-dim": "0", "--label": "-1", "--method": "gauss_newton", "--lr": "0.05",
         "--damping": "0", "--negate": "1", "--tol": "0.01", "--threads": "1", "--trials": "2", "--rates": "0.2,0.6",
-        "--patterns": "random,left", "--restarts": "2", "--target": "latent", "--width": "2", "--draws": "3"}
-commands = st.sampled_from(["landscape", "descend", "basins", "phase", "invert", "expected"])
+        "--patterns": "random,left", "--restarts": "2", "--target": "latent", "--width": "2", "--draws": "3",
+        "--methods": "lbfgs,gd"}
+commands = st.sampled_from(["landscape", "descend", "basins", "solvers", "phase", "invert", "expected"])
 EXTRA = {"phase": ["--trials", "--rates", "--patterns", "--restarts"], "invert": ["--trials", "--restarts", "--target"],
-         "expected": ["--width", "--draws"], "basins": [], "landscape": [], "descend": []}
+         "expected": ["--width", "--draws"], "solvers": ["--methods"], "basins": [], "landscape": [], "descend": []}
 # What every run starts from: a small, fast request, which the fuzzed flags then override.
 BASE = {"landscape": ["--grid", "5"], "descend": ["--grid", "5", "--starts", "3", "--steps", "5"],
         "basins": ["--grid", "5", "--steps", "3"],
         "phase": ["--rates", "0.5", "--trials", "2", "--restarts", "1", "--steps", "5", "--patterns", "random"],
-        "invert": ["--trials", "2", "--restarts", "1", "--steps", "3"], "expected": ["--grid", "5", "--draws", "2"]}
+        "invert": ["--trials", "2", "--restarts", "1", "--steps", "3"],
+        "expected": ["--grid", "5", "--draws", "2", "--ray-draws", "10"],
+        "solvers": ["--starts", "2", "--steps", "3", "--methods", "lbfgs,adam"]}
+# Hostile --out values: empty, a folder, a folder that does not exist ("{tmp}" is a fresh folder).
+OUTS = ["", "{tmp}", "{tmp}/", "/nonexistent/dir/r.npz", "{tmp}/no/such/r.npz", "{tmp}/.."]
 
 
 @settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -124,8 +129,10 @@ def test_cli_exits_0_with_a_finite_file_or_2_with_one_line(tmp_path_factory, com
     argv = [command, *BASE[command]]
     for f, v in pairs + extra:
         argv += [f, SAFE[f] if data.draw(st.booleans()) else v]
-    out = tmp_path_factory.mktemp("cli") / "r.npz"
-    argv += ["--out", str(out)]
+    tmp = tmp_path_factory.mktemp("cli")
+    out = tmp / "r.npz"
+    bad_out = data.draw(st.sampled_from([None, None, None, *OUTS]))
+    argv += ["--out", str(out) if bad_out is None else bad_out.replace("{tmp}", str(tmp))]
     err = io.StringIO()
     try:
         with redirect_stderr(err), redirect_stdout(io.StringIO()):
@@ -135,6 +142,8 @@ def test_cli_exits_0_with_a_finite_file_or_2_with_one_line(tmp_path_factory, com
     msg = err.getvalue().strip()
     event(f"{command}: exit {rc}")
     assert rc in (0, 2), (argv, msg)
+    if bad_out is not None:             # refused before any computation (here or by another bad flag)
+        assert rc == 2, (argv, msg)
     if rc == 2:
         assert len(msg.splitlines()) == 1 and msg.startswith("error:") and "--" in msg, (argv, msg)
         return
@@ -143,35 +152,56 @@ def test_cli_exits_0_with_a_finite_file_or_2_with_one_line(tmp_path_factory, com
         a = f[k]
         if a.dtype.kind == "f" and k not in ("J_mc_sem", "r50", "r50_actual", "r50_low", "r50_high", "width",
                                              "rho", "log_slope", "eig_min", "eig_max", "ray_t", "rel_error",
+                                             "rel_bias", "rel_bias_cv",   # NaN at z* itself (0 / 0)
                                              "latent_error", "crb_rel", "psnr_hidden", "baseline_psnr_hidden",
                                              "class_baseline_psnr_hidden", "sigma_min", "cond", "z_star"):
             assert np.isfinite(a).all() or k in ("paths", "J_path", "J_end", "grad_norm", "z_hat", "J_hat"), (argv, k)
     json.loads(str(f["config"]))
 
 
-@pytest.mark.parametrize("argv", [
-    ["landscape", "--dim", "1", "--channels", "2,8,512,1", "--kernel", "15,3,1", "--stride", "1,3,1", "--grid", "21"],
-    ["landscape", "--channels", "2,64,64,1", "--kernel", "4", "--stride", "2", "--mask", "strip", "--grid", "101"],
-    ["descend", "--starts", "2000", "--steps", "400", "--grid", "11"],
-])
-def test_memory_stays_within_the_cost_model(tmp_path, argv):
-    """Reference: the peak RSS of the command in a fresh process (getrusage of the child), against
-    core.cost.estimate for the same config plus the interpreter and torch (measured by a no-op run)."""
-    code = ("import resource, sys; sys.argv = ['core'] + sys.argv[1:]; from core.cli import run; rc = run(sys.argv[1:]);"
+RSS_CODE = ("import resource, sys; sys.argv = ['core'] + sys.argv[1:]; from core.cli import run; rc = run(sys.argv[1:]);"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+
+
+def _peak_rss(argv, out):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    base = subprocess.run([sys.executable, "-c", code, "landscape", "--grid", "3", "--out", str(tmp_path / "b")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    r = subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "r")], cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, "-c", RSS_CODE, *argv, "--out", str(out)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    rss = int(r.stdout.split()[-1]) * 1024 - int(base.stdout.split()[-1]) * 1024
-    from core.cli.flags import config_from_args
+    return int(r.stdout.split()[-1]) * 1024
+
+
+@pytest.fixture(scope="module")
+def baseline_rss(tmp_path_factory):
+    """The interpreter, torch and core with a 3 × 3 landscape: what every command pays anyway."""
+    return _peak_rss(["landscape", "--grid", "3"], tmp_path_factory.mktemp("rss") / "b")
+
+
+@pytest.mark.parametrize("argv, defaults, sizes", [
+    (["landscape", "--dim", "1", "--channels", "2,8,512,1", "--kernel", "15,3,1", "--stride", "1,3,1", "--grid", "21"],
+     None, {}),
+    (["landscape", "--channels", "2,64,64,1", "--kernel", "4", "--stride", "2", "--mask", "strip", "--grid", "101"],
+     None, {}),
+    (["descend", "--starts", "2000", "--steps", "400", "--grid", "11"], None, {}),
+    (["phase", "--channels", "2,32,1", "--trials", "200", "--restarts", "2", "--rates", "0.2,0.6", "--patterns",
+      "random,top", "--steps", "20"], {"z_star": ()}, dict(trials=200, restarts=2, rates=2, patterns=2)),
+    (["invert", "--preset", "paper-fig4", "--channels", "4,32,1", "--trials", "300", "--restarts", "2", "--steps", "20"],
+     None, dict(trials=300, restarts=2)),
+    (["expected", "--width", "8", "--grid", "9", "--draws", "300", "--ray-draws", "300"], None,
+     dict(draws=300, points=81)),
+])
+def test_memory_stays_within_the_cost_model(tmp_path, baseline_rss, argv, defaults, sizes):
+    """Reference: the peak RSS of the command in a fresh process (getrusage of the child), less that
+    of a no-op run (the interpreter and torch), against core.cost.estimate for the same request."""
+    rss = _peak_rss(argv, tmp_path / "r") - baseline_rss
     from core.cli import build_parser
+    from core.cli.expected import widened
+    from core.cli.flags import config_from_args
     from core.cost import estimate
 
     args = build_parser()[0].parse_args(argv + ["--out", "x"])
-    cfg = config_from_args(args)
-    request = argv[0]
-    c = estimate(cfg, request)
+    cfg = config_from_args(args, defaults)
+    if argv[0] == "expected":
+        cfg = widened(cfg, args.width)
+    c = estimate(cfg, argv[0], **sizes)
     assert rss <= c.bytes, (rss / 2**20, c.bytes / 2**20)
