@@ -336,14 +336,14 @@ def register_callbacks(app) -> None:
 
     app.clientside_callback(
         ClientsideFunction("dashboard", "player"),
-        Output(ids.DESC_SLIDER, "value"), Output(ids.DESC_SLIDER, "max"), Output(ids.DESC_INTERVAL, "disabled"),
+        Output(ids.DESC_SLIDER, "value"), Output(ids.DESC_SLIDER, "max"),
         Output(ids.DESC_PLAY, "children"), Output(ids.DESC_ITER_TEXT, "children"),
-        Input(ids.DESC_PLAY, "n_clicks"), Input(ids.DESC_INTERVAL, "n_intervals"), Input(ids.DESCENT, "data"),
-        Input(ids.DESC_SLIDER, "value"), State(ids.DESC_INTERVAL, "disabled"))
+        Input(ids.DESC_PLAY, "n_clicks"), Input(ids.DESCENT, "data"), Input(ids.DESC_SLIDER, "value"),
+        State(ids.OVERLAY_INFO, "data"))
     app.clientside_callback(
         ClientsideFunction("dashboard", "frame"), Output(ids.DESC_FRAME_SYNC, "children"),
         Input(ids.DESC_SLIDER, "value"), State(ids.DESCENT, "data"), State(ids.OVERLAY_INFO, "data"),
-        State(ids.TABS, "value"), State(ids.DESC_INTERVAL, "disabled"), prevent_initial_call=True)
+        State(ids.TABS, "value"), prevent_initial_call=True)
 
     # ---- view 3: compare -------------------------------------------------------------------------------
     @callback(app, Output(ids.COMPARE, "figure"), Input(ids.VIEW_COMPARE, "data"))

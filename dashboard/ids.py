@@ -137,7 +137,6 @@ DESC_COUNTS = "desc-counts"
 DESC_WARNING = "desc-warning"
 DESC_SLIDER = "desc-slider"
 DESC_PLAY = "desc-play"
-DESC_INTERVAL = "desc-interval"
 DESC_ITER_TEXT = "desc-iter-text"
 DESC_FRAME_SYNC = "desc-frame-sync"   # dummy output of the clientside frame callback
 DESC_PAIR_BOX = "desc-pair-box"

@@ -219,7 +219,6 @@ def tab_descent() -> dcc.Tab:
             ]),
             html.Span(id=ids.DESC_ITER_TEXT, className="iter"),
         ]),
-        dcc.Interval(id=ids.DESC_INTERVAL, interval=40, disabled=True),
         html.Div(id=ids.DESC_FRAME_SYNC, style={"display": "none"}),
         dcc.Loading(html.Div(id=ids.DESC_COUNTS, className="info"), delay_show=300, type="dot"),
         html.Div(id=ids.DESC_WARNING, className="warning"),

@@ -130,7 +130,8 @@ def test_url_error_is_a_banner_quoting_the_dashboards_bounds(page, url):
 
 
 def test_playback_runs_in_the_browser(page, url):
-    """Every frame from the first to the last is drawn without one request to the server."""
+    """Every frame from the first to the last is drawn without one request to the server, and the slider
+    ends on the last frame (reference: the descent's own iteration count in its end text)."""
     page.goto(url + "/?view=descent&grid=51&method=adam&steps=200&starts=5")
     browser.wait_graph(page, ids.DESC_CONTOUR, 2)
     page.click(f"#{ids.DESC_RANDOM}")
@@ -141,13 +142,15 @@ def test_playback_runs_in_the_browser(page, url):
     page.on("request", lambda r: posts.append(r.url) if "_dash-update-component" in r.url else None)
     page.evaluate("""() => { window.__frames = new Set();
         const g = document.querySelector('#desc-contour .js-plotly-plot');
-        g.on('plotly_restyle', () => window.__frames.add(document.getElementById('desc-iter-text').innerText)); }""")
+        g.on('plotly_animated', () => window.__frames.add(document.getElementById('desc-iter-text').innerText)); }""")
     page.click(f"#{ids.DESC_PLAY}")
     browser.wait_text(page, ids.DESC_PLAY, "Play", timeout=60_000)
     n = page.evaluate("() => window.__frames.size")
     assert n >= 50 and posts == []                            # ~101 frames, all drawn in the browser
     xs = browser.graph_json(page, ids.DESC_CONTOUR, "Array.from(g._fullData.find(t => t.name === 'current').x)")
     assert len(xs) == 5
+    end = browser.wait_text(page, ids.DESC_ITER_TEXT, r"^iteration (\d+) of \1$")
+    assert end in page.evaluate("() => Array.from(window.__frames)")
     assert browser.console_problems(page.console_log) == []
 
 
