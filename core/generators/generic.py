@@ -26,6 +26,7 @@ import torch.autograd.forward_ad as fwAD
 from ..masks import SamplingOperator
 
 CHUNK_FLOATS = 1 << 22     # output floats of one chunk (the activations are a small multiple)
+MIN_SPLIT = 8              # rows below which a batch is not split across workers
 
 
 def chunk_rows(n_out: int, per_row: int = 1) -> int:
@@ -93,19 +94,35 @@ class GenericEvaluator:
         return out
 
     def J_and_grad(self, z: torch.Tensor, target=None, weight=None, labels=None):
-        """z (B, n0) → (J (B,), ∇J (B, n0)) by reverse mode, chunk by chunk."""
-        Js, gs = [], []
-        for a in range(0, z.shape[0], self.chunk):
-            b = a + self.chunk
+        """z (B, n0) → (J (B,), ∇J (B, n0)) by reverse mode, in chunks spread over the engine's workers.
+
+        The rows are cut into pieces of at most ``self.chunk`` rows, at least one per worker (with
+        :data:`MIN_SPLIT` rows or more each), and :func:`~core.generators.engine.map_chunks` runs the
+        pieces in parallel with one torch thread each: the same design as the engine, so a solve's
+        batch of ~100 rows uses both cores of an idle machine and degrades gracefully on a busy one.
+        """
+        from .engine import map_chunks, workers
+
+        B = z.shape[0]
+        if B == 0:
+            return z.new_zeros(0), z.new_zeros(0, self.n0)
+        pieces = max(-(-B // self.chunk), min(workers(), B // MIN_SPLIT))
+        step = -(-B // max(pieces, 1))
+        bounds = [(a, min(a + step, B)) for a in range(0, B, step)]
+        J = z.new_empty(B)
+        g = z.new_empty(B, self.n0)
+
+        def piece(i):
+            a, b = bounds[i]
             zc = z[a:b].detach().requires_grad_(True)
             with torch.enable_grad():
                 Jc = self.J(zc, self._rows(target, a, b), self._rows(weight, a, b), self._rows(labels, a, b))
-                (g,) = torch.autograd.grad(Jc.sum(), zc)
-            Js.append(Jc.detach())
-            gs.append(g)
-        if not Js:
-            return z.new_zeros(0), z.new_zeros(0, self.n0)
-        return torch.cat(Js), torch.cat(gs)
+                (gc,) = torch.autograd.grad(Jc.sum(), zc)
+            J[a:b] = Jc.detach()
+            g[a:b] = gc
+
+        map_chunks(piece, len(bounds))
+        return J, g
 
     @torch.no_grad()
     def residual_and_jacobian(self, z: torch.Tensor, target=None, weight=None, labels=None):
