@@ -302,6 +302,7 @@ def main(argv=None) -> int:
     p.add_argument("--restarts", type=int, default=4, help="restarts per draw (inversion: the default solver; phase)")
     p.add_argument("--steps", type=int, default=500, help="solver iterations per start (phase)")
     p.add_argument("--rates", default=",".join(map(str, PHASE_RATES)), help="requested rates (phase)")
+    p.add_argument("--nets", default=",".join(n for n, _ in PHASE_NETS), help="generators of the phase table")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     docs = pathlib.Path(a.docs)
@@ -317,7 +318,8 @@ def main(argv=None) -> int:
         print(noise_markdown(rows))
         return 0
     if a.what == "phase":
-        rows = phase_rows(trials=a.trials, restarts=a.restarts, steps=a.steps,
+        nets = tuple(n for n in PHASE_NETS if n[0] in a.nets.split(","))
+        rows = phase_rows(trials=a.trials, restarts=a.restarts, steps=a.steps, nets=nets,
                           rates=tuple(float(r) for r in a.rates.split(",")))
         (docs / "phase_table.json").write_text(json.dumps(rows, indent=1) + "\n")
         (docs / "phase_table.md").write_text(phase_markdown(rows))
