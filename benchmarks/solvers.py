@@ -45,8 +45,9 @@ computes the same numbers and only its times differ (a difference is printed as 
 
 ``--quick``: 10 draws per mask, 100 starts, 20 certificate starts, 3 MNIST draws and a 100-step
 certificate budget (a smoke run; its numbers do not test the targets). ``--no-busy``: the "idle"
-column only. ``--tables``: a subset of 1,2,3. torch runs with ``--threads`` intra-op threads and the
-engine's chunk pool with as many workers (default 1: a shared 2-core machine).
+column only. ``--tables``: a subset of 1,2,3. torch runs with ``--threads`` intra-op threads (default
+1) and the engine's chunk pool with ``--workers`` threads (default: one per usable core), the
+settings ``python -m core`` runs with.
 """
 from __future__ import annotations
 
@@ -274,14 +275,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few draws and starts: a smoke run")
     ap.add_argument("--no-busy", action="store_true", help="skip the column with one busy process")
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads and engine workers (default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1, as the CLI)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="engine worker threads (0, the default: one per usable core, as the CLI)")
     ap.add_argument("--tables", default="1,2,3", help="which tables, comma-separated among 1,2,3")
     ap.add_argument("--cert-draws", type=int, default=None, help="MNIST draws of table 3 (default 10; quick 3)")
     a = ap.parse_args(argv)
     a.draws, a.starts, a.cert_starts = (10, 100, 20) if a.quick else (100, 1000, 100)
     a.cert_draws = a.cert_draws or (3 if a.quick else 10)
     torch.set_num_threads(a.threads)
-    set_workers(a.threads)
+    if a.workers:
+        set_workers(a.workers)
     torch.manual_seed(0)
     gf = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {workers()} engine worker(s), "
