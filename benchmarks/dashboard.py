@@ -17,7 +17,7 @@ its load average is printed beside it) and a "1 busy" column (one busy-looping p
 * descent playback: ``/?view=descent&method=adam&steps=200&starts=5`` at grid 51 and the default 201:
   random starts, then Play; a frame is a new "iteration i of N" text seen by a requestAnimationFrame
   poll (so drawn), frames/s = (distinct texts − 1) / (last − first first-seen time). Beside it: the
-  ``plotly_animated`` events of the 2-D contour and the main thread's long tasks (> 50 ms);
+  ``plotly_restyle`` events of the 2-D contour and the main thread's long tasks (> 50 ms);
 * two tabs (two pages of one browser context) sending a weight-seed change at the same moment:
   each tab's p50 against a lone tab's p50 measured the same way.
 """
@@ -64,7 +64,7 @@ _DONE = "() => window.__lat.every(x => x !== null)"
 _RECORD = """() => {
   window.__seen = []; window.__animated = 0; window.__long = 0; window.__rec = true;
   const g = document.querySelector('#desc-contour .js-plotly-plot');
-  g.on('plotly_animated', () => { window.__animated += 1; });
+  g.on('plotly_restyle', () => { window.__animated += 1; });
   try { new PerformanceObserver(l => l.getEntries().forEach(e => { window.__long += e.duration; }))
           .observe({type: 'longtask'}); } catch (e) {}
   let last = null;
@@ -247,7 +247,7 @@ def report(passes: dict, args, load: float) -> None:
         row(f"descent playback, grid {grid or 'default (201)'}: frames/s",
             lambda r, k=key: (lambda f: f"{f[0]:.1f} [{f[1]:.1f}–{f[2]:.1f}]" + mark(f[0] >= 20))(
                 spread([x["fps"] for x in r[k]])), "≥ 20 /s")
-        row("  frames seen, plotly_animated, long tasks (median)",
+        row("  frames seen, plotly_restyle (2-D), long tasks (median)",
             lambda r, k=key: f"{spread([x['frames'] for x in r[k]])[0]:.0f}, {spread([x['animated'] for x in r[k]])[0]:.0f}, "
                              f"{spread([x['long_ms'] for x in r[k]])[0] / 1e3:.1f} s of {spread([x['seconds'] for x in r[k]])[0]:.1f} s")
     print(f"\nDashboard, default view (paper-fig4, 201² grid); {os.cpu_count()} CPUs; "

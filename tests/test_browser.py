@@ -142,7 +142,7 @@ def test_playback_runs_in_the_browser(page, url):
     page.on("request", lambda r: posts.append(r.url) if "_dash-update-component" in r.url else None)
     page.evaluate("""() => { window.__frames = new Set();
         const g = document.querySelector('#desc-contour .js-plotly-plot');
-        g.on('plotly_animated', () => window.__frames.add(document.getElementById('desc-iter-text').innerText)); }""")
+        g.on('plotly_restyle', () => window.__frames.add(document.getElementById('desc-iter-text').innerText)); }""")
     page.click(f"#{ids.DESC_PLAY}")
     browser.wait_text(page, ids.DESC_PLAY, "Play", timeout=60_000)
     n = page.evaluate("() => window.__frames.size")

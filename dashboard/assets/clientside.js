@@ -1,9 +1,9 @@
 // Clientside callbacks of the dashboard (registered in dashboard/callbacks.py): descent playback,
 // the PNG export, and showing or hiding controls. Nothing here computes a result: playback only
 // cuts the paths the server sent at the current frame, exactly as figures.overlay_traces does.
-// Playback draws frames from a requestAnimationFrame loop of its own: a frame touches only the path
-// traces (Plotly.animate without redraw on the contour) and the iteration text, and Dash hears of the
-// frame only when playback stops (set_props on the slider), so no frame waits for a Dash render.
+// Playback draws frames from a requestAnimationFrame loop of its own: a frame restyles only the path
+// traces and sets the iteration text, and Dash hears of the frame only when playback stops (set_props
+// on the slider), so no frame waits for a Dash render.
 const PLAYER = {running: false, frame: 0, last: 0, t: 0, desc: null, info: null};
 const FRAME_MS = 1000 / 30;      // at most 30 frames a second
 
@@ -59,20 +59,17 @@ function drawFrame(desc, info, f, paused) {
     push('current', drawn.map(function (d) { return d[0].u[f]; }), drawn.map(function (d) { return d[0].v[f]; }),
          drawn.map(function (d) { return d[0].J[f]; }));
     const colours = drawn.map(function (d) { return colors[d[0].o]; });
-    if (three) {
-      window.Plotly.restyle(gd, {x: xs, y: ys, z: zs}, traces);
-      window.Plotly.restyle(gd, {'marker.color': [colours]}, [idx['current']]);
-      return;
-    }
-    // 2-D: animate without redraw, plotly.js's scatter-only path. A restyle would recompute the
-    // contour trace too (~0.3 s a frame for 201² in software rendering); this touches the paths alone.
-    const data = xs.map(function (x, k) {
-      const d = {x: x, y: ys[k]};
-      if (traces[k] === idx['current']) { d.marker = {color: colours}; }
-      return d;
+    // One restyle a frame (data and the current points' colours together: each restyle recomputes
+    // the whole figure, the contour included). Plotly.animate without redraw would be cheaper but
+    // drops the contour trace from the plot.
+    const markerColour = traces.map(function (t) {
+      if (t === idx['current']) { return colours; }
+      const tr = gd.data[t];
+      return tr && tr.marker ? tr.marker.color : undefined;
     });
-    window.Plotly.animate(gd, {data: data, traces: traces},
-                          {transition: {duration: 0}, frame: {duration: 0, redraw: false}, mode: 'immediate'});
+    const update = {x: xs, y: ys, 'marker.color': markerColour};
+    if (three) { update.z = zs; }
+    window.Plotly.restyle(gd, update, traces);
   });
 }
 
