@@ -21,6 +21,7 @@ masked Jacobian's smallest singular value and condition number at z* (local inje
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -270,7 +271,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
         # float32 resolves J only to ~1e-9 of ½‖y‖²: a miss could be a fit to that resolution in a
         # flat direction. Continue those rows in float64 from their end point and judge them there.
         G64 = build_generator(cfg, dtype=torch.float64, device=dev)
-        op64 = op.to(torch.float64)
+        op64 = copy.deepcopy(op).to(torch.float64)    # Module.to is in place: the float32 op stays float32
         ev64 = G64.evaluator(op64, torch.zeros(op64.m, dtype=torch.float64, device=dev))
         best, diag, refined = refine_in_float64(obj, ev64, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps)
     seconds = time.perf_counter() - t0

@@ -179,3 +179,15 @@ def test_no_trial_starts_at_its_answer():
         for s in starts:
             d = torch.cdist(s, z_star)
             assert float(d.min()) > 1e-3, "a start is one of the z* draws"
+
+
+def test_a_dense_gaussian_A_inverts_in_float32_and_keeps_its_dtype():
+    """Reference: the operator's own dtype before the run (float32); the float64 continuation of a miss
+    used to convert the shared operator in place (nn.Module.to), and the float32 Jacobian at z* then
+    multiplied float32 by float64. Success is judged against the z* the test draws by hand."""
+    from core.config import Config
+    from core.inversion import InvertSpec, run_inversion
+
+    r = run_inversion(InvertSpec(Config(generator="mnist", mask="gaussian", rate=0.5, steps=300), trials=4, restarts=2))
+    z = torch.randn(4, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    assert np.allclose(r.z_star, z) and np.all(np.isfinite(r.sigma_min)) and r.success_rate > 0
