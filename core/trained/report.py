@@ -61,11 +61,11 @@ def solver_rows(paper_trials: int = 50, paper_masks=FIG5_MASKS) -> tuple:
 
 
 def inversion_rows(generator: str, trials: int, masks=MASKS, rate: float = 0.5, restarts: int = 4,
-                   solvers=None, data=None, log=print) -> tuple[list[dict], dict]:
+                   solvers=None, data=None, log=print, targets=("latent", "real")) -> tuple[list[dict], dict]:
     """One summary row per (target, mask, solver), and the default solver's results per mask for the sheet."""
     solvers = solver_rows() if solvers is None else solvers
     rows, examples = [], {}
-    for target in ("latent", "real"):
+    for target in targets:
         for mask in masks:
             if target == "real" and mask in ("identity", "gaussian"):
                 continue   # no hidden pixels to score
@@ -302,6 +302,9 @@ def main(argv=None) -> int:
     p.add_argument("--restarts", type=int, default=4, help="restarts per draw (inversion: the default solver; phase)")
     p.add_argument("--steps", type=int, default=500, help="solver iterations per start (phase)")
     p.add_argument("--rates", default=",".join(map(str, PHASE_RATES)), help="requested rates (phase)")
+    p.add_argument("--targets", default="latent,real", help="inversion: in range (latent), real test images (real)")
+    p.add_argument("--from-log", default="", help="inversion: rebuild the table from the JSON rows of earlier runs' logs "
+                   "(comma-separated files; the sheet is not redrawn)")
     p.add_argument("--nets", default=",".join(n for n, _ in PHASE_NETS), help="generators of the phase table")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -325,10 +328,18 @@ def main(argv=None) -> int:
         (docs / "phase_table.md").write_text(phase_markdown(rows))
         print(phase_markdown(rows))
         return 0
+    suffix = "" if a.generator == "mnist" else f"_{a.generator}"
+    if a.from_log:
+        rows = [json.loads(line) for f in a.from_log.split(",") for line in open(f) if line.startswith("{")]
+        order = {(t, m): k for k, (t, m) in enumerate((t, m) for t in ("latent", "real") for m in MASKS)}
+        rows.sort(key=lambda r: (order[(r["target"], r["mask"])], r["method"] != "lbfgs"))
+        (docs / f"inversion_table{suffix}.md").write_text(inversion_markdown(rows))
+        (docs / f"inversion_table{suffix}.json").write_text(json.dumps(rows, indent=1) + "\n")
+        print(inversion_markdown(rows))
+        return 0
     solvers = solver_rows(a.paper_trials, tuple(a.paper_masks.split(",")))
     rows, examples = inversion_rows(a.generator, a.trials, tuple(a.masks.split(",")), restarts=a.restarts,
-                                    solvers=solvers, data=a.data)
-    suffix = "" if a.generator == "mnist" else f"_{a.generator}"
+                                    solvers=solvers, data=a.data, targets=tuple(a.targets.split(",")))
     (docs / f"inversion_table{suffix}.md").write_text(inversion_markdown(rows))
     (docs / f"inversion_table{suffix}.json").write_text(json.dumps(rows, indent=1) + "\n")
     write_png(docs / f"{a.generator}_inpainting.png", inpainting_sheet(examples, data=a.data))
