@@ -156,7 +156,7 @@ def test_playback_runs_in_the_browser(page, url):
 
 def test_pages_keep_their_settings_in_the_url_and_hide_the_sidebar(page, url):
     page.goto(url + "/?view=phase&phase.trials=7&phase.rates=0.1,0.5")
-    page.wait_for_function("() => document.getElementById('phase-trials').value === '7'")
+    page.wait_for_function("() => { const e = document.getElementById('phase-trials'); return e && e.value === '7'; }")
     assert page.input_value(f"#{ids.PHASE_RATES}") == "0.1,0.5"
     assert not page.is_visible(f"#{ids.SIDEBAR}")
     browser.type_value(page, ids.PHASE_RESTARTS, "3")
