@@ -150,7 +150,9 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         mem += nets * weights * 3 * 8 + max(EXPECTED_CHUNK_FLOATS, nets * per_point) * 8 * 2 + points * 8 * 4
         if nets * weights * 3 * 8 > mem / 2:
             term = "the stacked nets' weights"
-        work, wfield, wfields = draws * points * macs, "draws", ("draws", "points")
+        from .expected import CLOSED_FORM_MACS_PER_OUTPUT
+        work = draws * points * macs + points * n_out * CLOSED_FORM_MACS_PER_OUTPUT
+        wfield, wfields = "draws", ("draws", "points")
         field = "draws"
     else:
         raise ValueError(f"request: unknown {request!r}")

@@ -90,6 +90,14 @@ from .generators.conv_family import draw_weights, weight_std
 from .problem import draw_z_star
 from .masks import make_operator
 
+# The closed form and the float64 landscape of expected_report cost about this many multiply-adds' worth
+# of time per latent point and output entry (24.7 s for 201² points of paper-fig4, 289 outputs, at the
+# CLI's measured ~1.2e9 multiply-adds/s on one thread), whatever the width.
+CLOSED_FORM_MACS_PER_OUTPUT = 2_500
+# Below this many nets the control-variate regression's spread (two parameters fitted per point, so
+# K − 2 degrees of freedom) is no estimate, and no verdict on the bias is given.
+MIN_SPREAD_DRAWS = 10
+
 EXPECTED_LIMITS = {
     "draws": 100_000,         # K (run in blocks of BLOCK_DRAWS nets)
     "points": 1_000_000,      # Q
@@ -1031,6 +1039,11 @@ def expected_report(cfg: Config, K: int | None = None, grid: int = 21, bias: flo
     cap = cap if max_draws is None else min(cap, int(max_draws))
     if cap < 2:
         raise ConfigError("grid", f"{grid * grid} points of this net exceed the Monte Carlo's work limit; lower grid")
+    n_out = math.prod(cfg.output_shape())
+    if grid * grid * n_out * CLOSED_FORM_MACS_PER_OUTPUT > EXPECTED_LIMITS["work"]:
+        g_max = math.isqrt(int(EXPECTED_LIMITS["work"] // (n_out * CLOSED_FORM_MACS_PER_OUTPUT)))
+        raise ConfigError("grid", f"the closed form on {grid}² points of this net exceeds the work limit; "
+                                  f"must be at most {g_max}")
     if K is not None:
         _check_int("draws", K, 2, cap)
     problem = build_problem(cfg, dtype="float64")
@@ -1060,13 +1073,17 @@ def expected_report(cfg: Config, K: int | None = None, grid: int = 21, bias: flo
     ray = ray_monte_carlo(cfg, K_ray, redraw_mask=redraw_mask, dtype=dtype)
     rho_hat = ray_minimum(problem)
     q05, q50, q95 = ray.quantiles()
-    detectable, detected = mc.K >= K_needed, abs(b_cv) > Z_DETECT * se_cv
+    spread = mc.K >= MIN_SPREAD_DRAWS
+    detectable, detected = spread and mc.K >= K_needed, spread and abs(b_cv) > Z_DETECT * se_cv
     fin = rel_cv[np.isfinite(rel_cv)]
-    power = (f"K = {mc.K} can detect a {bias:.0%} bias (needs {K_needed}; plain mean needs {K_plain})" if detectable
+    power = (f"K = {mc.K} nets are too few to estimate the spread (at least {MIN_SPREAD_DRAWS}): no verdict"
+             if not spread else
+             f"K = {mc.K} can detect a {bias:.0%} bias (needs {K_needed}; plain mean needs {K_plain})" if detectable
              else f"K = {mc.K} cannot detect a {bias:.0%} bias (needs K ≥ {K_needed}; smallest detectable ≈ "
                   f"{(Z_DETECT + Z_POWER) * cv_cv / math.sqrt(mc.K):.1%})")
+    judged = ("detected" if detected else "not detected") if spread else "not judged"
     verdict = (f"closed form − Monte Carlo = {b_cv:+.2%} ± {se_cv:.2%} over {pts.shape[0]} points, "
-               f"{'detected' if detected else 'not detected'} (plain mean {b_plain:+.2%} ± {se_plain:.2%}; per point "
+               f"{judged} (plain mean {b_plain:+.2%} ± {se_plain:.2%}; per point "
                f"median {np.median(fin):+.2%}, largest {fin[np.argmax(np.abs(fin))]:+.2%}); {power}; "
                f"min of E_W[J(−t z*)] at t = {ray.t_min:.3f} ± {ray.t_min_se_boot:.3f} (K = {ray.K}), closed form "
                f"{ray.t_closed:.3f}, ρ_d = {ray.rho:.3f}; ρ̂_ray: this net {rho_hat:.3f}, over nets median {q50:.3f} "

@@ -389,3 +389,15 @@ def test_expected_report_keeps_z_star_and_sizes_K_to_see_the_bias():
         expected_report(cfg, K=1, grid=5)
     with pytest.raises(ConfigError, match="bias"):
         expected_report(cfg, K=20, grid=5, bias=2.0)
+
+
+def test_expected_report_gives_no_verdict_from_too_few_nets():
+    """Reference: with K = 2 the control-variate regression fits its two parameters exactly, so its
+    standard error is 0 whatever the bias; the report must say it cannot judge, not 'detected'."""
+    from core.config import from_preset
+    from core.expected import MIN_SPREAD_DRAWS, expected_report
+
+    R = expected_report(from_preset("paper-fig4"), K=2, grid=5, K_ray=20)
+    assert not R.detectable and "no verdict" in R.verdict and "not judged" in R.verdict
+    assert "detected" not in R.verdict.replace("not detected", "").replace("detect a", "")
+    assert MIN_SPREAD_DRAWS > 2
