@@ -94,7 +94,7 @@ BAD = [
      "error: --grid: this basins"),
     (["landscape", "--channels", "2,512,512,1", "--grid", "1001"], ["--grid"], "error: --grid: this landscape"),
     (["solvers", "--starts", "10000", "--steps", "5000"], ["--steps", "--starts"], "error: --steps: this descend"),
-    (["expected", "--grid", "1001", "--draws", "4096"], ["--draws", "--grid"], "error: --draws: this expected"),
+    (["expected", "--grid", "1000", "--draws", "4096"], ["--draws", "--grid"], "error: --draws: this expected"),
     (["expected", "--grid", "1001", "--draws", "2"], ["--grid"], "error: --grid: must be an integer in [2, 1000]"),
     (["expected", "--width", "64"], ["--width"], "error: --width: must be in [1, 32] for channels 2,16,1"),
     (["expected", "--width", "32", "--grid", "5", "--draws", "2", "--ray-draws", "2000"], ["--ray-draws"],

@@ -2,7 +2,9 @@
 sized to see a 1 % bias of the closed form; E_W[J(−t z*)] along the ray and ρ̂_ray over nets."""
 from __future__ import annotations
 
-from ..config import ConfigError
+import math
+
+from ..config import LIMITS, ConfigError
 from .common import FLAG_NAMES, cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
@@ -52,13 +54,16 @@ def _widens(cfg, factor) -> bool:
 
 
 def run(args):
-    from ..expected import expected_report
+    from ..expected import EXPECTED_LIMITS, expected_report
 
     cfg = config_from_args(args, {} if args.grid is not None else {"grid": DEFAULT_GRID})
     cfg = widened(cfg, args.width)
     K = None if str(args.draws).strip() == "auto" else parse_int("--draws", args.draws, 1, 100_000)
     bias = parse_float("--bias", args.bias, 1e-4, 0.5)
     K_ray = parse_int("--ray-draws", args.ray_draws, 10, 100_000)
+    grid_max = min(LIMITS["grid"], math.isqrt(EXPECTED_LIMITS["points"]))
+    if not 2 <= cfg.grid <= grid_max:           # the range first, then the work of what is in range
+        raise ConfigError("--grid", f"must be an integer in [2, {grid_max}], got {cfg.grid}")
     cli_check(cfg, "expected", FLAGS, draws=K or PILOT_DRAWS, points=cfg.grid ** 2)
     # The ray's Monte Carlo: two points (−z*, z*) per net, K_ray nets stacked in blocks.
     cli_check(cfg, "expected", {**FLAGS, "draws": "--ray-draws", "points": "--ray-draws"}, draws=K_ray, points=2)
