@@ -131,19 +131,29 @@ def inversion_markdown(rows: list[dict]) -> str:
                        f"{r.get('n_diverged', 0)} | {r['median_latent_error']:.1e} | {r['median_psnr']:.1f} | "
                        f"{r['median_iterations']:.0f} | {_fmt(r['median_sigma_min'], '.3f')} | {_fmt(r['median_cond'], '.0f')} | "
                        f"{r['seconds']:.1f} |")
-    out += ["", "**Out of range**: real test images (no latent code reproduces them), default solver. ẑ fits the "
-            "observed pixels; scores are on the hidden pixels only. Baselines fill the hidden pixels with the mean "
-            "training image, or with the mean training image of the true class.", "",
-            "| mask | r | PSNR hidden, G(ẑ) | mean image | class-mean image | G(ẑ) beats mean image | PSNR whole image, G(ẑ) |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        if r["target"] == "real":
-            out.append(f"| {r['mask']} | {r['rate']:.3f} | {_fmt(r['median_psnr_hidden'], '.1f')} | "
-                       f"{_fmt(r['median_baseline_psnr_hidden'], '.1f')} | {_fmt(r['median_class_baseline_psnr_hidden'], '.1f')} | "
-                       f"{r['fraction_beating_mean_baseline']:.2f} | {r['median_psnr']:.1f} |")
+    real = [r for r in rows if r["target"] == "real"]
+    if real:
+        out += ["", "**Out of range**: real test images (no latent code reproduces them), default solver. ẑ fits the "
+                "observed pixels; scores are on the hidden pixels only. Baselines fill the hidden pixels with the mean "
+                "training image, or with the mean training image of the true class.", "",
+                "| mask | r | PSNR hidden, G(ẑ) | mean image | class-mean image | G(ẑ) beats mean image | PSNR whole image, G(ẑ) |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in rows:
+            if r["target"] == "real":
+                out.append(f"| {r['mask']} | {r['rate']:.3f} | {_fmt(r['median_psnr_hidden'], '.1f')} | "
+                           f"{_fmt(r['median_baseline_psnr_hidden'], '.1f')} | {_fmt(r['median_class_baseline_psnr_hidden'], '.1f')} | "
+                           f"{r['fraction_beating_mean_baseline']:.2f} | {r['median_psnr']:.1f} |")
+    else:
+        out += ["", "**Out of range** (real test images): not in this table (run with `--targets latent,real`)."]
     out.append("")
     masks = list(dict.fromkeys(r["mask"] for r in rows))
     flag = "" if tuple(masks) == MASKS else f" --masks {','.join(masks)}"
+    paper = [r for r in rows if r["method"] == "adam"]
+    if paper:
+        pm = list(dict.fromkeys(r["mask"] for r in paper))
+        flag += f" --paper-trials {paper[0]['trials']}" + ("" if tuple(pm) == FIG5_MASKS else f" --paper-masks {','.join(pm)}")
+    if not real:
+        flag += " --targets latent"
     out.append("Values are medians over the draws. The sheet `docs/" + g + "_inpainting.png` shows the first three "
                "draws of every row of both tables with the default solver (truth | measured, grey = hidden | "
                f"reconstruction). Reproduce with `python -m core.trained.report inversion --generator {g} "
