@@ -61,7 +61,7 @@ def phase_panels(rows: list[dict]) -> go.Figure:
     fig.update_layout(height=330 * nrows + 90, width=1100, template="plotly_white",
                       title=dict(text=f"Phase transition in the sampling rate: {r0.get('trials', '?')} trials per point, "
                                       "L-BFGS; ◇ = r50 (logistic fit)", x=0.01, font=dict(size=15)),
-                      legend=dict(orientation="h", y=-0.06, x=0.0), margin=dict(l=60, r=20, t=70, b=70))
+                      legend=dict(orientation="h", y=-0.1, x=0.0), margin=dict(l=60, r=20, t=70, b=90))
     return fig
 
 
