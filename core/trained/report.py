@@ -136,11 +136,11 @@ def inversion_markdown(rows: list[dict]) -> str:
         out += ["", "**Out of range**: real test images (no latent code reproduces them), default solver. ẑ fits the "
                 "observed pixels; scores are on the hidden pixels only. Baselines fill the hidden pixels with the mean "
                 "training image, or with the mean training image of the true class.", "",
-                "| mask | r | PSNR hidden, G(ẑ) | mean image | class-mean image | G(ẑ) beats mean image | PSNR whole image, G(ẑ) |",
-                "| --- | --- | --- | --- | --- | --- | --- |"]
+                "| mask | r | draws | PSNR hidden, G(ẑ) | mean image | class-mean image | G(ẑ) beats mean image | PSNR whole image, G(ẑ) |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in rows:
             if r["target"] == "real":
-                out.append(f"| {r['mask']} | {r['rate']:.3f} | {_fmt(r['median_psnr_hidden'], '.1f')} | "
+                out.append(f"| {r['mask']} | {r['rate']:.3f} | {r['trials']} | {_fmt(r['median_psnr_hidden'], '.1f')} | "
                            f"{_fmt(r['median_baseline_psnr_hidden'], '.1f')} | {_fmt(r['median_class_baseline_psnr_hidden'], '.1f')} | "
                            f"{r['fraction_beating_mean_baseline']:.2f} | {r['median_psnr']:.1f} |")
     else:
