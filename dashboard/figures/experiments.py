@@ -154,6 +154,16 @@ def expected_figure(u, v, J_emp, J_exp, z_star_uv=None, labels=("z₁", "z₂"),
     return fig
 
 
+def _vlines(fig: go.Figure, lines, top: float, width: float) -> None:
+    """One vertical line trace from 0 to ``top`` per (name, t, colour, dash); an empty trace named
+    "…: none" where t is None or NaN, so the trace order never depends on the values."""
+    for name, val, colour, dash in lines:
+        ok = val is not None and np.isfinite(val)
+        fig.add_trace(go.Scatter(x=[val, val] if ok else [], y=[0, top] if ok else [], mode="lines",
+                                 line=dict(color=colour, dash=dash, width=width),
+                                 name=f"{name}: t = {val:.3f}" if ok else f"{name}: none"))
+
+
 def ray_figure(t, ray_emp, ray_exp, t_emp: float, t_exp: float, rho: float, title: str = "") -> go.Figure:
     """J and E[J] along the ray ``−t z*``, with the ray minimum ρ̂_ray of each and ρ_d.
 
@@ -173,13 +183,8 @@ def ray_figure(t, ray_emp, ray_exp, t_emp: float, t_exp: float, rho: float, titl
     fig.add_trace(go.Scatter(x=t, y=ray_exp, mode="lines", name="expected E[J(−t z*)]",
                              line=dict(color="#555", dash="dot", width=2)))
     top = float(np.nanmax(np.concatenate([ray_emp, ray_exp]))) if t.size else 1.0
-    for name, val, colour, dash in (("ray minimum ρ̂_ray of J", t_emp, "#1f77b4", "solid"),
-                                    ("ray minimum of E[J]", t_exp, "#555", "dot"),
-                                    ("ρ_d (Hand–Voroninski)", rho, "#ff7f00", "dash")):
-        ok = val is not None and np.isfinite(val)
-        fig.add_trace(go.Scatter(x=[val, val] if ok else [], y=[0, top] if ok else [], mode="lines",
-                                 line=dict(color=colour, dash=dash, width=1.5),
-                                 name=f"{name}: t = {val:.3f}" if ok else f"{name}: none"))
+    _vlines(fig, (("ray minimum ρ̂_ray of J", t_emp, "#1f77b4", "solid"), ("ray minimum of E[J]", t_exp, "#555", "dot"),
+                  ("ρ_d (Hand–Voroninski)", rho, "#ff7f00", "dash")), top, width=1.5)
     fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=13)), margin=_MARGIN, height=330,
                       xaxis_title="t (point −t z*)", yaxis_title="J (same units as above)", plot_bgcolor="white",
                       legend=dict(x=0.99, xanchor="right", y=0.01, yanchor="bottom", bgcolor="rgba(255,255,255,0.8)"))
@@ -221,13 +226,9 @@ def ray_histogram_figure(counts, edges, t_min: float, t_min_se: float, t_closed:
     fig.add_trace(go.Scatter(x=[lo, hi, hi, lo, lo] if ok else [], y=[0, 0, top, top, 0] if ok else [],
                              mode="lines", fill="toself", fillcolor=_rgba("#2ca02c", 0.25), line=dict(width=0),
                              name="± 1 standard error", hoverinfo="skip"))
-    for name, val, colour, dash in ((f"minimum of E_W[J(−t z*)] over the K nets", t_min, "#2ca02c", "solid"),
-                                    ("minimum of the closed form (infinite width)", t_closed, "#555", "dot"),
-                                    ("ρ_d (Hand–Voroninski)", rho, "#ff7f00", "dash")):
-        good = val is not None and np.isfinite(val)
-        fig.add_trace(go.Scatter(x=[val, val] if good else [], y=[0, top] if good else [], mode="lines",
-                                 line=dict(color=colour, dash=dash, width=2),
-                                 name=f"{name}: t = {val:.3f}" if good else f"{name}: none"))
+    _vlines(fig, (("minimum of E_W[J(−t z*)] over the K nets", t_min, "#2ca02c", "solid"),
+                  ("minimum of the closed form (infinite width)", t_closed, "#555", "dot"),
+                  ("ρ_d (Hand–Voroninski)", rho, "#ff7f00", "dash")), top, width=2)
     fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=13)), margin=_MARGIN, height=330,
                       xaxis_title="t (the ray minimum −t z*)", yaxis_title="nets", plot_bgcolor="white", bargap=0,
                       legend=dict(x=0.99, xanchor="right", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.8)"))
