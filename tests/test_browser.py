@@ -130,8 +130,9 @@ def test_url_error_is_a_banner_quoting_the_dashboards_bounds(page, url):
 
 
 def test_playback_runs_in_the_browser(page, url):
-    """Every frame from the first to the last is drawn without one request to the server, and the slider
-    ends on the last frame (reference: the descent's own iteration count in its end text)."""
+    """Every frame from the first to the last is drawn without one request to the server, on the player's
+    own layer over the contour (no restyle of the figure per frame), and the slider ends on the last frame
+    (reference: the descent's own iteration count in its end text)."""
     page.goto(url + "/?view=descent&grid=51&method=adam&steps=200&starts=5")
     browser.wait_graph(page, ids.DESC_CONTOUR, 2)
     page.click(f"#{ids.DESC_RANDOM}")
@@ -140,17 +141,69 @@ def test_playback_runs_in_the_browser(page, url):
     browser.wait_idle(page)
     posts = []
     page.on("request", lambda r: posts.append(r.url) if "_dash-update-component" in r.url else None)
-    page.evaluate("""() => { window.__frames = new Set();
+    page.evaluate("""() => { window.__frames = new Set(); window.__restyles = 0;
         const g = document.querySelector('#desc-contour .js-plotly-plot');
-        g.on('plotly_restyle', () => window.__frames.add(document.getElementById('desc-iter-text').innerText)); }""")
+        g.on('plotly_restyle', () => { window.__restyles += 1; });
+        const poll = () => {
+          const layer = g.querySelector('svg.playback-layer');
+          if (layer && layer.querySelectorAll('circle').length) {
+            window.__frames.add(document.getElementById('desc-iter-text').innerText);
+          }
+          if (!window.__stop) { requestAnimationFrame(poll); }
+        };
+        requestAnimationFrame(poll); }""")
     page.click(f"#{ids.DESC_PLAY}")
     browser.wait_text(page, ids.DESC_PLAY, "Play", timeout=60_000)
-    n = page.evaluate("() => window.__frames.size")
+    n, restyles = page.evaluate("() => { window.__stop = true; return [window.__frames.size, window.__restyles]; }")
     assert n >= 50 and posts == []                            # ~101 frames, all drawn in the browser
+    assert restyles <= 3                                      # the figure itself is restyled only when it stops
+    assert page.evaluate("() => document.querySelector('#desc-contour svg.playback-layer') === null")
+    hidden = browser.graph_json(page, ids.DESC_CONTOUR,
+                                "Array.from(g.querySelectorAll('.scatterlayer .trace')).filter(e => e.style.visibility === 'hidden').length")
+    assert hidden == 0                                        # the figure's own paths are back
     xs = browser.graph_json(page, ids.DESC_CONTOUR, "Array.from(g._fullData.find(t => t.name === 'current').x)")
     assert len(xs) == 5
     end = browser.wait_text(page, ids.DESC_ITER_TEXT, r"^iteration (\d+) of \1$")
-    assert end in page.evaluate("() => Array.from(window.__frames)")
+    last = int(end.split()[-1])
+    seen = [int(t.split()[1]) for t in page.evaluate("() => Array.from(window.__frames)")]
+    assert max(seen) >= last - 4                              # the layer drew frames up to the end, the figure the last
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_playback_layer_draws_where_the_figure_does(page, url):
+    """Paused mid-way, the layer's current points (pixels) are where the figure's own 'current' trace,
+    restyled to the same frame, is drawn by plotly's axes (reference: l2p of the trace's data)."""
+    page.goto(url + "/?view=descent&grid=51&method=adam&steps=200&starts=5")
+    browser.wait_graph(page, ids.DESC_CONTOUR, 2)
+    page.click(f"#{ids.DESC_RANDOM}")
+    browser.wait_text(page, ids.DESC_COUNTS, "5 random starts")
+    browser.wait_text(page, ids.DESC_ITER_TEXT, r"^iteration (\d+) of \1$")
+    browser.wait_idle(page)
+    page.evaluate("""() => { window.__dots = {};
+        const g = document.querySelector('#desc-contour .js-plotly-plot');
+        const poll = () => {
+          const layer = g.querySelector('svg.playback-layer');
+          if (layer) {
+            const cur = layer.querySelectorAll('g')[layer.querySelectorAll('g').length - 1];
+            window.__dots[document.getElementById('desc-iter-text').innerText] =
+              Array.from(cur.querySelectorAll('circle')).map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')]);
+          }
+          if (!window.__stop) { requestAnimationFrame(poll); }
+        };
+        requestAnimationFrame(poll); }""")
+    page.click(f"#{ids.DESC_PLAY}")
+    page.wait_for_function("() => Object.keys(window.__dots).length >= 10")
+    page.click(f"#{ids.DESC_PLAY}")                           # pause
+    browser.wait_text(page, ids.DESC_PLAY, "Play")
+    browser.wait_idle(page)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))")
+    text = page.inner_text(f"#{ids.DESC_ITER_TEXT}")
+    dots = page.evaluate("(t) => { window.__stop = true; return window.__dots[t]; }", text)
+    assert dots and len(dots) == 5
+    want = browser.graph_json(page, ids.DESC_CONTOUR, """(() => {
+        const t = g._fullData.find(t => t.name === 'current'), xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
+        return Array.from(t.x).map((x, k) => [xa._offset + xa.l2p(x), ya._offset + ya.l2p(t.y[k])]); })()""")
+    assert [c for d in sorted(dots) for c in d] == pytest.approx([c for d in sorted(want) for c in d], abs=0.2)
     assert browser.console_problems(page.console_log) == []
 
 

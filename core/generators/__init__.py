@@ -54,10 +54,10 @@ def _stamp(spec: str):
 def _loaded(spec: str, latent_dim: int, dtype: str, device: str, stamp) -> LatentGenerator:
     dt = getattr(torch, dtype.replace("torch.", ""))
     if spec in SHIPPED:
-        from ..trained.dcgan import shipped_generator
+        from ..trained.dcgan import InferenceGenerator, shipped_generator
 
         try:
-            module = copy.deepcopy(shipped_generator(spec)).to(dtype=dt, device=device)
+            module = InferenceGenerator.from_generator(copy.deepcopy(shipped_generator(spec)).to(dtype=dt, device=device))
         except (ValueError, OSError) as e:    # a missing, altered or unreadable weights file
             raise ConfigError("generator", " ".join(str(e).split())) from None
         return ModuleGenerator(module, 10, (1, 32, 32), output_range=(-1.0, 1.0), conditional=True, name=spec)

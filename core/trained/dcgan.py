@@ -33,7 +33,7 @@ from torch import nn
 
 from .idx import PROJECT_ROOT
 
-__all__ = ["N_LATENT", "N_CLASSES", "Generator", "Discriminator", "init_weights", "check_state_dict",
+__all__ = ["N_LATENT", "N_CLASSES", "Generator", "InferenceGenerator", "Discriminator", "init_weights", "check_state_dict",
            "load_generator", "load_state", "check_sha256", "ASSETS", "GENERATORS", "dataset_of", "shipped_generator",
            "read_card", "shipped_sha256"]
 
@@ -98,6 +98,70 @@ class Generator(nn.Module):
         """
         onehot = nn.functional.one_hot(labels.long(), N_CLASSES).to(z.dtype)
         return self.net(torch.cat([z, onehot], 1)[:, :, None, None])
+
+
+class InferenceGenerator(nn.Module):
+    """The same function as an eval-mode :class:`Generator`, rewritten for fast evaluation and gradients.
+
+    Built by :meth:`from_generator`; used wherever a shipped generator is inverted or scanned
+    (:func:`core.generators.build_generator`). Three rewrites, none of which changes the function
+    (a test checks it against the :class:`Generator` in float64):
+
+    * eval-mode batch norm is an affine map per channel, ``γ (x − μ) / sqrt(σ² + ε) + β``, so it is
+      folded into the transposed convolution before it (scaled weights and a bias);
+    * the first layer sees a 1×1 image of ``[z, one-hot(c)]``: it is a matrix product ``z W_z``
+      plus a bias table indexed by the class (the class's weights and the folded batch norm);
+    * the hidden feature maps are kept channels-last, which oneDNN's transposed convolutions run
+      faster on a CPU.
+
+    On one CPU thread, J and ∇J of 100 codes take about 20 % less time than with the
+    :class:`Generator` (``benchmarks/NOTES.md``).
+    """
+
+    def __init__(self, w_z: torch.Tensor, bias_c: torch.Tensor, convs: list, negative_slope: float, channels: int):
+        super().__init__()
+        self.register_buffer("w_z", w_z)            # (10, C·16)
+        self.register_buffer("bias_c", bias_c)      # (10 classes, C·16)
+        for i, (w, b) in enumerate(convs):
+            self.register_buffer(f"w{i}", w)
+            self.register_buffer(f"b{i}", b)
+        self.layers = len(convs)
+        self.negative_slope = float(negative_slope)
+        self.channels = int(channels)
+
+    @classmethod
+    @torch.no_grad()
+    def from_generator(cls, G: Generator) -> "InferenceGenerator":
+        """The rewritten ``G`` (its weights copied; ``G`` is left as it is)."""
+        mods = list(G.net)
+        slope = next(m.negative_slope for m in mods if isinstance(m, nn.LeakyReLU))
+        pairs, i = [], 0
+        while i < len(mods):
+            m = mods[i]
+            if isinstance(m, nn.ConvTranspose2d):
+                w = m.weight.detach().clone()
+                b = torch.zeros(w.shape[1], dtype=w.dtype, device=w.device) if m.bias is None else m.bias.detach().clone()
+                if i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
+                    bn = mods[i + 1]
+                    s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                    w, b = w * s[None, :, None, None], (b - bn.running_mean) * s + bn.bias
+                pairs.append((w, b))
+            i += 1
+        (w1, b1), rest = pairs[0], pairs[1:]
+        C = w1.shape[1]
+        flat = w1.reshape(N_LATENT + N_CLASSES, C * 16)          # (in, C·4·4), channel-major like reshape(C, 4, 4)
+        bias_c = flat[N_LATENT:] + b1.repeat_interleave(16)[None]
+        return cls(flat[:N_LATENT].contiguous(), bias_c.contiguous(), rest, slope, C)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``x = G(z, c)``: z (B, 10), labels (B,) int → (B, 1, 32, 32)."""
+        F = nn.functional
+        h = (z @ self.w_z + self.bias_c[labels.long()]).reshape(-1, self.channels, 4, 4)
+        h = F.leaky_relu(h, self.negative_slope).contiguous(memory_format=torch.channels_last)
+        for i in range(self.layers):
+            h = F.conv_transpose2d(h, getattr(self, f"w{i}"), getattr(self, f"b{i}"), stride=2, padding=1)
+            h = F.leaky_relu(h, self.negative_slope) if i + 1 < self.layers else torch.tanh(h)
+        return h.contiguous()
 
 
 class Discriminator(nn.Module):

@@ -1,14 +1,121 @@
 // Clientside callbacks of the dashboard (registered in dashboard/callbacks.py): descent playback,
 // the PNG export, and showing or hiding controls. Nothing here computes a result: playback only
 // cuts the paths the server sent at the current frame, exactly as figures.overlay_traces does.
-// Playback draws frames from a requestAnimationFrame loop of its own: a frame restyles only the path
-// traces and sets the iteration text, and Dash hears of the frame only when playback stops (set_props
-// on the slider), so no frame waits for a Dash render.
+// Playback draws frames from a requestAnimationFrame loop of its own, and Dash hears of the frame
+// only when playback stops (set_props on the slider), so no frame waits for a Dash render. While it
+// plays, the contour's paths are drawn on an SVG layer of the player's own laid over the plot area
+// (the figure's path traces are hidden meanwhile): a Plotly.restyle would recompute the whole figure,
+// the contour included, on every frame. When playback stops, the layer is removed and the figure's
+// own traces are restyled once to the frame it stopped at.
 const PLAYER = {running: false, frame: 0, last: 0, t: 0, desc: null, info: null};
 const FRAME_MS = 1000 / 30;      // at most 30 frames a second
 
 function iterationText(desc, f) {
   return desc ? ('iteration ' + desc.iters[f] + ' of ' + desc.iters[desc.iters.length - 1]) : '';
+}
+
+// ---- the playback layer: the contour's paths as SVG elements of our own ----
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function contourDiv() { return document.querySelector('#desc-contour .js-plotly-plot'); }
+
+// Show or hide the figure's own path traces (their SVG groups; no restyle, so no recompute).
+function showPathTraces(gd, info, shown) {
+  const own = {};
+  ['start', 'left the window', 'current'].concat(info.names.map(function (n) { return 'path: ' + n; }))
+    .forEach(function (k) { if (k in info.index) { own[info.index[k]] = true; } });
+  gd.querySelectorAll('.scatterlayer .trace').forEach(function (g) {
+    const d = g.__data__;
+    const t = d && d[0] && d[0].trace;
+    if (t && own[t.index]) { g.style.visibility = shown ? '' : 'hidden'; }
+  });
+}
+
+function removeOverlay() {
+  const gd = contourDiv();
+  if (!gd) { return; }
+  const svg = gd.querySelector('svg.playback-layer');
+  if (svg) { svg.remove(); }
+  if (PLAYER.info) { showPathTraces(gd, PLAYER.info, true); }
+}
+
+function svgEl(parent, tag, attrs) {
+  const e = document.createElementNS(SVG_NS, tag);
+  Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+  parent.appendChild(e);
+  return e;
+}
+
+// The layer for gd (made on first use): a clip to the plot area, one <path> per path trace and
+// one per marker trace, styled from the figure's own traces.
+function overlayFor(gd, info) {
+  let svg = gd.querySelector('svg.playback-layer');
+  if (svg) { return svg; }
+  const fl = gd._fullLayout;
+  const holder = gd.querySelector('.svg-container');
+  if (!fl || !holder) { return null; }
+  svg = svgEl(holder, 'svg', {'class': 'playback-layer', width: fl.width, height: fl.height});
+  svg.style.cssText = 'position:absolute;left:0;top:0;pointer-events:none;overflow:hidden';
+  const clip = svgEl(svgEl(svg, 'defs', {}), 'clipPath', {id: 'playback-clip'});
+  svg.__clip = svgEl(clip, 'rect', {});
+  const g = svgEl(svg, 'g', {'clip-path': 'url(#playback-clip)'});
+  svg.__paths = {};
+  const style = function (name) { return gd._fullData[info.index[name]] || {}; };
+  info.names.forEach(function (name) {
+    const tr = style('path: ' + name), line = tr.line || {};
+    svg.__paths[name] = svgEl(g, 'path', {fill: 'none', stroke: line.color || info.colors[name],
+                                          'stroke-width': line.width || 2, 'stroke-opacity': tr.opacity || 1});
+  });
+  ['start', 'left the window', 'current'].forEach(function (name) {
+    const tr = style(name), mk = tr.marker || {};
+    const fill = name === 'current' ? 'none' : (typeof mk.color === 'string' ? mk.color : '#444');
+    svg.__paths[name] = svgEl(g, 'g', {'data-size': mk.size || 8, 'data-fill': fill,
+                                       stroke: (mk.line && mk.line.color) || '#fff'});
+  });
+  return svg;
+}
+
+// Frame f on the layer: the same cut as drawFrame, mapped to pixels by the figure's axes.
+function drawOverlay(gd, info, cut, drawn, f) {
+  const svg = overlayFor(gd, info);
+  if (!svg) { return false; }
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  svg.__clip.setAttribute('x', xa._offset); svg.__clip.setAttribute('y', ya._offset);
+  svg.__clip.setAttribute('width', xa._length); svg.__clip.setAttribute('height', ya._length);
+  const px = function (u) { return (xa._offset + xa.l2p(u)).toFixed(1); };
+  const py = function (v) { return (ya._offset + ya.l2p(v)).toFixed(1); };
+  info.names.forEach(function (name) {
+    let d = '';
+    cut.forEach(function (c) {
+      if (c.o !== name) { return; }
+      let pen = 'M';
+      for (let i = 0; i < c.u.length; i++) {
+        if (c.u[i] === null || c.v[i] === null) { pen = 'M'; continue; }
+        d += pen + px(c.u[i]) + ',' + py(c.v[i]);
+        pen = 'L';
+      }
+    });
+    svg.__paths[name].setAttribute('d', d);
+  });
+  const dots = function (name, pts, colours) {
+    const g = svg.__paths[name];
+    const r = 0.5 * Number(g.getAttribute('data-size'));
+    while (g.childNodes.length > pts.length) { g.removeChild(g.lastChild); }
+    while (g.childNodes.length < pts.length) { svgEl(g, 'circle', {}); }
+    pts.forEach(function (p, k) {
+      const e = g.childNodes[k];
+      e.setAttribute('cx', px(p[0])); e.setAttribute('cy', py(p[1])); e.setAttribute('r', r);
+      e.setAttribute('fill', colours ? colours[k] : g.getAttribute('data-fill'));
+    });
+  };
+  dots('start', drawn.map(function (d) { return [d[0].u[d[1]], d[0].v[d[1]]]; }));
+  const gone = [];
+  cut.forEach(function (c) { c.ex.forEach(function (e) { gone.push([c.u[e], c.v[e]]); }); });
+  dots('left the window', gone);
+  dots('current', drawn.map(function (d) { return [d[0].u[f], d[0].v[f]]; }),
+       drawn.map(function (d) { return info.colors[d[0].o]; }));
+  showPathTraces(gd, info, false);
+  return true;
 }
 
 // Draw frame f of the descent's paths on the contour and (when paused, at the end, or every
@@ -42,6 +149,7 @@ function drawFrame(desc, info, f, paused) {
       const i = c.u.findIndex(function (x) { return x !== null; });
       if (i >= 0) { drawn.push([c, i]); }
     });
+    if (!three && !paused && drawOverlay(gd, info, cut, drawn, f)) { return; }
     push('start', drawn.map(function (d) { return d[0].u[d[1]]; }), drawn.map(function (d) { return d[0].v[d[1]]; }),
          drawn.map(function (d) { return d[0].J[d[1]]; }));
     names.forEach(function (name) {
@@ -59,9 +167,8 @@ function drawFrame(desc, info, f, paused) {
     push('current', drawn.map(function (d) { return d[0].u[f]; }), drawn.map(function (d) { return d[0].v[f]; }),
          drawn.map(function (d) { return d[0].J[f]; }));
     const colours = drawn.map(function (d) { return colors[d[0].o]; });
-    // One restyle a frame (data and the current points' colours together: each restyle recomputes
-    // the whole figure, the contour included). Plotly.animate without redraw would be cheaper but
-    // drops the contour trace from the plot.
+    // A paused frame: one restyle (data and the current points' colours together), which
+    // recomputes the whole figure; playing frames of the contour go to the layer above instead.
     const markerColour = traces.map(function (t) {
       if (t === idx['current']) { return colours; }
       const tr = gd.data[t];
@@ -75,6 +182,7 @@ function drawFrame(desc, info, f, paused) {
 
 function stopPlayer() {
   PLAYER.running = false;
+  removeOverlay();
   const set = window.dash_clientside.set_props;
   set('desc-slider', {value: PLAYER.frame});
   set('desc-play', {children: '▶ Play'});
@@ -106,11 +214,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const frame = Math.max(0, Math.min(slider || 0, last));
       if (trig === 'descent-store') {           // a new descent shows its end
         PLAYER.running = false;
+        removeOverlay();
         return [last, Math.max(last, 1), '▶ Play', iterationText(desc, last)];
       }
       if (trig === 'desc-play') {
         if (PLAYER.running) {                   // pause where it is
           PLAYER.running = false;
+          removeOverlay();
           return [PLAYER.frame, nu, '▶ Play', iterationText(desc, PLAYER.frame)];
         }
         if (!desc || !info || last < 1 || !window.Plotly) { return [nu, nu, '▶ Play', nu]; }
