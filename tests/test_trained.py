@@ -222,3 +222,18 @@ def test_core_trained_never_imports_dash_or_plotly():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_phase_table_merge_replaces_only_the_nets_run_again():
+    """``report phase --merge``: rows of a (net, noise) run again replace the old ones; the others stay, in
+    the table's net and noise order (reference: the lists written out by hand)."""
+    from core.trained.report import merge_phase_rows
+
+    row = lambda net, noise, pattern, r50: {"net": net, "noise": noise, "pattern": pattern, "r50": r50}  # noqa: E731
+    old = [row("mnist", "noiseless", "top", 1), row("mnist", "8-bit", "top", 2), row("conv64", "noiseless", "top", 3),
+           row("fashion", "noiseless", "top", 4)]
+    new = [row("fashion", "8-bit", "top", 5), row("fashion", "noiseless", "top", 6)]
+    got = merge_phase_rows(old, new)
+    assert [(r["net"], r["noise"], r["r50"]) for r in got] == [
+        ("mnist", "noiseless", 1), ("mnist", "8-bit", 2), ("fashion", "noiseless", 6), ("fashion", "8-bit", 5),
+        ("conv64", "noiseless", 3)]

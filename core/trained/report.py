@@ -240,6 +240,15 @@ def phase_rows(trials: int = 20, restarts: int = 4, nets=PHASE_NETS, noises=PHAS
     return rows
 
 
+def merge_phase_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """``new`` and the rows of ``old`` whose (net, noise) ``new`` does not have, in :data:`PHASE_NETS` order."""
+    fresh = {(r["net"], r["noise"]) for r in new}
+    rows = [r for r in old if (r["net"], r["noise"]) not in fresh] + list(new)
+    order = {n: k for k, (n, _) in enumerate(PHASE_NETS)}
+    noise = {n: k for k, (n, _, _) in enumerate(PHASE_NOISE)}
+    return sorted(rows, key=lambda r: (order.get(r["net"], len(order)), noise.get(r["noise"], len(noise))))
+
+
 def phase_markdown(rows: list[dict]) -> str:
     def cell(r):
         if np.isfinite(r["r50"]):
@@ -316,6 +325,7 @@ def main(argv=None) -> int:
     p.add_argument("--from-log", default="", help="inversion: rebuild the table from the JSON rows of earlier runs' logs "
                    "(comma-separated files; the sheet is not redrawn)")
     p.add_argument("--nets", default=",".join(n for n, _ in PHASE_NETS), help="generators of the phase table")
+    p.add_argument("--merge", action="store_true", help="phase: keep the table's rows of the nets not run this time")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     docs = pathlib.Path(a.docs)
@@ -334,6 +344,8 @@ def main(argv=None) -> int:
         nets = tuple(n for n in PHASE_NETS if n[0] in a.nets.split(","))
         rows = phase_rows(trials=a.trials, restarts=a.restarts, steps=a.steps, nets=nets,
                           rates=tuple(float(r) for r in a.rates.split(",")))
+        if a.merge and (docs / "phase_table.json").is_file():
+            rows = merge_phase_rows(json.loads((docs / "phase_table.json").read_text()), rows)
         (docs / "phase_table.json").write_text(json.dumps(rows, indent=1) + "\n")
         (docs / "phase_table.md").write_text(phase_markdown(rows))
         print(phase_markdown(rows))
