@@ -321,7 +321,7 @@ def build_layout(first_contour=None, first_key: str | None = None) -> html.Div:
     served with the page itself, so the first picture needs no callback round trip."""
     v = state.controls_from_config(state.BASE)
     overlay_info = {"index": figures.OVERLAY_INDEX, "names": list(figures.OUTCOME_NAMES),
-                    "colors": figures.OUTCOME_COLORS, "surface_every": 20}
+                    "colors": figures.OUTCOME_COLORS}
     return html.Div(className="app", children=[
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.CONFIG),

@@ -118,16 +118,18 @@ function drawOverlay(gd, info, cut, drawn, f) {
   return true;
 }
 
-// Draw frame f of the descent's paths on the contour and (when paused, at the end, or every
-// info.surface_every frames) on the surface: cut the paths at f, as figures.overlay_traces does.
-function drawFrame(desc, info, f, paused) {
+// Draw frame f of the descent's paths on the contour and (when paused, at the end, or on the first
+// frame of a playback) on the surface: cut the paths at f, as figures.overlay_traces does. A restyle
+// of the 3-D surface costs hundreds of milliseconds with software WebGL, so the surface does not
+// follow every frame while playing: it shows where playback started until playback stops.
+function drawFrame(desc, info, f, paused, first) {
   const idx = info.index, names = info.names, colors = info.colors;
   const F = desc.iters.length;
   ['desc-contour', 'desc-surface'].forEach(function (id) {
     const gd = document.querySelector('#' + id + ' .js-plotly-plot');
     if (!gd || !gd.layout || !gd.layout.meta || gd.layout.meta.config !== desc.tag) { return; }
     const three = id === 'desc-surface';
-    if (three && !paused && f < F - 1 && f % info.surface_every !== 0) { return; }
+    if (three && !paused && !first && f < F - 1) { return; }
     const m = gd.layout.meta;
     const height = function (J) {
       if (J === null || J === undefined) { return null; }
@@ -190,7 +192,7 @@ function stopPlayer() {
 
 function playLoop(now) {
   if (!PLAYER.running) { return; }
-  if (now - PLAYER.t >= FRAME_MS) {
+  if (now - PLAYER.t >= FRAME_MS - 4) {      // slack: a 60 Hz display's every second frame
     PLAYER.t = now;
     PLAYER.frame = Math.min(PLAYER.frame + 1, PLAYER.last);
     const done = PLAYER.frame >= PLAYER.last;
@@ -226,7 +228,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         if (!desc || !info || last < 1 || !window.Plotly) { return [nu, nu, '▶ Play', nu]; }
         Object.assign(PLAYER, {running: true, frame: frame >= last ? 0 : frame, last: last, t: 0,
                                desc: desc, info: info});
-        drawFrame(desc, info, PLAYER.frame, false);
+        drawFrame(desc, info, PLAYER.frame, false, true);
         window.requestAnimationFrame(playLoop);
         return [nu, nu, '❚❚ Pause', iterationText(desc, PLAYER.frame)];
       }
