@@ -94,6 +94,7 @@ BAD = [
      "error: --grid: this basins"),
     (["landscape", "--channels", "2,512,512,1", "--grid", "1001"], ["--grid"], "error: --grid: this landscape"),
     (["solvers", "--starts", "10000", "--steps", "5000"], ["--steps", "--starts"], "error: --steps: this descend"),
+    (["solvers", "--grid", "5", "--methods", "lbfgs,adam,lbfgs"], ["--methods"], "error: --methods: each solver at most once"),
     (["expected", "--grid", "1000", "--draws", "4096"], ["--draws", "--grid"], "error: --draws: this expected"),
     (["expected", "--grid", "1001", "--draws", "2"], ["--grid"], "error: --grid: must be an integer in [2, 1000]"),
     (["expected", "--width", "64"], ["--width"], "error: --width: must be in [1, 32] for channels 2,16,1"),

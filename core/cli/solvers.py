@@ -29,6 +29,8 @@ def run(args):
     methods = tuple(m.strip() for m in str(args.methods).split(",") if m.strip())
     if not methods or len(methods) > len(METHODS) or any(m not in METHODS for m in methods):
         raise ConfigError("--methods", f"give some of {', '.join(METHODS)}, comma-separated; got {args.methods!r}")
+    if len(set(methods)) != len(methods):
+        raise ConfigError("--methods", f"each solver at most once, among {', '.join(METHODS)}; got {args.methods!r}")
     cfg = config_from_args(args)
     # Every method solves from the same starts (Gauss–Newton's tangents cost the most per step).
     worst = cfg.replace(method="gauss_newton") if "gauss_newton" in methods else cfg
