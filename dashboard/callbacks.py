@@ -388,9 +388,12 @@ def register_callbacks(app) -> None:
         return logic.basin_view(store)
 
     # ---- view 6: linked images -----------------------------------------------------------------------------
-    @callback(app, Output(ids.IMG_CONTOUR, "figure"), Input(ids.VIEW_IMAGES, "data"), State(ids.DESCENT, "data"))
-    def images_contour(view, desc):
+    @callback(app, Output(ids.IMG_CONTOUR, "figure"), Input(ids.VIEW_IMAGES, "data"), Input(ids.DESCENT, "data"),
+              State(ids.TABS, "value"))
+    def images_contour(view, desc, tab):
         cfg, scale = _view(view)
+        if f"{ids.DESCENT}.data" in ctx.triggered_prop_ids and (tab != ids.TAB_IMAGES or cfg.plane not in logic.NEEDS_DESCENT):
+            raise PreventUpdate        # a descent changes this contour only on a plane built from it
         waiting = _waiting(cfg, _desc(desc), "")
         if waiting:
             return waiting[0]

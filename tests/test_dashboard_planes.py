@@ -157,3 +157,44 @@ def test_injectivity_is_zero_on_the_mode_collapse_set():
     fig, _ = planes.injectivity_view(cfg, "log")
     z = np.asarray(fig.data[1].z, float)
     assert np.all(z[c.in_set] == pytest.approx(np.log10(figures.sigma_floor(m.sigma_max))))
+
+
+def test_images_contour_follows_a_descent_that_arrives_on_an_endpoint_plane():
+    """The Images tab's contour on an endpoint plane: a message while it waits, the plane's contour once
+    the descent arrives (the descent store is an Input), and no recomputation for a descent on the
+    latent plane (reference: the waiting text of planes.plane_ready and the grid of logic.landscape_for)."""
+    import json
+
+    from dashboard.app import build_app
+
+    app = build_app(prefill=False)
+    client = app.server.test_client()
+    key = next(k for k in app.callback_map if k.startswith(f"{ids.IMG_CONTOUR}.figure"))
+    spec = app.callback_map[key]
+    assert {"id": ids.DESCENT, "property": "data"} in spec["inputs"]      # the browser fires it when a descent arrives
+
+    def post(cfg, store, tab, trigger):
+        values = {f"{ids.VIEW_IMAGES}.data": {"config": cfg.to_json(), "scale": "log"},
+                  f"{ids.DESCENT}.data": store, f"{ids.TABS}.value": tab}
+        items = lambda lst: [{"id": i["id"], "property": i["property"],      # noqa: E731
+                              "value": values.get(f"{i['id']}.{i['property']}")} for i in lst]
+        body = {"output": key, "outputs": {"id": ids.IMG_CONTOUR, "property": "figure"}, "inputs": items(spec["inputs"]),
+                "state": items(spec["state"]), "changedPropIds": [trigger]}
+        r = client.post("/_dash-update-component", json=body)
+        assert r.status_code in (200, 204), r.data[:300]
+        return None if r.status_code == 204 else json.loads(r.data)["response"][ids.IMG_CONTOUR]["figure"]
+
+    cfg = SMALL.replace(plane="endpoint")
+    waiting = post(cfg, None, ids.TAB_IMAGES, f"{ids.VIEW_IMAGES}.data")
+    assert "built from a descent" in json.dumps(waiting)
+    store = logic.run_descent(SMALL, "random")
+    fig = post(cfg, store, ids.TAB_IMAGES, f"{ids.DESCENT}.data")
+    assert fig is not None and "built from a descent" not in json.dumps(fig)
+    L = logic.landscape_for(cfg)
+    contour = next(t for t in fig["data"] if t["type"] == "contour")
+    x = contour["x"]
+    x = np.frombuffer(__import__("base64").b64decode(x["bdata"]), dtype=x["dtype"]) if isinstance(x, dict) else np.asarray(x)
+    np.testing.assert_allclose(x, L.u, rtol=1e-6)
+    # A descent arriving on the latent plane, or on another tab, leaves the contour alone.
+    assert post(SMALL, store, ids.TAB_IMAGES, f"{ids.DESCENT}.data") is None
+    assert post(cfg, store, ids.TAB_DESCENT, f"{ids.DESCENT}.data") is None
