@@ -144,6 +144,15 @@ def box_of(cfg: Config) -> tuple[float, float, float, float]:
     return float(L.u[0]), float(L.u[-1]), float(L.v[0]), float(L.v[-1])
 
 
+NONZERO_MEAN_LAWS = ("uniform01", "bernoulli01")   # weight laws outside the theorem (E[W] ≠ 0)
+
+
+def theorem_applies(cfg: Config) -> bool:
+    """False for a random net whose weights are not zero-mean: Theorem 1's −ρ_d z* says nothing there
+    (such weights collapse a region of codes to one output instead, Fig. 4 d)."""
+    return not (cfg.generator == CONV and cfg.weights in NONZERO_MEAN_LAWS)
+
+
 def theory_marks(cfg: Config, heights: bool = True) -> dict:
     """Theory overlays in plane coordinates, each with J there (for lifting onto the surface).
 
@@ -173,8 +182,13 @@ def theory_marks(cfg: Config, heights: bool = True) -> dict:
         points[name] = (np.nan, np.nan, np.nan) if off else (float(u), float(v), float(J))
     plane_points = {{"-z*": "−z*", "z_hat": "ẑ"}[k]: (*map(float, pl.marks[k]), float(J))
                     for k, J in zip(extra, Js[3:])}
+    if not theorem_applies(cfg):
+        points["−ρ_d z*"] = (np.nan, np.nan, np.nan)
     circles = {}
     for name, c in (("B(z*, ε‖z*‖)", th["z_star"]), ("B(−ρ_d z*, ε‖z*‖)", th["neg_rho_z_star"])):
+        if name.startswith("B(−ρ") and not theorem_applies(cfg):
+            circles[name] = (np.zeros(0), np.zeros(0), np.zeros(0))
+            continue
         cu, cv = neighbourhood_circle(c, th["radius"], pl.origin, pl.d1, pl.d2, n=64)
         cJ = J_at(cfg, pl.lift(cu, cv)) if cu.size and heights else np.full(cu.size, np.nan)
         circles[name] = (cu, cv, cJ)

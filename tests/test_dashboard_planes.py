@@ -198,3 +198,15 @@ def test_images_contour_follows_a_descent_that_arrives_on_an_endpoint_plane():
     # A descent arriving on the latent plane, or on another tab, leaves the contour alone.
     assert post(SMALL, store, ids.TAB_IMAGES, f"{ids.DESCENT}.data") is None
     assert post(cfg, store, ids.TAB_DESCENT, f"{ids.DESCENT}.data") is None
+
+
+def test_minus_rho_z_star_is_marked_only_where_the_theorem_speaks():
+    """−ρ_d z* and its ball are drawn for zero-mean weights and not for the mode-collapse preset's
+    uniform [0, 1] weights (Theorem 1 assumes zero-mean Gaussian weights; reference: the preset's law)."""
+    collapse = from_preset("mode-collapse").replace(grid=41)
+    assert collapse.weights in logic.NONZERO_MEAN_LAWS
+    th = logic.theory_marks(collapse, heights=False)
+    assert np.isnan(th["points"]["−ρ_d z*"][0]) and th["circles"]["B(−ρ_d z*, ε‖z*‖)"][0].size == 0
+    assert np.isfinite(th["points"]["z*"][0]) and th["circles"]["B(z*, ε‖z*‖)"][0].size > 0
+    th = logic.theory_marks(BASE, heights=False)
+    assert np.isfinite(th["points"]["−ρ_d z*"][0]) and th["circles"]["B(−ρ_d z*, ε‖z*‖)"][0].size > 0
