@@ -179,18 +179,20 @@ def test_playback_layer_draws_where_the_figure_does(page, url):
     browser.wait_text(page, ids.DESC_COUNTS, "5 random starts")
     browser.wait_text(page, ids.DESC_ITER_TEXT, r"^iteration (\d+) of \1$")
     browser.wait_idle(page)
+    # Every frame the layer draws is recorded (a MutationObserver runs right after the frame's drawing,
+    # before the next event), so the frame playback pauses on is among them.
     page.evaluate("""() => { window.__dots = {};
         const g = document.querySelector('#desc-contour .js-plotly-plot');
-        const poll = () => {
+        const text = document.getElementById('desc-iter-text');
+        const record = () => {
           const layer = g.querySelector('svg.playback-layer');
-          if (layer) {
-            const cur = layer.querySelectorAll('g')[layer.querySelectorAll('g').length - 1];
-            window.__dots[document.getElementById('desc-iter-text').innerText] =
-              Array.from(cur.querySelectorAll('circle')).map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')]);
-          }
-          if (!window.__stop) { requestAnimationFrame(poll); }
+          if (!layer || window.__stop) { return; }
+          const groups = layer.querySelectorAll('g');
+          window.__dots[text.innerText] = Array.from(groups[groups.length - 1].querySelectorAll('circle'))
+            .map(c => [+c.getAttribute('cx'), +c.getAttribute('cy')]);
         };
-        requestAnimationFrame(poll); }""")
+        new MutationObserver(record).observe(g, {subtree: true, attributes: true, childList: true});
+        new MutationObserver(record).observe(text, {subtree: true, childList: true, characterData: true}); }""")
     page.click(f"#{ids.DESC_PLAY}")
     page.wait_for_function("() => Object.keys(window.__dots).length >= 10")
     page.click(f"#{ids.DESC_PLAY}")                           # pause
