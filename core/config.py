@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "identity")
 WEIGHT_LAWS = ("gaussian", "uniform", "rademacher", "uniform01", "bernoulli01")
+ZERO_MEAN_LAWS = ("gaussian", "uniform", "rademacher")   # the laws Theorem 1 can speak of (E[W] = 0)
 MASKS = ("identity", "random", "top", "bottom", "left", "right", "border", "center", "strip", "gaussian")
 METHODS = ("lbfgs", "gauss_newton", "adam", "gd")
 DEFAULT_METHOD = "lbfgs"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import Config
+from .config import ZERO_MEAN_LAWS, Config
 from .generators.engine import map_chunks
 from .problem import Problem, build_problem
 from .theory import rho
@@ -68,7 +68,7 @@ class Landscape:
 def rho_for(cfg: Config) -> float:
     """ρ_d where the theory speaks (ReLU or leaky ReLU with zero-mean weights), else NaN."""
     if cfg.generator == "conv" and cfg.activation == "relu" and cfg.last == "relu" and \
-            cfg.weights in ("gaussian", "uniform", "rademacher"):
+            cfg.weights in ZERO_MEAN_LAWS:
         return float(rho(cfg.depth))
     return float("nan")
 

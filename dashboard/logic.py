@@ -26,7 +26,7 @@ from core import io as core_io
 from core import landscape as core_landscape
 from core.budget import budget_curves, suggested_step
 from core.collapse import collapse_set
-from core.config import CONV
+from core.config import CONV, ZERO_MEAN_LAWS
 from core.critical import critical_points, near_negative_critical, ray_minimum
 from core.descent import basins, descend, label_codes, radius_of, random_starts
 from core.diagnosis import LABELS
@@ -144,13 +144,10 @@ def box_of(cfg: Config) -> tuple[float, float, float, float]:
     return float(L.u[0]), float(L.u[-1]), float(L.v[0]), float(L.v[-1])
 
 
-NONZERO_MEAN_LAWS = ("uniform01", "bernoulli01")   # weight laws outside the theorem (E[W] ≠ 0)
-
-
 def theorem_applies(cfg: Config) -> bool:
     """False for a random net whose weights are not zero-mean: Theorem 1's −ρ_d z* says nothing there
     (such weights collapse a region of codes to one output instead, Fig. 4 d)."""
-    return not (cfg.generator == CONV and cfg.weights in NONZERO_MEAN_LAWS)
+    return cfg.generator != CONV or cfg.weights in ZERO_MEAN_LAWS
 
 
 def theory_marks(cfg: Config, heights: bool = True) -> dict:

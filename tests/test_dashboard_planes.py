@@ -11,7 +11,7 @@ import pytest
 
 from core import Config, build_problem, from_preset
 from core.collapse import collapse_set
-from core.config import PLANES, ConfigError
+from core.config import PLANES, ZERO_MEAN_LAWS, ConfigError
 from core.critical import near_negative_critical, ray_minimum
 from core.descent import descend, random_starts
 from core.injectivity import injectivity_map
@@ -204,7 +204,7 @@ def test_minus_rho_z_star_is_marked_only_where_the_theorem_speaks():
     """−ρ_d z* and its ball are drawn for zero-mean weights and not for the mode-collapse preset's
     uniform [0, 1] weights (Theorem 1 assumes zero-mean Gaussian weights; reference: the preset's law)."""
     collapse = from_preset("mode-collapse").replace(grid=41)
-    assert collapse.weights in logic.NONZERO_MEAN_LAWS
+    assert collapse.weights not in ZERO_MEAN_LAWS
     th = logic.theory_marks(collapse, heights=False)
     assert np.isnan(th["points"]["−ρ_d z*"][0]) and th["circles"]["B(−ρ_d z*, ε‖z*‖)"][0].size == 0
     assert np.isfinite(th["points"]["z*"][0]) and th["circles"]["B(z*, ε‖z*‖)"][0].size > 0

@@ -16,13 +16,14 @@ function iterationText(desc, f) {
 
 // ---- the playback layer: the contour's paths as SVG elements of our own ----
 const SVG_NS = 'http://www.w3.org/2000/svg';
+const MARKER_TRACES = ['start', 'left the window', 'current'];   // drawn as dots on the layer
 
 function contourDiv() { return document.querySelector('#desc-contour .js-plotly-plot'); }
 
 // Show or hide the figure's own path traces (their SVG groups; no restyle, so no recompute).
 function showPathTraces(gd, info, shown) {
   const own = {};
-  ['start', 'left the window', 'current'].concat(info.names.map(function (n) { return 'path: ' + n; }))
+  MARKER_TRACES.concat(info.names.map(function (n) { return 'path: ' + n; }))
     .forEach(function (k) { if (k in info.index) { own[info.index[k]] = true; } });
   gd.querySelectorAll('.scatterlayer .trace').forEach(function (g) {
     const d = g.__data__;
@@ -66,7 +67,7 @@ function overlayFor(gd, info) {
     svg.__paths[name] = svgEl(g, 'path', {fill: 'none', stroke: line.color || info.colors[name],
                                           'stroke-width': line.width || 2, 'stroke-opacity': tr.opacity || 1});
   });
-  ['start', 'left the window', 'current'].forEach(function (name) {
+  MARKER_TRACES.forEach(function (name) {
     const tr = style(name), mk = tr.marker || {};
     const fill = name === 'current' ? 'none' : (typeof mk.color === 'string' ? mk.color : '#444');
     svg.__paths[name] = svgEl(g, 'g', {'data-size': mk.size || 8, 'data-fill': fill,
