@@ -79,8 +79,14 @@ def landscape_key(cfg: Config) -> str:
 
 
 @lru_cache(maxsize=8)
-def _problem(key: str, dtype: str | None = None):
+def _build(key: str, dtype: str | None):
     return build_problem(Config.from_json(key), dtype=dtype)
+
+
+def _problem(key: str, dtype: str | None = None):
+    """The problem of ``key``, built once: lru_cache keys ``f(k)`` and ``f(k, None)`` apart, so
+    every caller goes through here with both arguments given."""
+    return _build(key, dtype)
 
 
 def problem_for(cfg: Config, dtype: str | None = None):

@@ -521,3 +521,16 @@ def test_defaults_bind_localhost_without_debug():
 
     a = parse_args([])
     assert (a.host, a.port, a.debug) == ("127.0.0.1", 8050, False)
+
+
+def test_one_config_builds_its_problem_once_for_every_view(monkeypatch):
+    """problem_for (the URL sync's probe) and the landscape share one cached build: counted calls of
+    core.problem.build_problem through logic, for a weight seed no other test uses."""
+    calls = []
+    real = logic.build_problem
+    monkeypatch.setattr(logic, "build_problem", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = state.BASE.replace(weight_seed=987_654, grid=21)
+    logic.problem_for(cfg)
+    logic.landscape_for(cfg)
+    logic.problem_for(cfg)
+    assert len(calls) == 1

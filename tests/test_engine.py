@@ -308,3 +308,31 @@ def test_one_thread_restores_the_callers_count():
     with one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == n
+
+
+@pytest.mark.parametrize("dim,k,stride,padding,size_in", [(2, 4, 2, 1, 5), (2, 3, 1, 0, 4), (1, 5, 3, 2, 6)])
+def test_receptive_cone_matches_the_dense_layer_and_is_shared_across_weights(dim, k, stride, padding, size_in):
+    """engine._cone against the dense matrix written entry by entry (test's dense_layer): input j is in
+    the cone iff some needed output row has a non-zero entry in column j for all-ones weights. The cone
+    is cached by shape and outputs: other weights give the same cone, and changing a returned cone
+    leaves the next one intact."""
+    from core.generators import engine
+
+    C_in, C_out = 2, 3
+    W = torch.ones(C_in, C_out, *([k] * dim), dtype=torch.float64)
+    D, size_out = dense_layer(W, stride, padding, size_in, dim)        # (n_out, n_in), C-order
+    D = torch.as_tensor(D)
+    # engine indices are channels-last: position-major, channel-minor
+    cl = lambda C, S: torch.arange(C * S ** dim).reshape(C, S ** dim).T.reshape(-1)  # noqa: E731
+    out_cl, in_cl = cl(C_out, size_out), cl(C_in, size_in)
+    rng = np.random.default_rng(0)
+    for trial in range(4):
+        needed = torch.as_tensor(np.sort(rng.choice(out_cl.numel(), size=1 + trial * 3, replace=False)))
+        rows = out_cl[needed]                                             # the C-order rows they are
+        reach = (D[rows] != 0).any(0)                                      # over C-order inputs
+        expect = sorted(int(j) for j in torch.nonzero(reach[in_cl]).reshape(-1))
+        got = engine._cone(W, stride, padding, size_in, dim, needed)
+        assert sorted(got.tolist()) == expect
+        got.fill_(-1)                                                      # a caller's change…
+        other = engine._cone(torch.randn_like(W), stride, padding, size_in, dim, needed)
+        assert sorted(other.tolist()) == expect                            # …never reaches the cache

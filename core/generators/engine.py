@@ -45,6 +45,7 @@ dashboard's request threads) share the same helpers instead of adding threads.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import threading
@@ -190,13 +191,23 @@ def _cone(W: torch.Tensor, stride: int, padding: int, size_in: int, dim: int, ou
 
     Input position i reaches the (uncropped) outputs s·i + a for the taps a < k, whatever the
     channels, so the reached positions are the OR over the k^dim taps of the strided slices of
-    the outputs' spatial indicator.
+    the outputs' spatial indicator. The cone depends on the layer's shape and ``out_idx`` only,
+    not on the weights: it is cached, so a new weight draw with the same architecture and mask
+    (the dashboard's weight seed) plans its tiles without recomputing the cones.
     """
-    C_in, C_out, k = W.shape[0], W.shape[1], W.shape[2]
+    idx = out_idx.detach().to("cpu", torch.int64).contiguous()
+    cone = _cone_of(tuple(W.shape[:3]), stride, padding, size_in, dim, idx.numpy().tobytes())
+    return cone.clone().to(W.device)
+
+
+@functools.lru_cache(maxsize=512)
+def _cone_of(shape: tuple, stride: int, padding: int, size_in: int, dim: int, out_bytes: bytes) -> torch.Tensor:
+    C_in, C_out, k = shape
+    out_idx = torch.frombuffer(bytearray(out_bytes), dtype=torch.int64) if out_bytes else torch.zeros(0, dtype=torch.int64)
     size_full = (size_in - 1) * stride + k
     size_out = size_full - 2 * padding
     ind = torch.zeros(C_out * size_out ** dim, dtype=torch.bool)
-    ind[out_idx.cpu()] = True
+    ind[out_idx] = True
     full = torch.zeros([size_full] * dim, dtype=torch.bool)
     full[(slice(padding, padding + size_out),) * dim] = ind.reshape(size_out ** dim, C_out).any(1).reshape([size_out] * dim)
     span = stride * (size_in - 1) + 1
@@ -204,7 +215,7 @@ def _cone(W: torch.Tensor, stride: int, padding: int, size_in: int, dim: int, ou
     for taps in itertools.product(range(k), repeat=dim):
         reach |= full[tuple(slice(a, a + span, stride) for a in taps)]
     sp = torch.nonzero(reach.reshape(-1)).reshape(-1)
-    return (sp[:, None] * C_in + torch.arange(C_in)).reshape(-1).to(W.device)
+    return (sp[:, None] * C_in + torch.arange(C_in)).reshape(-1)
 
 
 class _Layer:
