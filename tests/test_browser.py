@@ -153,6 +153,7 @@ def test_playback_runs_in_the_browser(page, url):
         };
         requestAnimationFrame(poll); }""")
     page.click(f"#{ids.DESC_PLAY}")
+    browser.wait_text(page, ids.DESC_PLAY, "Pause")           # playing (the button still read Play at the click)
     browser.wait_text(page, ids.DESC_PLAY, "Play", timeout=60_000)
     n, restyles = page.evaluate("() => { window.__stop = true; return [window.__frames.size, window.__restyles]; }")
     assert n >= 50 and posts == []                            # ~101 frames, all drawn in the browser
