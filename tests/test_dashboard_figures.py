@@ -34,12 +34,41 @@ def test_contour_z_is_J_in_linear_scale(grid):
     u, v, J = grid
     fig = figures.contour_figure(u, v, J, "linear", figures.log_floor(J))
     c = fig.data[0]
-    assert c.type == "contour"
+    assert c.type == "heatmap"
     # Colour values travel as float32; core's J is float32 already, so a real landscape is exact.
     np.testing.assert_array_equal(np.asarray(c.z), J.astype(np.float32))
     np.testing.assert_array_equal(np.asarray(c.x), u)
     np.testing.assert_array_equal(np.asarray(c.y), v)
     assert (c.zmin, c.zmax) == (J.min(), J.max())
+    # The contour lines: the last trace, the same levels (zmin, zmax, 30), from the same grid.
+    lines = fig.data[-1]
+    assert lines.type == "contour" and lines.contours.coloring == "none" and lines.hoverinfo == "skip"
+    assert (lines.contours.start, lines.contours.end, lines.contours.size) == figures.contour_levels(c.zmin, c.zmax)
+    np.testing.assert_array_equal(np.asarray(lines.z), J.astype(np.float32))   # a small grid: all of it
+    assert [t.name for t in fig.data[1:-1]] == list(figures.OVERLAYS)          # overlays keep their indices
+
+
+@pytest.mark.parametrize("lo,hi,expect", [(0.9461, 4.2141, (1.0, 4.2, 0.2)),      # paper-fig4, log scale
+                                           (0.0, 3.0, (0.0, 3.0, 0.1)), (-2.0, 23.0, (-2.0, 23.0, 1.0)),
+                                           (0.0, 0.07, (0.0, 0.07, 0.0025))])
+def test_contour_levels_are_about_30_round_steps_in_the_colour_range(lo, hi, expect):
+    """Against values worked by hand (the first is what plotly's ncontours=30 chose for paper-fig4)."""
+    start, end, size = figures.contour_levels(lo, hi)
+    assert (start, end, size) == pytest.approx(expect, abs=1e-12)
+    assert 12 <= (end - start) / size + 1 <= 31 and lo <= start and end <= hi
+    assert figures.contour_levels(1.0, 1.0) == (1.0, 1.0, 1.0)                   # a flat landscape
+
+
+def test_contour_lines_are_traced_from_every_other_point_of_a_large_grid():
+    """The lines come from the grid's every k-th point (the last kept), by index, against numpy slicing."""
+    u, v = np.linspace(-2, 3, 201), np.linspace(-1, 4, 201)
+    J = np.add.outer(v ** 2, u ** 2)
+    fig = figures.contour_figure(u, v, J, "linear", 1e-15)
+    lines = fig.data[-1]
+    np.testing.assert_array_equal(np.asarray(lines.x), u[::2])
+    np.testing.assert_array_equal(np.asarray(lines.y), v[::2])
+    np.testing.assert_array_equal(np.asarray(lines.z), J[::2, ::2].astype(np.float32))
+    assert np.asarray(fig.data[0].z).shape == (201, 201)
 
 
 def test_log_scale_is_log10_of_J_plus_floor(grid):
@@ -87,8 +116,11 @@ def test_overlays_have_a_fixed_order_even_when_empty(grid):
     u, v, J = grid
     for builder in (figures.contour_figure, figures.surface_figure):
         fig = builder(u, v, J, "log", figures.log_floor(J))
-        assert [t.name for t in fig.data[1:]] == list(OVERLAYS)
-        assert all(len(t.x) == 0 for t in fig.data[1:])
+        over = fig.data[1:1 + len(OVERLAYS)]
+        assert [t.name for t in over] == list(OVERLAYS)
+        assert all(len(t.x) == 0 for t in over)
+        rest = [t.name for t in fig.data[1 + len(OVERLAYS):]]
+        assert rest == (["contour lines"] if builder is figures.contour_figure else [])
 
 
 def test_markers_at_z_star_and_critical_points(grid):
