@@ -65,7 +65,8 @@ def _view(view):
 
 
 def _patch_overlays(traces, meta: dict) -> Patch:
-    """Replace the overlay traces (data[1:]) and the meta tag; the big grid trace stays in the browser."""
+    """Replace the overlay traces (data[1 … len(OVERLAYS)]) and the meta tag; the big grid trace (and
+    a contour figure's lines trace, after the overlays) stays in the browser."""
     p = Patch()
     for i, t in enumerate(traces, start=1):
         p["data"][i] = t

@@ -22,7 +22,8 @@ OUTCOME_COLORS = {"recovered": "#1a9850", "other_fit": "#7b3294", "critical": "#
                   "unconverged": "#f39c12", "diverged": "#555555"}
 OUTCOME_NAMES = tuple(OUTCOME_COLORS)
 
-# Overlay traces after the landscape trace (data[0]), always in this order.
+# Overlay traces after the landscape trace (data[0]), always in this order (a contour figure's
+# lines trace comes after them, so these indices are the same on the contour and the surface).
 # Plotly draws later traces on top: the markers of the theory come last.
 OVERLAYS = ("B(z*, ε‖z*‖)", "B(−ρ_d z*, ε‖z*‖)", "start", *(f"path: {k}" for k in OUTCOME_NAMES),
             "left the window", "current", "minimum", "saddle", "maximum", "z*", "−ρ_d z*", "origin", "plane points")

@@ -4,7 +4,6 @@
 // version is the one plotly.py writes figures for, and tests/test_plotly_bundle.py checks that
 // every trace type the dashboard's figures use is listed in TRACES.
 'use strict';
-const fs = require('fs');
 const path = require('path');
 const esbuild = require('esbuild');
 const { environmentPlugin } = require('esbuild-plugin-environment');
