@@ -19,7 +19,7 @@ from core import ConfigError
 
 from .guard import callback
 from .pages import PAGES
-from . import figures, ids, logic, planes, state
+from . import figures, guard, ids, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
 ERROR_IDS = sorted({ids.err(c) for c in ids.FIELD_CONTROLS.values()} | {ids.CONFIG_ERROR})
@@ -82,6 +82,14 @@ def _landscape_figure(cfg, scale, marks, three_d: bool, shown):
     return logic.landscape_figure(cfg, scale, marks, three_d), key
 
 
+def _contour(cfg, scale, desc, shown, crit):
+    """(contour figure or overlay Patch, key) of cfg at scale, or a message while its plane waits."""
+    waiting = _waiting(cfg, desc, logic.figure_key(cfg, scale))
+    if waiting:
+        return waiting
+    return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, desc, heights=False), False, shown)
+
+
 def _overlay_patch(cfg, scale, marks, three_d: bool, shown):
     if shown != logic.figure_key(cfg, scale):
         return no_update
@@ -123,24 +131,40 @@ def register_callbacks(app) -> None:
             controls={f: Output(ids.FIELD_CONTROLS[f], "value") for f in fields},
             preset=Output(ids.PRESET, "value"), scale=Output(ids.SCALE, "value"), view=Output(ids.TABS, "value"),
             config=Output(ids.CONFIG, "data"), search=Output(ids.URL, "search"),
-            errors={e: Output(e, "children") for e in ERROR_IDS}, banner=Output(ids.BANNER, "children")),
+            errors={e: Output(e, "children") for e in ERROR_IDS}, banner=Output(ids.BANNER, "children"),
+            contour=Output(ids.LAND_CONTOUR, "figure"), contour_key=Output(ids.LAND_KEY, "data")),
         inputs=dict(
             search=Input(ids.URL, "search"), preset=Input(ids.PRESET, "value"), scale=Input(ids.SCALE, "value"),
             view=Input(ids.TABS, "value"), values={f: Input(ids.FIELD_CONTROLS[f], "value") for f in fields},
             clicks={s: Input(s, "clickData") for s in CLICK_SOURCES}),
-        state=dict(mode=State(ids.CLICK_MODE, "value"), current=State(ids.CONFIG, "data")),
+        state=dict(mode=State(ids.CLICK_MODE, "value"), current=State(ids.CONFIG, "data"),
+                   shown=State(ids.LAND_KEY, "data"), crit=State(ids.CRITICAL, "data"),
+                   desc=State(ids.DESCENT, "data")),
     )
-    def sync(search, preset, scale, view, values, clicks, mode, current):
+    def sync(search, preset, scale, view, values, clicks, mode, current, shown, crit, desc):
         trig = ctx.triggered_id
         uv = logic.uv_from_click(clicks.get(trig)) if trig in CLICK_SOURCES else None
         click_z = logic.click_z_star(_cfg(current), uv) if uv is not None and mode else None
         r = state.sync(trig, search, preset, scale, view, values, click_z, bool(mode), current, probe=logic.n0_of)
+        banner = _keep(r["banner"])
+        # The contour of a new config or scale comes back with it, in this response: a second
+        # callback on CONFIG would wait for this one's round trip and the browser's handling of it.
+        contour = contour_key = no_update
+        new_scale = scale if r["scale"] == state.KEEP else r["scale"]
+        if r["config"] != state.KEEP or new_scale != scale:
+            try:
+                contour, contour_key = _contour(_cfg(r["config"] if r["config"] != state.KEEP else current),
+                                                state.parse_scale(new_scale), _desc(desc), shown, crit)
+            except PreventUpdate:
+                pass
+            except Exception as e:   # noqa: BLE001 — the config is kept; the banner says why no contour
+                banner = guard.report(e, "sync")
         return dict(controls={f: _keep(r["controls"].get(f, state.KEEP)) for f in fields},
                     preset=_keep(r["preset"]), scale=_keep(r["scale"]), view=_keep(r["view"]),
                     config=_keep(r["config"]), search=_keep(r["search"]),
                     errors={e: (no_update if r["errors"] == state.KEEP else r["errors"].get(e, ""))
                             for e in ERROR_IDS},
-                    banner=_keep(r["banner"]))
+                    banner=banner, contour=contour, contour_key=contour_key)
 
     # After the contour (LAND_KEY), so it never competes with the landscape for the CPU.
     @callback(app, Output(ids.MASK_IMAGE, "figure"), Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"))
@@ -148,23 +172,20 @@ def register_callbacks(app) -> None:
         return figures.mask_figure(logic.mask_of(_cfg(config_json)))
 
     # ---- view 1: landscape --------------------------------------------------------------------
-    # The contour comes first (the default view's is served with the page); the surface follows it
-    # (chained on LAND_KEY), so the 2-D view is not held back by the 3-D one.
+    # The contour comes first: the default view's is served with the page, a new config's or
+    # scale's with the sync response above. The surface follows it (chained on LAND_KEY), so the
+    # 2-D view is not held back by the 3-D one.
     # A descent only redraws the contour when the contour waited for it (an endpoint / pca plane);
     # otherwise landscape_overlays patches its paths in.
     @callback(
-        app, Output(ids.LAND_CONTOUR, "figure"), Output(ids.LAND_KEY, "data"),
-        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.DESCENT, "data"),
-        State(ids.LAND_KEY, "data"), State(ids.CRITICAL, "data"))
-    def landscape_contour(config_json, scale, desc, shown, crit):
+        app, Output(ids.LAND_CONTOUR, "figure", allow_duplicate=True), Output(ids.LAND_KEY, "data", allow_duplicate=True),
+        Input(ids.DESCENT, "data"), State(ids.CONFIG, "data"), State(ids.SCALE, "value"),
+        State(ids.LAND_KEY, "data"), State(ids.CRITICAL, "data"), prevent_initial_call=True)
+    def landscape_contour(desc, config_json, scale, shown, crit):
         cfg, scale, desc = _cfg(config_json), state.parse_scale(scale), _desc(desc)
-        key = logic.figure_key(cfg, scale)
-        if ctx.triggered_id == ids.DESCENT and shown == key:
+        if shown == logic.figure_key(cfg, scale):
             raise PreventUpdate
-        waiting = _waiting(cfg, desc, key)
-        if waiting:
-            return waiting
-        return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, desc, heights=False), False, shown)
+        return _contour(cfg, scale, desc, shown, crit)
 
     @callback(
         app, Output(ids.LAND_SURFACE, "figure"), Output(ids.SURF_KEY, "data"),

@@ -29,6 +29,14 @@ def message_of(e: Exception) -> str:
     return f"request refused ({type(e).__name__}{': ' + text[:300] if text else ''})"
 
 
+def report(e: Exception, where: str) -> str:
+    """The banner's line for ``e``, raised in callback ``where``; logged with its traceback unless it
+    is a refused input."""
+    if not isinstance(e, (ConfigError, ValueError, TypeError, KeyError)):
+        log.error("callback %s failed", where, exc_info=e)
+    return message_of(e)
+
+
 def guarded(fn):
     """Wrap a callback body: errors go to the banner, the outputs are left unchanged."""
     @functools.wraps(fn)
@@ -38,9 +46,7 @@ def guarded(fn):
         except PreventUpdate:
             raise
         except Exception as e:   # noqa: BLE001 — the last line of defence against a 500
-            if not isinstance(e, (ConfigError, ValueError, TypeError, KeyError)):
-                log.exception("callback %s failed", fn.__name__)
-            set_props(ids.BANNER, {"children": message_of(e)})
+            set_props(ids.BANNER, {"children": report(e, fn.__name__)})
             return no_update
     return wrapper
 
