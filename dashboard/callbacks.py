@@ -19,6 +19,7 @@ from core import ConfigError
 
 from .guard import callback
 from .pages import PAGES
+from .priority import Gate
 from . import figures, guard, ids, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
@@ -110,6 +111,7 @@ def _waiting(cfg, desc, key):
 
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
+    gate = Gate()   # a contour someone waits for runs before the follow-ups of another tab's (priority.py)
     for _, _, page in PAGES:
         page.register_callbacks(app)
 
@@ -153,8 +155,9 @@ def register_callbacks(app) -> None:
         new_scale = scale if r["scale"] == state.KEEP else r["scale"]
         if r["config"] != state.KEEP or new_scale != scale:
             try:
-                contour, contour_key = _contour(_cfg(r["config"] if r["config"] != state.KEEP else current),
-                                                state.parse_scale(new_scale), _desc(desc), shown, crit)
+                with gate.foreground():
+                    contour, contour_key = _contour(_cfg(r["config"] if r["config"] != state.KEEP else current),
+                                                    state.parse_scale(new_scale), _desc(desc), shown, crit)
             except PreventUpdate:
                 pass
             except Exception as e:   # noqa: BLE001 — the config is kept; the banner says why no contour
@@ -185,7 +188,8 @@ def register_callbacks(app) -> None:
         cfg, scale, desc = _cfg(config_json), state.parse_scale(scale), _desc(desc)
         if shown == logic.figure_key(cfg, scale):
             raise PreventUpdate
-        return _contour(cfg, scale, desc, shown, crit)
+        with gate.foreground():
+            return _contour(cfg, scale, desc, shown, crit)
 
     @callback(
         app, Output(ids.LAND_SURFACE, "figure"), Output(ids.SURF_KEY, "data"),
@@ -197,6 +201,7 @@ def register_callbacks(app) -> None:
         waiting = _waiting(cfg, desc, logic.figure_key(cfg, scale))
         if waiting:
             return waiting
+        gate.background()
         return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, desc), True, shown)
 
     @callback(
@@ -224,6 +229,7 @@ def register_callbacks(app) -> None:
         wait = planes.plane_ready(cfg, _desc(desc))
         if wait:
             return None, "ρ̂_ray and the critical points follow once the plane is drawn.", ""
+        gate.background()
         crit = logic.critical_for(cfg)
         return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
 
@@ -245,6 +251,7 @@ def register_callbacks(app) -> None:
         wait = planes.plane_ready(cfg, _desc(desc))
         if wait:
             return figures.message_figure(""), wait, {}
+        gate.background()
         fig, text = planes.injectivity_view(cfg, scale)
         return fig, text, {}
 

@@ -1,0 +1,65 @@
+"""The gate that lets a contour someone waits for run before another tab's follow-ups."""
+import threading
+import time
+
+import pytest
+
+from dashboard.priority import Gate
+
+
+def test_background_passes_at_once_when_nothing_runs():
+    assert Gate(max_wait=5).background() is True
+
+
+def test_background_waits_for_every_foreground_block():
+    gate = Gate(max_wait=30)
+    order, entered, release = [], [threading.Event(), threading.Event()], [threading.Event(), threading.Event()]
+
+    def front(k):
+        with gate.foreground():
+            entered[k].set()
+            release[k].wait(30)
+            order.append(f"front {k} done")
+
+    def back():
+        assert gate.background() is True
+        order.append("background")
+
+    fronts = [threading.Thread(target=front, args=(k,)) for k in (0, 1)]
+    for t in fronts:
+        t.start()
+    for e in entered:
+        assert e.wait(30)
+    b = threading.Thread(target=back)
+    b.start()
+    assert gate.running == 2
+    release[0].set()
+    fronts[0].join(30)
+    b.join(0.2)
+    assert b.is_alive() and order == ["front 0 done"]   # one foreground block still runs
+    release[1].set()
+    fronts[1].join(30)
+    b.join(30)
+    assert order == ["front 0 done", "front 1 done", "background"] and gate.running == 0
+
+
+def test_background_gives_up_after_max_wait():
+    gate = Gate(max_wait=0.05)
+    with gate.foreground():
+        t = time.monotonic()
+        assert gate.background() is False
+        assert time.monotonic() - t >= 0.05
+
+
+def test_an_error_in_the_foreground_still_releases_the_gate():
+    gate = Gate(max_wait=0.01)
+    with pytest.raises(RuntimeError):
+        with gate.foreground():
+            raise RuntimeError("boom")
+    assert gate.running == 0 and gate.background() is True
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan")])
+def test_max_wait_is_checked(bad):
+    with pytest.raises(ValueError, match="max_wait"):
+        Gate(max_wait=bad)
