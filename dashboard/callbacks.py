@@ -141,9 +141,10 @@ def register_callbacks(app) -> None:
             clicks={s: Input(s, "clickData") for s in CLICK_SOURCES}),
         state=dict(mode=State(ids.CLICK_MODE, "value"), current=State(ids.CONFIG, "data"),
                    shown=State(ids.LAND_KEY, "data"), crit=State(ids.CRITICAL, "data"),
-                   desc=State(ids.DESCENT, "data")),
+                   desc=State(ids.DESCENT, "data"), errors_now={e: State(e, "children") for e in ERROR_IDS},
+                   banner_now=State(ids.BANNER, "children")),
     )
-    def sync(search, preset, scale, view, values, clicks, mode, current, shown, crit, desc):
+    def sync(search, preset, scale, view, values, clicks, mode, current, shown, crit, desc, errors_now, banner_now):
         trig = ctx.triggered_id
         uv = logic.uv_from_click(clicks.get(trig)) if trig in CLICK_SOURCES else None
         click_z = logic.click_z_star(_cfg(current), uv) if uv is not None and mode else None
@@ -162,12 +163,15 @@ def register_callbacks(app) -> None:
                 pass
             except Exception as e:   # noqa: BLE001 — the config is kept; the banner says why no contour
                 banner = guard.report(e, "sync")
+        # Only what changes is sent: the browser handles each output it gets (about 1 ms apiece).
+        shown_now = {e: (errors_now or {}).get(e) or "" for e in ERROR_IDS}
         return dict(controls={f: _keep(r["controls"].get(f, state.KEEP)) for f in fields},
-                    preset=_keep(r["preset"]), scale=_keep(r["scale"]), view=_keep(r["view"]),
-                    config=_keep(r["config"]), search=_keep(r["search"]),
-                    errors={e: (no_update if r["errors"] == state.KEEP else r["errors"].get(e, ""))
-                            for e in ERROR_IDS},
-                    banner=banner, contour=contour, contour_key=contour_key)
+                    preset=no_update if r["preset"] == preset else _keep(r["preset"]),
+                    scale=_keep(r["scale"]), view=_keep(r["view"]), config=_keep(r["config"]), search=_keep(r["search"]),
+                    errors={e: (no_update if r["errors"] == state.KEEP or r["errors"].get(e, "") == shown_now[e]
+                                else r["errors"].get(e, "")) for e in ERROR_IDS},
+                    banner=no_update if banner == (banner_now or "") else banner,
+                    contour=contour, contour_key=contour_key)
 
     # After the contour (LAND_KEY), so it never competes with the landscape for the CPU.
     @callback(app, Output(ids.MASK_IMAGE, "figure"), Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"))

@@ -260,6 +260,27 @@ def test_sync_keeps_the_contour_when_the_controls_are_refused(app, client):
     assert resp[ids.err(ids.GRID)]["children"].startswith("grid: must be in")
 
 
+def test_sync_sends_only_the_outputs_that_change(app, client):
+    """An accepted change sends no error line or banner that is already blank, clears the one shown,
+    and leaves the preset menu alone when it already says what the config is."""
+    values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "9", f"{ids.GRID}.value": "41", "preset.value": None})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    assert state.config_from_json(resp["config-store"]["data"]).weight_seed == 9
+    sent = {k for k in resp if k.startswith("err-") or k in (ids.CONFIG_ERROR, ids.BANNER)}
+    assert sent == set(), sent                                    # nothing was shown, nothing to clear
+    assert resp["preset"]["value"] != values["preset.value"]       # the menu now names the config's preset
+    values["preset.value"] = resp["preset"]["value"]
+
+    values[f"{ids.err(ids.GRID)}.children"] = "grid: must be in [11, 401] in the dashboard"
+    values[f"{ids.BANNER}.children"] = "model: refused"
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    assert resp[ids.err(ids.GRID)]["children"] == ""                # the stale line is cleared
+    assert resp[ids.BANNER]["children"] == ""
+    others = {k for k in resp if k.startswith("err-") and k != ids.err(ids.GRID)}
+    assert others == set(), others
+    assert "preset" not in resp                                   # it already names the config's preset
+
+
 # --- the plane control, the injectivity map --------------------------------------------------------------
 def test_forged_plane_control(app, client):
     values = {f"{cid}.value": v for cid, v in state.controls_from_config(state.BASE).items()
