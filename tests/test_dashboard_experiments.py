@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.config import ConfigError
-from core.phase import PhaseSpec, phase_transition
+from core.phase import PhaseSpec, failure_counts, phase_transition
 from dashboard.pages import expected as exp_page
 from dashboard.pages import phase as phase_page
 from dashboard import ids, jobs
@@ -129,6 +129,13 @@ def test_phase_job_in_chunks_equals_one_batched_run():
     s = phase_page.job_summary(store)
     assert np.allclose(s["p"], ref.p_success) and np.allclose(s["lo"], ref.ci_low)
     assert np.allclose(s["r50_interval"], np.stack([ref.r50_low, ref.r50_high], 1), equal_nan=True)
+    assert s["failures"] == failure_counts(ref.diagnosis)
+    _, _, text = phase_page.job_view(store)
+    assert "unconverged" not in text or "budget" in text
+    store["data"]["labels"] = [[{"recovered": 1, "unconverged": 3}, {"recovered": 4}],   # trials the budget ended
+                               [{"recovered": 4}, {"critical": 2, "unconverged": 2}]]
+    _, _, text = phase_page.job_view(store)
+    assert "unconverged 5" in text and "5 unconverged" in text and "budget, not the landscape" in text
 
 
 def test_phase_drive_starts_advances_and_cancels():

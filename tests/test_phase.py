@@ -13,8 +13,8 @@ from core.cli import run as cli_run
 from core.config import ConfigError, from_preset
 from core.descent import descend
 from core.generators.conv_family import ConvGenerator
-from core.phase import (PhaseRunner, PhaseSpec, fit_logistic, parse_rates,
-                        phase_transition, summarise, wilson_interval)
+from core.phase import (PhaseRunner, PhaseSpec, budget_note, failure_counts, fit_logistic, order_failures,
+                        parse_rates, phase_transition, summarise, wilson_interval)
 from core.problem import build_problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,6 +195,34 @@ def test_cli_phase_writes_the_documented_arrays(tmp_path, capsys):
     assert json.loads(str(f["config"]))["steps"] == 120
     assert cli_run(["phase", "--trials", "-1", "--out", str(out)]) == 2
     assert "--trials" in capsys.readouterr().err
+
+
+def test_failure_counts_match_a_hand_count_in_label_order():
+    """Reference: the labels counted by hand; order of core.diagnosis.LABELS, unknown labels after."""
+    labels = np.array([["recovered", "critical", "unconverged", ""], ["zeta", "critical", "recovered", "diverged"],
+                       ["unconverged", "alpha", "critical", "other_fit"]])
+    got = failure_counts(labels)
+    assert got == {"other_fit": 1, "critical": 3, "unconverged": 2, "diverged": 1, "alpha": 1, "zeta": 1}
+    assert list(got) == ["other_fit", "critical", "unconverged", "diverged", "alpha", "zeta"]
+    assert failure_counts(None) == {} and failure_counts(np.full((2, 3), "recovered")) == {}
+    assert order_failures({"diverged": 2, "critical": 0, "recovered": 9, "": 1}) == {"diverged": 2}
+    assert "2 unconverged" in budget_note(got) and "budget" in budget_note(got)
+    assert budget_note({"critical": 5}) == ""
+
+
+def test_cli_phase_warns_when_the_budget_ended_trials(tmp_path, capsys):
+    """A budget too small to converge: the misses are labelled unconverged, and the CLI says the budget, not
+    the landscape, ended them; reference: the diagnosis written to the file, counted by hand."""
+    out = tmp_path / "b.npz"
+    rc = cli_run(["phase", "--preset", "paper-fig4", "--patterns", "random", "--rates", "1", "--trials", "4",
+                  "--restarts", "1", "--method", "gd", "--steps", "2", "--out", str(out)])
+    assert rc == 0
+    cap = capsys.readouterr()
+    diag = np.load(out)["diagnosis"]
+    n = int((diag == "unconverged").sum())
+    assert n > 0, diag
+    assert f"unconverged {n}" in cap.out and "\nwarning" not in cap.out
+    assert cap.err.startswith("warning: ") and f"{n} unconverged" in cap.err
 
 
 def test_summarise_agrees_with_phase_transition():

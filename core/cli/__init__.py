@@ -108,7 +108,10 @@ def run(argv=None) -> int:
         return _fail(f"{what}; {_REDUCE}")
     except OSError as e:             # reading or writing files (--out is checked first, see core.io.npz_path)
         return _fail(f"cannot read a file ({_first_line(e)}); check --generator and --data")
+    summary, _, warning = summary.partition("\nwarning: ")   # a subcommand's caveat on its own result
     print(f"{args.command}: {summary}; wrote {path} in {time.perf_counter() - t0:.2f} s")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ConfigError
-from ..phase import PhaseSpec, parse_patterns, parse_rates, phase_transition
+from ..phase import PhaseSpec, budget_note, failure_counts, parse_patterns, parse_rates, phase_transition
 from .common import cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
@@ -31,8 +31,12 @@ def run(args):
     cli_check(cfg, "phase", FLAGS, trials=spec.trials, restarts=spec.restarts, rates=len(spec.rates),
               patterns=len(spec.patterns))
     res = phase_transition(spec, threads=None)
-    rows = [f"{p}: r50 {r:.3f}" if np.isfinite(r) else f"{p}: r50 in ({lo:.3f}, {hi:.3f}]"
-            if np.isfinite(hi) else f"{p}: no crossing of 1/2" for p, r, lo, hi in
-            zip(res.patterns, res.r50, res.r50_low, res.r50_high)]
+    rows = []
+    for i, (p, r, lo, hi) in enumerate(zip(res.patterns, res.r50, res.r50_low, res.r50_high)):
+        row = (f"{p}: r50 {r:.3f}" if np.isfinite(r) else f"{p}: r50 in ({lo:.3f}, {hi:.3f}]"
+               if np.isfinite(hi) else f"{p}: no crossing of 1/2")
+        fails = failure_counts(None if res.diagnosis is None else res.diagnosis[i])      # why the misses missed: landscape or budget
+        rows.append(row + (" (failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()) + ")" if fails else ""))
+    note = budget_note(failure_counts(res.diagnosis))
     return res.to_npz_dict(), (f"{len(spec.patterns)} patterns x {len(spec.rates)} rates x {spec.trials} trials "
-                               f"({res.seconds:.1f} s); " + "; ".join(rows))
+                               f"({res.seconds:.1f} s); " + "; ".join(rows) + (f"\nwarning: {note}" if note else ""))

@@ -17,8 +17,8 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
 from core.masks import make_operator, parse_noise
-from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, fit_logistic, parse_patterns, \
-    parse_rates, torch_threads, wilson_interval
+from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, budget_note, crossing_interval, fit_logistic, \
+    order_failures, parse_patterns, parse_rates, torch_threads, wilson_interval
 
 from .. import ids, jobs, state
 from ..figures.experiments import phase_figure
@@ -192,8 +192,8 @@ def job_summary(store: dict) -> dict:
     for row in store["data"]["labels"]:
         for c in row:
             for name, n in (c or {}).items():
-                if name != "recovered":
-                    fails[name] = fails.get(name, 0) + n
+                fails[name] = fails.get(name, 0) + n
+    fails = order_failures(fails)
     return dict(spec=spec, rates=rates, patterns=list(spec.patterns), p=p, lo=lo, hi=hi, done=done, r50=r50,
                 r50_interval=interval, failures=fails)
 
@@ -249,7 +249,9 @@ def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
             f"{store.get('seconds', 0.0):.1f} s · {status} · r50: "
             + ", ".join(r50_text(n, r, iv) for n, r, iv in zip(s["patterns"], s["r50"], s["r50_interval"])))
     if s["failures"]:
-        text += " · failures: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(s["failures"].items()))
+        text += " · failures: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["failures"].items())
+    if budget_note(s["failures"]):
+        text += " · " + budget_note(s["failures"])
     if store.get("message"):
         text += f" · {store['message']}"
     masks, titles = pattern_masks(spec, s["r50"])
