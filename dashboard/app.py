@@ -52,9 +52,9 @@ def first_view():
     from . import logic, state
 
     with _one_thread():
-        cfg = state.BASE
-        fig = logic.landscape_figure(cfg, "log", logic.marks_for(cfg, heights=False), three_d=False)
-    return fig, logic.figure_key(cfg, "log")
+        cfg, scale = state.BASE, state.VIEW_DEFAULTS["scale"]
+        fig = logic.landscape_figure(cfg, scale, logic.marks_for(cfg, heights=False), three_d=False)
+    return fig, logic.figure_key(cfg, scale)
 
 
 @contextlib.contextmanager

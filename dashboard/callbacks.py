@@ -49,6 +49,11 @@ def _keep(x):
     return no_update if isinstance(x, str) and x == state.KEEP else x
 
 
+def _changed(new, now):
+    """``new``, or KEEP where the browser already shows it (same value, same type)."""
+    return state.KEEP if type(new) is type(now) and new == now else new
+
+
 def _cfg(config_json):
     """The config store's JSON, checked (ConfigError names the field and the dashboard's range)."""
     if not config_json:
@@ -165,23 +170,30 @@ def register_callbacks(app) -> None:
                 banner = guard.report(e, "sync")
         # Only what changes is sent: the browser handles each output it gets (about 1 ms apiece).
         shown_now = {e: (errors_now or {}).get(e) or "" for e in ERROR_IDS}
-        return dict(controls={f: _keep(r["controls"].get(f, state.KEEP)) for f in fields},
+        return dict(controls={f: _keep(_changed(r["controls"].get(f, state.KEEP), values.get(f))) for f in fields},
                     preset=no_update if r["preset"] == preset else _keep(r["preset"]),
-                    scale=_keep(r["scale"]), view=_keep(r["view"]), config=_keep(r["config"]), search=_keep(r["search"]),
+                    scale=_keep(_changed(r["scale"], scale)), view=_keep(_changed(r["view"], view)),
+                    config=_keep(r["config"]), search=_keep(_changed(r["search"], search)),
                     errors={e: (no_update if r["errors"] == state.KEEP or r["errors"].get(e, "") == shown_now[e]
                                 else r["errors"].get(e, "")) for e in ERROR_IDS},
                     banner=no_update if banner == (banner_now or "") else banner,
                     contour=contour, contour_key=contour_key)
 
-    # After the contour (LAND_KEY), so it never competes with the landscape for the CPU.
-    @callback(app, Output(ids.MASK_IMAGE, "figure"), Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"))
+    # The follow-ups of a contour start once it is painted (LAND_PAINTED), so that neither their server
+    # work nor their drawing competes with it for the two cores: on a page opened with a fast sync
+    # response the surface's data otherwise arrived first and its ~0.6 s software-WebGL draw held the
+    # first contour back (page open → contour 1.3 s → 2.7 s, measured).
+    app.clientside_callback(ClientsideFunction("dashboard", "painted"), Output(ids.LAND_PAINTED, "data"),
+                            Input(ids.LAND_KEY, "data"))
+
+    @callback(app, Output(ids.MASK_IMAGE, "figure"), Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"))
     def mask_image(_contour_key, config_json):
         return figures.mask_figure(logic.mask_of(_cfg(config_json)))
 
     # ---- view 1: landscape --------------------------------------------------------------------
     # The contour comes first: the default view's is served with the page, a new config's or
     # scale's with the sync response above. The surface follows it (chained on LAND_KEY), so the
-    # 2-D view is not held back by the 3-D one.
+    # 2-D view is not held back by the 3-D one (through LAND_PAINTED, below).
     # A descent only redraws the contour when the contour waited for it (an endpoint / pca plane);
     # otherwise landscape_overlays patches its paths in.
     @callback(
@@ -197,7 +209,7 @@ def register_callbacks(app) -> None:
 
     @callback(
         app, Output(ids.LAND_SURFACE, "figure"), Output(ids.SURF_KEY, "data"),
-        Input(ids.LAND_KEY, "data"),
+        Input(ids.LAND_PAINTED, "data"),
         State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.SURF_KEY, "data"),
         State(ids.CRITICAL, "data"), State(ids.DESCENT, "data"))
     def landscape_surface(_contour_key, config_json, scale, shown, crit, desc):
@@ -224,7 +236,7 @@ def register_callbacks(app) -> None:
 
     @callback(
         app, Output(ids.CRITICAL, "data"), Output(ids.RHO_TEXT, "children"), Output(ids.CRITICAL_TEXT, "children"),
-        Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"),
+        Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"),
         State(ids.DESCENT, "data"))
     def critical(_shown, config_json, crit, desc):
         cfg = _cfg(config_json)
@@ -246,7 +258,7 @@ def register_callbacks(app) -> None:
     # The σ_min map costs n0 + 1 passes per point: computed only while its box is ticked, after the contour.
     @callback(
         app, Output(ids.INJ_GRAPH, "figure"), Output(ids.INJ_TEXT, "children"), Output(ids.INJ_BOX, "style"),
-        Input(ids.INJ_TOGGLE, "value"), Input(ids.LAND_KEY, "data"),
+        Input(ids.INJ_TOGGLE, "value"), Input(ids.LAND_PAINTED, "data"),
         State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.DESCENT, "data"))
     def injectivity(toggle, _shown, config_json, scale, desc):
         if not state.parse_switch("injectivity", toggle):

@@ -58,6 +58,45 @@ def test_page_loads_with_a_clean_console(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+# Records every Plotly.react: [graph id, start, end, whether the graph then holds a surface with data],
+# and when the frame after the contour's first draw ran (__painted).
+_RECORD_REACTS = """
+window.__reacts = [];
+let _P;
+Object.defineProperty(window, 'Plotly', {configurable: true, get() { return _P; }, set(v) {
+  _P = v;
+  const react = v.react;
+  v.react = function (gd, ...a) {
+    const id = gd && gd.parentElement ? gd.parentElement.id : '', t0 = performance.now();
+    // The contour's first draw held back 1.5 s, as a slow machine would: what follows must wait for it.
+    const wait = id === 'land-contour' && window.__painted === undefined ? 1500 : 0;
+    return new Promise(res => setTimeout(res, wait)).then(() => react.call(this, gd, ...a)).then(r => {
+      const surf = (gd._fullData || []).some(t => t.type === 'surface' && t.z && t.z.length > 0);
+      window.__reacts.push([id, t0, performance.now(), surf]);
+      if (id === 'land-contour' && window.__painted === undefined) {   // the frame after its first draw
+        window.__painted = null;
+        requestAnimationFrame(() => requestAnimationFrame(() => { window.__painted = performance.now(); }));
+      }
+      return r;
+    });
+  };
+}});
+"""
+
+
+def test_follow_ups_wait_until_the_first_contour_is_painted(page, url):
+    """The 3-D surface (a long software-WebGL draw) is drawn only after the contour: its data arrives
+    once the contour is painted (LAND_PAINTED), even when the contour's first draw is held back;
+    reference: the order of plotly's own draws."""
+    page.add_init_script(_RECORD_REACTS)
+    _load(page, url)
+    reacts = page.evaluate("window.__reacts")
+    painted = page.evaluate("window.__painted")
+    surface_start = min(t0 for gid, t0, _, surf in reacts if gid == ids.LAND_SURFACE and surf)
+    assert painted is not None and surface_start > painted, (painted, reacts)
+    assert page.evaluate(f"document.querySelector('#{ids.LAND_CONTOUR} .js-plotly-plot').layout.meta") is not None
+
+
 def test_activation_changes_the_surface(page, url):
     _load(page, url, "?grid=51")
     before = browser.graph_meta(page, ids.LAND_SURFACE)["config"]

@@ -279,6 +279,21 @@ def test_sync_sends_only_the_outputs_that_change(app, client):
     others = {k for k in resp if k.startswith("err-") and k != ids.err(ids.GRID)}
     assert others == set(), others
     assert "preset" not in resp                                   # it already names the config's preset
+    controls = {k for k in resp if k in set(ids.FIELD_CONTROLS.values())}
+    assert controls == set(), controls                            # every control already shows its value
+
+
+def test_a_preset_rewrites_only_the_controls_that_differ(app, client):
+    """Reference: the preset's controls (state.controls_from_config) compared with those shown, field by field."""
+    from core.config import from_preset
+
+    values = _sync_values(**{"preset.value": "authors-code"})
+    want = {ids.FIELD_CONTROLS[f] for f, v in state.controls_from_config(from_preset("authors-code")).items()
+            if values[f"{ids.FIELD_CONTROLS[f]}.value"] != v}
+    assert want                                                   # the two presets differ somewhere
+    resp = call(app, client, "..generator-kind.value", values, "preset.value")["response"]
+    assert {k for k in resp if k in set(ids.FIELD_CONTROLS.values())} == want
+    assert "scale" not in resp and "tabs" not in resp             # unchanged, not resent
 
 
 # --- the plane control, the injectivity map --------------------------------------------------------------

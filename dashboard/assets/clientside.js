@@ -270,5 +270,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     solver: function (method) {
       return [!(method === 'adam' || method === 'gd'), method !== 'gauss_newton'];
     },
+    // The contour's key once the browser has painted it: two animation frames after the response
+    // that carried it and the graph's first layout (the figure is committed before the next frame,
+    // painted by the second; on page load the graph mounts only once its code has loaded). The
+    // follow-ups (3-D surface, critical points, mask picture) start from this, so neither their
+    // server work nor the surface's WebGL draw runs before the contour is on the screen.
+    painted: function (key) {
+      return new Promise(function (resolve) {
+        const drawn = function () {   // the graph is mounted and plotly has laid it out (first page load)
+          const g = document.querySelector('#land-contour .js-plotly-plot');
+          if (g && g._fullLayout && g.data && g.data.length) {
+            requestAnimationFrame(function () { requestAnimationFrame(function () { resolve(key); }); });
+          } else {
+            requestAnimationFrame(drawn);
+          }
+        };
+        requestAnimationFrame(drawn);
+      });
+    },
   },
 });
