@@ -192,8 +192,8 @@ def register_callbacks(app) -> None:
 
     # ---- view 1: landscape --------------------------------------------------------------------
     # The contour comes first: the default view's is served with the page, a new config's or
-    # scale's with the sync response above. The surface follows it (chained on LAND_KEY), so the
-    # 2-D view is not held back by the 3-D one (through LAND_PAINTED, below).
+    # scale's with the sync response above. The surface follows it once it is painted (LAND_PAINTED),
+    # so the 2-D view is not held back by the 3-D one.
     # A descent only redraws the contour when the contour waited for it (an endpoint / pca plane);
     # otherwise landscape_overlays patches its paths in.
     @callback(

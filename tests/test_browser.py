@@ -280,6 +280,8 @@ def test_endpoint_plane_waits_for_random_starts_then_draws(page, url):
     page.goto(url + "/?plane=endpoint&grid=41&starts=8&steps=60")
     slow = 150_000     # a busy shared machine: each step took 5–30 s when this test was written
     browser.wait_text(page, ids.PLANE_TEXT, "launch the 8 random starts", timeout=slow)
+    # The contour is a message without traces: the follow-ups still run (LAND_PAINTED) and say they wait.
+    browser.wait_text(page, ids.RHO_TEXT, "follow once the plane is drawn", timeout=30_000)
     page.click(f"#{ids.TABS} >> text=Descent", timeout=slow)
     page.click(f"#{ids.DESC_RANDOM}", timeout=slow)
     browser.wait_text(page, ids.DESC_COUNTS, "8 random starts", timeout=slow)

@@ -277,9 +277,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // server work nor the surface's WebGL draw runs before the contour is on the screen.
     painted: function (key) {
       return new Promise(function (resolve) {
-        const drawn = function () {   // the graph is mounted and plotly has laid it out (first page load)
-          const g = document.querySelector('#land-contour .js-plotly-plot');
-          if (g && g._fullLayout && g.data && g.data.length) {
+        const drawn = function () {   // the graph is mounted and plotly has laid it out (first page load;
+          const g = document.querySelector('#land-contour .js-plotly-plot');   // a message has no traces)
+          if (g && g._fullLayout) {
             requestAnimationFrame(function () { requestAnimationFrame(function () { resolve(key); }); });
           } else {
             requestAnimationFrame(drawn);

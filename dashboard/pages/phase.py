@@ -250,8 +250,9 @@ def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
             + ", ".join(r50_text(n, r, iv) for n, r, iv in zip(s["patterns"], s["r50"], s["r50_interval"])))
     if s["failures"]:
         text += " · failures: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["failures"].items())
-    if budget_note(s["failures"]):
-        text += " · " + budget_note(s["failures"])
+    note = budget_note(s["failures"])
+    if note:
+        text += " · " + note
     if store.get("message"):
         text += f" · {store['message']}"
     masks, titles = pattern_masks(spec, s["r50"])
