@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from .config import CONV, SHIPPED, Config, ConfigError
+from .diagnosis import CONTINUE_ROUNDS
 
 GiB = 1 << 30
 MAX_BYTES = 4 * GiB          # memory a request may use (the machine has 24 GiB and is shared)
@@ -133,7 +134,9 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         # Per row: its target and its 0/1 mask over the full output, plus the solver's state.
         mem += rows * (2 * n_out * b + (2 * 10 * n0 + 40) * b)
         mem += min(rows, 2048) * n_out * GENERIC_ROW_FLOATS * b      # one chunk of activations
-        work = patterns * rates * trials * restarts * T_steps * per_eval * 1.5
+        # A phase trial still converging at the end gets up to CONTINUE_ROUNDS more budgets (core.phase).
+        runs = restarts + (CONTINUE_ROUNDS if request == "phase" else 0)
+        work = patterns * rates * trials * runs * T_steps * per_eval * 1.5
         field = wfield = "trials"
         wfields = ("trials", "restarts", "steps") + (("rates", "patterns") if request == "phase" else ())
     elif request == "expected":

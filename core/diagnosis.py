@@ -264,8 +264,6 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     -------
     (Solve, Diagnosis, refined (S,) bool)
     """
-    from dataclasses import fields
-
     from .problem import Objective
     from .solvers import Solve, solve
 
@@ -302,6 +300,18 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     res = Solve(J_path=None, paths=None, error_path=None, seconds=np.zeros(1), negated=np.zeros(rows.size, bool),
                 method=result.method, **{**fields_, "stop": fields_["stop"].astype(str)})
     d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
+    refined[rows] = True
+    result, diag = _merge_rows(result, diag, rows, res, d2)
+    return result, diag, refined
+
+
+def _merge_rows(result, diag: Diagnosis, rows, res, d2: Diagnosis):
+    """``result`` and ``diag`` with ``rows`` replaced by a solve ``res`` from those rows' end points and
+    its diagnosis ``d2``: the end point, J, stop and slope are the new ones, the iterations and
+    evaluations add up, and no path is kept."""
+    from dataclasses import fields
+
+    from .solvers import Solve
 
     def put(a, b):   # strings as objects while assigning, so no label is cut to the old width
         a = np.array(a, dtype=object if a.dtype.kind == "U" else a.dtype, copy=True)
@@ -310,11 +320,51 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
 
     out = {f.name: getattr(result, f.name) for f in fields(result)}
     for k in ("z", "J", "grad_norm", "stop", "log_slope"):
-        out[k] = put(out[k], getattr(res, k))
+        out[k] = put(np.asarray(out[k]), np.asarray(getattr(res, k)))
     for k in ("iterations", "evaluations"):
-        out[k] = put(out[k], out[k][rows] + getattr(res, k))
+        out[k] = put(np.asarray(out[k]), np.asarray(out[k])[rows] + getattr(res, k))
     for k in ("J_path", "paths", "error_path"):
         out[k] = None
-    dd = {f.name: put(getattr(diag, f.name), getattr(d2, f.name)) for f in fields(diag)}
-    refined[rows] = True
-    return Solve(**out), Diagnosis(**dd), refined
+    dd = {f.name: put(np.asarray(getattr(diag, f.name)), np.asarray(getattr(d2, f.name))) for f in fields(diag)}
+    return Solve(**out), Diagnosis(**dd)
+
+
+CONTINUE_ROUNDS = 3    # extra budgets a start still converging gets (the verdict is then the landscape's)
+
+
+def continue_unconverged(objective, result, diag: Diagnosis, radius: float, settings: dict,
+                         rounds: int | None = None, tol: float = 1e-3, eps: float = 0.15):
+    """Solve the ``unconverged`` rows on from their end points, up to ``rounds`` more budgets.
+
+    A start labelled ``unconverged`` stopped because its budget ran out while J was still falling
+    (or a descent direction exists from its end point): counting it as a failure would be a verdict
+    about the budget, not the landscape. Each round runs ``settings`` (the same solver and
+    number of steps) on the rows still ``unconverged``, from where they stopped, and labels them
+    again; rows that reach any other label leave. Rows still ``unconverged`` after ``rounds``
+    (default :data:`CONTINUE_ROUNDS`) keep that label, and the caller reports them as budget-limited
+    (a fixed-step method that circles a minimum without settling stays there: Adam at a fixed lr).
+
+    Returns
+    -------
+    (Solve, Diagnosis, rounds_run (S,) int)
+        The merged solve (iterations and evaluations summed over the rounds), its diagnosis, and
+        how many extra budgets each row used.
+    """
+    from .solvers import _Subset, solve
+
+    rounds = CONTINUE_ROUNDS if rounds is None else rounds
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or not 0 <= rounds <= 100:
+        raise ValueError(f"rounds: must be an integer in [0, 100], got {rounds!r}")
+    S = np.asarray(result.z).shape[0]
+    ran = np.zeros(S, dtype=np.int64)
+    dt, dev = _dtype_of(objective), _device_of(objective)
+    settings = {**settings, "keep_path": False, "record": False}
+    for _ in range(int(rounds)):
+        rows = np.nonzero(np.asarray(diag.label) == "unconverged")[0]
+        if rows.size == 0:
+            break
+        sub = _Subset(objective, torch.as_tensor(rows, device=dev))
+        res = solve(sub, torch.as_tensor(np.asarray(result.z)[rows], dtype=dt, device=dev), radius=radius, **settings)
+        result, diag = _merge_rows(result, diag, rows, res, diagnose(sub, res, tol=tol, eps=eps, radius=radius))
+        ran[rows] += 1
+    return result, diag, ran

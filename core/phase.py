@@ -6,9 +6,12 @@ draws a fresh z* (and a fresh class for a conditional G, and a fresh mask when t
 ``J(z) = ½‖y − A G(z)‖²`` with the config's solver from up to ``restarts`` random starts; the
 restart with the smallest final J is the estimate ẑ. The trial succeeds when
 ``‖ẑ − z*‖ ≤ tol·‖z*‖``, and every ẑ carries its diagnosis (:mod:`core.diagnosis`), so a failure
-says whether the landscape or the budget was to blame. The success probability per (pattern,
-rate) jumps from 0 to 1 as r grows; :func:`fit_logistic` locates the jump (r50) and
-:func:`crossing_interval` brackets it between two tested rates.
+says whether the landscape or the budget was to blame. A trial whose J was still falling when the
+budget ran out (``unconverged``) is solved on from its end point, up to
+:data:`core.diagnosis.CONTINUE_ROUNDS` more budgets (:func:`core.diagnosis.continue_unconverged`),
+before it is counted; those still unconverged then are reported as the budget's, with a warning.
+The success probability per (pattern, rate) jumps from 0 to 1 as r grows; :func:`fit_logistic`
+locates the jump (r50) and :func:`crossing_interval` brackets it between two tested rates.
 
 How the trials are batched
 --------------------------
@@ -410,7 +413,7 @@ class PhaseRunner:
 
     def run_block(self, pattern: str, rate_index) -> CellBlock:
         """All trials × restarts of ``pattern`` at ``spec.rates[i]`` for i in ``rate_index``, batched."""
-        from .diagnosis import diagnose, refine_in_float64
+        from .diagnosis import continue_unconverged, diagnose, refine_in_float64
         from .problem import Objective
         from .solvers import solve_restarts
         from .descent import RADIUS_FACTOR, solver_settings
@@ -440,6 +443,8 @@ class PhaseRunner:
         run = solve_restarts(obj, starts, radius=radius, **solver_settings(cfg))
         best = run.best
         diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
+        # A trial still converging when the budget ran out gets more of it: its verdict must be the landscape's.
+        best, diag, _ = continue_unconverged(obj, best, diag, radius, solver_settings(cfg), tol=cfg.tol, eps=cfg.eps)
         if self.dtype == torch.float32:     # float32 misses are continued and judged in float64
             best, diag, _ = refine_in_float64(obj, self._evaluator64(), best, diag, radius, solver_settings(cfg),
                                               tol=cfg.tol, eps=cfg.eps)
@@ -531,9 +536,9 @@ class PhaseResult:
                     seconds=np.float64(self.seconds))
 
 
-BUDGET_NOTE = ("{n} unconverged: J was still falling when the budget ran out, so the budget, not the "
-               "landscape, ended those trials; raise the steps (or use Gauss-Newton) before reading "
-               "their rates as failures")
+BUDGET_NOTE = ("{n} unconverged: J was still falling when the budget ran out, {k} more budgets "
+               "included, so the budget, not the landscape, ended those trials; raise the steps (or use "
+               "Gauss-Newton) before reading their rates as failures")
 
 
 def failure_counts(diagnosis) -> dict:
@@ -556,8 +561,10 @@ def order_failures(counts: dict) -> dict:
 
 def budget_note(failures: dict) -> str:
     """The warning a phase result carries when some trials ran out of budget, or "" when none did."""
+    from .diagnosis import CONTINUE_ROUNDS
+
     n = failures.get("unconverged", 0)
-    return BUDGET_NOTE.format(n=n) if n else ""
+    return BUDGET_NOTE.format(n=n, k=CONTINUE_ROUNDS) if n else ""
 
 
 def crossing_interval(rates, k, n) -> tuple[float, float]:

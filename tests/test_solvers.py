@@ -6,7 +6,7 @@ from scipy.optimize import least_squares, minimize
 
 from core import Config, build_problem, from_preset
 from core.descent import descend, random_starts
-from core.diagnosis import diagnose
+from core.diagnosis import continue_unconverged, diagnose
 from core.problem import Objective
 from core.solvers import METHODS, solve
 
@@ -235,3 +235,32 @@ def test_restarts_stop_at_the_first_fit_and_keep_the_lowest_J():
         assert run.restart[t] == want and run.used[t] == (want + 1 if fits else R)
         np.testing.assert_allclose(run.best.z[t], per[want].z[t], atol=1e-12)
     assert (run.used > 1).any()
+
+
+def test_continue_unconverged_equals_a_per_row_continuation():
+    """Five GD steps from far away leave every start unconverged; continue_unconverged solves them on,
+    up to three more budgets. Reference: a per-row loop that runs solve() and diagnose() on one row at
+    a time from its end point, again while it is unconverged (same settings, same radius)."""
+    from core.descent import radius_of, solver_settings
+
+    P = build_problem(from_preset("paper-fig4", dtype="float64"))
+    obj, radius, cfg = P.objective(), radius_of(P), P.cfg
+    settings = {**solver_settings(cfg), "method": "gd", "steps": 5}
+    z0 = torch.as_tensor(random_starts(2, 16, seed=0, scale=3.0))
+    res = solve(obj, z0, radius=radius, keep_path=False, record=False, **settings)
+    diag = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
+    assert (diag.label == "unconverged").all(), diag.label          # the premise
+    got, gdiag, ran = continue_unconverged(obj, res, diag, radius, settings, rounds=3, tol=cfg.tol, eps=cfg.eps)
+    for i in range(16):
+        z, label, its, k = res.z[i:i + 1], "unconverged", int(res.iterations[i]), 0
+        while label == "unconverged" and k < 3:
+            r = solve(obj, torch.tensor(z), radius=radius, keep_path=False, record=False, **settings)
+            z, label, its, k = r.z, str(diagnose(obj, r, tol=cfg.tol, eps=cfg.eps, radius=radius).label[0]), \
+                its + int(r.iterations[0]), k + 1
+        assert ran[i] == k and gdiag.label[i] == label and got.iterations[i] == its
+        np.testing.assert_allclose(got.z[i], z[0], rtol=1e-9, atol=1e-12)
+    assert (gdiag.label == "recovered").sum() > 0 and (ran > 1).any()   # it mattered, over several rounds
+    with pytest.raises(ValueError, match="rounds"):
+        continue_unconverged(obj, res, diag, radius, settings, rounds=-1)
+    with pytest.raises(ValueError, match="rounds"):
+        continue_unconverged(obj, res, diag, radius, settings, rounds=True)
