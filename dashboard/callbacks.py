@@ -328,13 +328,12 @@ def register_callbacks(app) -> None:
     # ---- views behind tabs: only the visible one follows the config ------------------------------
     views = list(ids.VIEW_STORES.items())
 
-    @callback(app, [Output(s, "data") for _, s in views],
-              Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"),
-              [State(s, "data") for _, s in views])
-    def dispatch(config_json, scale, tab, *current):
-        _cfg(config_json)
-        want = {"config": config_json, "scale": state.parse_scale(scale)}
-        return [want if t == tab and cur != want else no_update for (t, _), cur in zip(views, current)]
+    app.clientside_callback(
+        "function(config, scale, tab) { return window.dash_clientside.dashboard.views(config, scale, tab, %s, "
+        "Array.prototype.slice.call(arguments, 3)); }" % str([t for t, _ in views]).replace("'", '"'),
+        [Output(s, "data") for _, s in views],
+        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"),
+        [State(s, "data") for _, s in views])
 
     # ---- view 2: descent; playback is clientside --------------------------------------------------
     @callback(

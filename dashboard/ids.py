@@ -109,6 +109,11 @@ FIELD_CONTROLS = {
 FIELD_MESSAGE = {**FIELD_CONTROLS, "generator": GENERATOR_KIND, "noise": NOISE_KIND, "weight_std": WEIGHT_STD_KIND}
 
 
+def url_slice(prefix: str) -> str:
+    """The store holding the URL's items of the page with ``prefix`` (``phase.`` → ``phase-url-store``)."""
+    return prefix.rstrip(".") + "-url-store"
+
+
 def err(control_id: str) -> str:
     """Id of the message shown next to a control."""
     return f"err-{control_id}"

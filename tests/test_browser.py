@@ -266,6 +266,50 @@ def test_pages_keep_their_settings_in_the_url_and_hide_the_sidebar(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+def test_a_main_control_change_asks_nothing_of_the_pages_or_hidden_views(page, url):
+    """A weight-seed change on the landscape tab: every callback request it causes is recorded (its
+    outputs, from the request body); none may be a page's URL sync or a hidden tab's view (they
+    returned nothing, one round trip each). Then the browser goes back: the page's URL sync must
+    still set its control from the URL it returns to, and the descent tab's view must follow the
+    config once that tab is shown."""
+    _load(page, url)
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if "_dash-update-component" in r.url else None)
+    browser.type_value(page, ids.WEIGHT_SEED, "5")
+    page.wait_for_function("() => location.search.includes('weight_seed=5')")
+    browser.wait_graph(page, ids.LAND_SURFACE, 2)
+    browser.wait_idle(page)
+    page.wait_for_timeout(300)
+    assert any(ids.LAND_CONTOUR in b for b in sent)                   # the premise: requests were recorded
+    pages = [ids.PHASE_GENERATOR, ids.EXPECTED_PRESET, ids.INPAINT_GENERATOR, *ids.VIEW_STORES.values()]
+    assert [p for p in pages if any(p + "." in b for b in sent)] == []
+    # a page's keys arriving with a URL (history) still reach its controls
+    page.goto(url + "/?view=phase&phase.trials=9")
+    page.wait_for_function("() => { const e = document.getElementById('phase-trials'); return e && e.value === '9'; }")
+    browser.type_value(page, ids.PHASE_TRIALS, "11")
+    page.wait_for_function("() => location.search.includes('phase.trials=11')")
+    page.go_back()
+    page.wait_for_function("() => location.search.includes('phase.trials=9')")
+    page.wait_for_function("() => { const e = document.getElementById('phase-trials'); return e && e.value === '9'; }")
+    # the descent tab's view follows the config once shown
+    page.click(f"#{ids.TABS} .tab:has-text('Descent')")
+    browser.wait_graph(page, ids.DESC_CONTOUR, 2)
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_url_slice_is_cut_in_the_browser_as_on_the_server(page, url):
+    """Reference: dashboard.pages.url.url_slice (Python) on the same search strings as urlSlice (JS)."""
+    from dashboard.pages.url import url_slice
+
+    _load(page, url, "?grid=51")
+    searches = ["", "?", "?phase.trials=7", "?grid=51&phase.trials=7&expected.grid=31&phase.rates=0.1%2C0.5",
+                "?phase%2Etrials=3&phasex=1&phase=2", "?a=1&phase.note=a+b&phase.x", "?phase.+=1&+phase.y=2"]
+    got = page.evaluate("""(ss) => ss.map(s => window.dash_clientside.dashboard.urlSlice(s, '\\u0000', 'phase.'))""",
+                        searches)
+    assert got == [url_slice(q, "phase.") for q in searches]
+    assert got[3] == "phase.trials=7&phase.rates=0.1%2C0.5" and got[4] == "phase%2Etrials=3"
+
+
 def test_figure_png_downloads_the_visible_graph(page, url):
     _load(page, url, "?grid=51")
     with page.expect_download() as d:

@@ -259,6 +259,26 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
 
     // ---- what is shown ----
+    // A page's items of the URL (``prefix.key=value``, in order), or no_update when they did not
+    // change: the page's server-side URL sync (pages/url.py) runs only when its own keys changed.
+    urlSlice: function (search, now, prefix) {
+      const own = (search || '').replace(/^\?/, '').split('&').filter(function (kv) {
+        let k = kv.split('=')[0];
+        try { k = decodeURIComponent(k.replace(/\+/g, ' ')); } catch (e) { /* keep it raw */ }
+        return k.indexOf(prefix) === 0;
+      }).join('&');
+      return own === (now || '') ? window.dash_clientside.no_update : own;
+    },
+    // The {config, scale} of the view behind the tab shown (the others keep theirs): a control change
+    // computes only the visible view, and a tab computes once per config. The views check both.
+    views: function (config, scale, tab, tabs, current) {
+      const nu = window.dash_clientside.no_update;
+      return tabs.map(function (t, k) {
+        const cur = current[k];
+        if (!config || t !== tab || (cur && cur.config === config && cur.scale === scale)) { return nu; }
+        return {config: config, scale: scale};
+      });
+    },
     sidebar: function (tab, own) {
       return own.indexOf(tab) >= 0 ? {display: 'none'} : {};
     },

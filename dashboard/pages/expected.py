@@ -25,8 +25,9 @@ from .. import ids, state
 from ..figures import message_figure
 from ..figures.experiments import expected_figure, ray_figure, ray_histogram_figure
 from ..guard import callback
-from .url import register_url_sync
+from .url import register_url_sync, slice_store
 
+URL_PREFIX = "expected."    # this page's keys in the URL (pages/url.py)
 PRESET, WIDTH, GRID, MC = ids.EXPECTED_PRESET, ids.EXPECTED_WIDTH, ids.EXPECTED_GRID, ids.EXPECTED_MC
 HEATMAPS, RAY, STATUS, ERROR = ids.EXPECTED_HEATMAPS, ids.EXPECTED_RAY, ids.EXPECTED_STATUS, ids.EXPECTED_ERROR
 HIST, K_CONTROL = ids.EXPECTED_HIST, ids.EXPECTED_K
@@ -148,6 +149,7 @@ def view(d: dict) -> tuple:
 
 def layout():
     return html.Div(children=[
+        slice_store(URL_PREFIX),
         html.Div(className="toolbar", children=[
             html.Label("net"),
             dcc.Dropdown(id=PRESET, options=list(PRESETS), value=DEFAULTS["preset"], clearable=False, searchable=False,
@@ -175,7 +177,7 @@ def layout():
 
 
 def register_callbacks(app) -> None:
-    register_url_sync(app, "expected.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
+    register_url_sync(app, URL_PREFIX, {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
 
     @callback(app, Output(HEATMAPS, "figure"), Output(RAY, "figure"), Output(STATUS, "children"),
               Output(ERROR, "children"), Output(HIST, "figure"),

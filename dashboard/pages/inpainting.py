@@ -19,13 +19,14 @@ from core.config import METHODS, SHIPPED
 from .. import ids, state
 from ..figures import trained as tf
 from ..guard import callback
-from .url import register_url_sync
+from .url import register_url_sync, slice_store
 
 MASKS = ("random", "top", "bottom", "left", "right", "border", "center", "strip", "gaussian")
 GENERATORS = SHIPPED
 SOURCES = ("generated", "real")
 RESTARTS = 4
 STEPS = (1, 2000)
+URL_PREFIX = "inpaint."    # this page's keys in the URL (pages/url.py)
 DEFAULTS = dict(generator="mnist", source="generated", label=3, seed="0", mask="random", rate="0.5",
                 method="lbfgs", lr="0.1", damping="1.0", negate=[], steps="500")
 CONTROLS = {"generator": ids.INPAINT_GENERATOR, "source": ids.INPAINT_SOURCE, "label": ids.INPAINT_LABEL,
@@ -98,6 +99,7 @@ def layout():
     radio = dict(inline=True, className="radio")
     d = DEFAULTS
     return html.Div(className="page", children=[
+        slice_store(URL_PREFIX),
         html.Div(className="toolbar", children=[
             dcc.Dropdown(id=ids.INPAINT_GENERATOR, options=[{"label": g, "value": g} for g in GENERATORS],
                          value=d["generator"], clearable=False, searchable=False, style={"width": "130px"}),
@@ -145,7 +147,7 @@ def layout():
 
 
 def register_callbacks(app) -> None:
-    register_url_sync(app, "inpaint.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
+    register_url_sync(app, URL_PREFIX, {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
 
     @callback(app, Output(ids.INPAINT_LABEL, "value"), Output(ids.INPAINT_SEED, "value"),
               Input(ids.INPAINT_DRAW, "n_clicks"), prevent_initial_call=True)

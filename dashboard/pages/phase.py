@@ -23,7 +23,7 @@ from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, budget_note, cros
 from .. import ids, jobs, state
 from ..figures.experiments import phase_figure
 from ..guard import callback
-from .url import register_url_sync
+from .url import register_url_sync, slice_store
 
 NETS = ("paper-fig4", "authors-code", *SHIPPED)
 # Two ready-made experiments (measured on this 2-core machine, one torch thread):
@@ -42,6 +42,7 @@ EXAMPLES = {
         net="mnist", channels="", noise="quantize:8", tol="0.05", method="lbfgs", steps="300",
         patterns=["random", "top", "border"], rates="0.03,0.1,0.2,0.35,0.5", trials="8", restarts="2"),
 }
+URL_PREFIX = "phase."    # this page's keys in the URL (pages/url.py)
 DEFAULTS = dict(next(iter(EXAMPLES.values())))
 CONTROLS = {"net": ids.PHASE_GENERATOR, "channels": ids.PHASE_CHANNELS, "noise": ids.PHASE_NOISE,
             "tol": ids.PHASE_TOL, "method": ids.PHASE_METHOD, "steps": ids.PHASE_STEPS,
@@ -276,6 +277,7 @@ def _text(cid, value, placeholder=""):
 def layout():
     d = DEFAULTS
     return html.Div(className="row", children=[
+        slice_store(URL_PREFIX),
         html.Div(className="col", style={"flex": "0 0 270px"}, children=[
             _field("example", dcc.Dropdown(id=ids.PHASE_EXAMPLE, options=list(EXAMPLES), value=None,
                                            placeholder="fill the controls with an example…", clearable=True,
@@ -315,7 +317,7 @@ def layout():
 
 
 def register_callbacks(app) -> None:
-    register_url_sync(app, "phase.", {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
+    register_url_sync(app, URL_PREFIX, {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
     controls = [State(cid, "value") for cid in CONTROLS.values()]
 
     @callback(app, [Output(cid, "value", allow_duplicate=True) for cid in CONTROLS.values()],

@@ -1,16 +1,30 @@
 """A page's controls in the URL: ``?…&phase.rates=0.02:0.6:8`` reproduces the page as it was.
 
-Each page registers one callback with :func:`register_url_sync`: when the URL changes (a link is
-opened) it sets the page's controls from the page's own keys; when a control changes it writes
-them back into the URL, next to the main view's keys (which :func:`dashboard.state.query_from_state`
-keeps in the same way). Values from a link are text and are validated by the page like typed ones.
+Each page registers its URL sync with :func:`register_url_sync`: when the page's own keys in the URL
+change (a link is opened, the browser goes back) it sets the page's controls from them; when a
+control changes it writes them back into the URL, next to the main view's keys (which
+:func:`dashboard.state.query_from_state` keeps in the same way). Values from a link are text and are
+validated by the page like typed ones.
+
+The main view rewrites the URL on every control change. A clientside callback (``urlSlice`` in
+``assets/clientside.js``) compares the page's slice of the URL (its own items, as they stand) with
+the slice its controls agree with (a store), and the server hears of a URL change only when they
+differ: three pages each sent a round trip after every main-view change, for nothing, before.
 """
 from __future__ import annotations
 
-from dash import Input, Output, ctx, no_update
+import json
+from urllib.parse import unquote_plus
+
+from dash import Input, Output, State, ctx, dcc, no_update
 
 from .. import ids, state
 from ..guard import callback
+
+
+def slice_store(prefix: str) -> dcc.Store:
+    """The store of the page's slice of the URL (in the page's layout)."""
+    return dcc.Store(id=ids.url_slice(prefix), data="")
 
 
 def _typed(text, default):
@@ -25,19 +39,39 @@ def _typed(text, default):
     return text
 
 
+def url_slice(search: str | None, prefix: str) -> str:
+    """The page's items of ``search`` as they stand (``phase.a=1&phase.b=2``, in order), exactly as
+    ``urlSlice`` in ``assets/clientside.js`` cuts them from ``location.search``."""
+    items = [kv for kv in (search or "").lstrip("?").split("&") if unquote_plus(kv.split("=")[0]).startswith(prefix)]
+    return "&".join(items)
+
+
 def register_url_sync(app, prefix: str, controls: dict) -> None:
-    """One callback: URL ↔ the controls ``{name: (component id, default value)}`` under ``prefix``."""
+    """URL ↔ the controls ``{name: (component id, default value)}`` under ``prefix``.
+
+    The slice store holds the page's slice of the URL that the controls agree with: the server
+    writes it with every URL it writes, and the browser sets it, which sends it to the server, only
+    when the URL's slice differs from it (a link, the browser's back and forward).
+    """
     names = list(controls)
     defaults = {n: controls[n][1] for n in names}
+    store = ids.url_slice(prefix)
+    app.clientside_callback(
+        "function(search, now) { return window.dash_clientside.dashboard.urlSlice(search, now, %s); }"
+        % json.dumps(prefix), Output(store, "data"), Input(ids.URL, "search"), State(store, "data"))
 
+    # No initial call: the store starts empty, and a URL that holds the page's keys fills it on load.
     @callback(app, [Output(controls[n][0], "value", allow_duplicate=True) for n in names]
-              + [Output(ids.URL, "search", allow_duplicate=True)],
-              Input(ids.URL, "search"), [Input(controls[n][0], "value") for n in names],
-              prevent_initial_call="initial_duplicate")
-    def _url_sync(search, *values):
-        if ctx.triggered_id in (None, ids.URL):
+              + [Output(ids.URL, "search", allow_duplicate=True), Output(store, "data", allow_duplicate=True)],
+              Input(store, "data"), [Input(controls[n][0], "value") for n in names], State(ids.URL, "search"),
+              prevent_initial_call=True)
+    def _url_sync(_slice, *values_and_search):
+        *values, search = values_and_search
+        if ctx.triggered_id in (None, store):
             got = state.page_values(search, prefix, defaults)
             new = [_typed(got[n], defaults[n]) if not isinstance(defaults[n], list) else got[n] for n in names]
-            return [x if x != v else no_update for x, v in zip(new, values)] + [no_update]
+            return [x if x != v else no_update for x, v in zip(new, values)] + [no_update, no_update]
         q = state.page_search(search, prefix, dict(zip(names, values)), defaults)
-        return [no_update] * len(names) + [q if q != (search or "") else no_update]
+        if q == (search or ""):
+            return [no_update] * (len(names) + 2)
+        return [no_update] * len(names) + [q, url_slice(q, prefix)]
