@@ -310,6 +310,27 @@ def test_url_slice_is_cut_in_the_browser_as_on_the_server(page, url):
     assert got[3] == "phase.trials=7&phase.rates=0.1%2C0.5" and got[4] == "phase%2Etrials=3"
 
 
+def test_the_regenerator_shim_steps_dashs_generator_as_a_native_generator_does(page, url):
+    """Dash's one compiled generator (yield a promise, then set a flag), run by the page's
+    regeneratorRuntime, against the same generator written natively (function*): the same
+    {value, done} at every step, the flag set at the same step, and the page has no polyfill."""
+    _load(page, url, "?grid=51")
+    steps = page.evaluate("""() => {
+        const run = (it, o) => { const out = [];
+            for (let k = 0; k < 4; k++) { const s = it.next(k); out.push([s.value === undefined ? null : s.value, s.done, o.isReady]); }
+            return out; };
+        const o1 = {isReady: false}, r1 = x => 'yielded ' + x;
+        const compiled = regeneratorRuntime.mark(function t() { return regeneratorRuntime.wrap(function (t) {
+            for (;;) switch (t.prev = t.next) { case 0: return t.next = 2, r1(!0); case 2: o1.isReady = !0;
+                                                case 3: case "end": return t.stop(); } }, t); });
+        const o2 = {isReady: false}, r2 = x => 'yielded ' + x;
+        const native = function* () { yield r2(true); o2.isReady = true; };
+        return [run(compiled(), o1), run(native(), o2), document.querySelectorAll('script[src*="polyfill"]').length];
+    }""")
+    assert steps[0] == steps[1] and steps[2] == 0
+    assert steps[0][0] == ["yielded true", False, False] and steps[0][1] == [None, True, True]
+
+
 def test_figure_png_downloads_the_visible_graph(page, url):
     _load(page, url, "?grid=51")
     with page.expect_download() as d:
