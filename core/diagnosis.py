@@ -250,7 +250,7 @@ def _no_descent(objective, z, rows, J0, lv, scale, seed) -> np.ndarray:
 
 
 def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: float, settings: dict,
-                      tol: float = 1e-3, eps: float = 0.15):
+                      tol: float = 1e-3, eps: float = 0.15, rounds: int | None = 0):
     """Continue the float32 misses in float64 from their end points, and judge them there.
 
     float32 resolves J only to about 1e-9 of ½‖y‖², so in a flat direction a float32 end point can
@@ -258,7 +258,9 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     ``recovered`` and not ``diverged`` is solved again with ``settings`` on ``objective``'s float64
     twin (same targets, masks, classes, z*; ``evaluator64`` computes in float64) and re-diagnosed.
     Rows that stopped because the budget ran out keep their end point (more iterations would change
-    the budget, not the precision) and are only judged again there, in float64.
+    the budget, not the precision) and are only judged again there, in float64. Rows then labelled
+    ``unconverged`` in float64 get up to ``rounds`` more budgets there (:func:`continue_unconverged`;
+    None: :data:`CONTINUE_ROUNDS`; 0, the default: none).
 
     Returns
     -------
@@ -300,6 +302,8 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     res = Solve(J_path=None, paths=None, error_path=None, seconds=np.zeros(1), negated=np.zeros(rows.size, bool),
                 method=result.method, **{**fields_, "stop": fields_["stop"].astype(str)})
     d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
+    if rounds is None or rounds > 0:
+        res, d2, _ = continue_unconverged(twin, res, d2, radius, settings, rounds=rounds, tol=tol, eps=eps)
     refined[rows] = True
     result, diag = _merge_rows(result, diag, rows, res, d2)
     return result, diag, refined

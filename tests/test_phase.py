@@ -211,11 +211,12 @@ def test_failure_counts_match_a_hand_count_in_label_order():
 
 
 def test_cli_phase_warns_when_the_budget_ended_trials(tmp_path, capsys):
-    """A budget too small to converge: the misses are labelled unconverged, and the CLI says the budget, not
-    the landscape, ended them; reference: the diagnosis written to the file, counted by hand."""
+    """A budget too small to converge (one GD step, and three more after it; float64, so no float64 pass
+    follows): the misses are labelled unconverged, and the CLI says the budget, not the landscape, ended
+    them; reference: the diagnosis written to the file, counted by hand."""
     out = tmp_path / "b.npz"
     rc = cli_run(["phase", "--preset", "paper-fig4", "--patterns", "random", "--rates", "1", "--trials", "4",
-                  "--restarts", "1", "--method", "gd", "--steps", "1", "--out", str(out)])
+                  "--restarts", "1", "--method", "gd", "--steps", "1", "--dtype", "float64", "--out", str(out)])
     assert rc == 0
     cap = capsys.readouterr()
     diag = np.load(out)["diagnosis"]

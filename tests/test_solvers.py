@@ -6,7 +6,7 @@ from scipy.optimize import least_squares, minimize
 
 from core import Config, build_problem, from_preset
 from core.descent import descend, random_starts
-from core.diagnosis import continue_unconverged, diagnose
+from core.diagnosis import continue_unconverged, diagnose, refine_in_float64
 from core.problem import Objective
 from core.solvers import METHODS, solve
 
@@ -264,3 +264,29 @@ def test_continue_unconverged_equals_a_per_row_continuation():
         continue_unconverged(obj, res, diag, radius, settings, rounds=-1)
     with pytest.raises(ValueError, match="rounds"):
         continue_unconverged(obj, res, diag, radius, settings, rounds=True)
+
+
+def test_refine_in_float64_continues_rows_still_converging_there_when_asked():
+    """Five float32 GD steps: the rows stop on their budget, so float64 only judges them again where
+    they are (unconverged). With rounds, those rows get more float64 budgets. Reference:
+    continue_unconverged run on the rounds=0 result, on a float64 objective built by hand with the
+    same evaluator, scale, floor and z*."""
+    from core.descent import radius_of, solver_settings
+
+    P = build_problem(from_preset("paper-fig4", dtype="float32"))
+    ev64 = build_problem(from_preset("paper-fig4", dtype="float64")).evaluator
+    obj, radius, cfg = P.objective(), radius_of(P), P.cfg
+    settings = {**solver_settings(cfg), "method": "gd", "steps": 5}
+    res = solve(obj, torch.as_tensor(random_starts(2, 12, seed=0, scale=3.0), dtype=torch.float32),
+                radius=radius, keep_path=False, record=False, **settings)
+    diag = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
+    r0, d0, _ = refine_in_float64(obj, ev64, res, diag, radius, settings, tol=cfg.tol, eps=cfg.eps)
+    un = d0.label == "unconverged"
+    assert un.sum() >= 8 and np.array_equal(r0.iterations, res.iterations)   # the premise: judged only
+    r3, d3, _ = refine_in_float64(obj, ev64, res, diag, radius, settings, tol=cfg.tol, eps=cfg.eps, rounds=3)
+    assert np.all(r3.iterations[un] > r0.iterations[un]) and (d3.label[un] == "recovered").any()
+    assert np.array_equal(r3.z[~un], r0.z[~un]) and np.array_equal(d3.label[~un], d0.label[~un])
+    twin = Objective(ev64, obj.n0, scale=obj.scale, floor=obj.floor, z_star=obj.z_star.double())
+    ref, dref, _ = continue_unconverged(twin, r0, d0, radius, settings, rounds=3, tol=cfg.tol, eps=cfg.eps)
+    assert np.array_equal(d3.label, dref.label) and np.array_equal(r3.iterations, ref.iterations)
+    np.testing.assert_allclose(r3.z, ref.z, rtol=1e-9, atol=1e-12)
