@@ -97,6 +97,21 @@ def test_follow_ups_wait_until_the_first_contour_is_painted(page, url):
     assert page.evaluate(f"document.querySelector('#{ids.LAND_CONTOUR} .js-plotly-plot').layout.meta") is not None
 
 
+def test_follow_ups_start_where_no_animation_frame_comes(page, url):
+    """A page that never gets an animation frame (a tab in the background, a headless page on virtual
+    time): requestAnimationFrame does nothing. The contour is served with the page; the mask picture,
+    the surface and the critical points must still follow (they waited forever when LAND_PAINTED
+    relied on frames alone). Polled by timers, as the page's frames never come."""
+    page.add_init_script("window.requestAnimationFrame = function () { return 0; };")
+    page.goto(url + "/")
+    drawn = "([id, n]) => { const g = document.querySelector('#' + id + ' .js-plotly-plot'); " \
+            "return Boolean(g && g.data && g.data.length >= n && g._fullLayout); }"
+    for graph, n in ((ids.LAND_CONTOUR, 2), (ids.MASK_IMAGE, 1), (ids.LAND_SURFACE, 2)):
+        page.wait_for_function(drawn, arg=[graph, n], timeout=60_000, polling=100)
+    page.wait_for_function("(id) => /1 minimum/.test(document.getElementById(id).innerText)",
+                           arg=ids.CRITICAL_TEXT, timeout=60_000, polling=100)
+
+
 def test_activation_changes_the_surface(page, url):
     _load(page, url, "?grid=51")
     before = browser.graph_meta(page, ids.LAND_SURFACE)["config"]

@@ -294,18 +294,30 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // that carried it and the graph's first layout (the figure is committed before the next frame,
     // painted by the second; on page load the graph mounts only once its code has loaded). The
     // follow-ups (3-D surface, critical points, mask picture) start from this, so neither their
-    // server work nor the surface's WebGL draw runs before the contour is on the screen.
+    // server work nor the surface's WebGL draw runs before the contour is on the screen. Where no
+    // frame comes (a tab in the background, a headless page on virtual time) a timer checks the
+    // layout instead and stands in for the two frames, so the follow-ups still start.
     painted: function (key) {
       return new Promise(function (resolve) {
-        const drawn = function () {   // the graph is mounted and plotly has laid it out (first page load;
-          const g = document.querySelector('#land-contour .js-plotly-plot');   // a message has no traces)
-          if (g && g._fullLayout) {
-            requestAnimationFrame(function () { requestAnimationFrame(function () { resolve(key); }); });
-          } else {
-            requestAnimationFrame(drawn);
-          }
+        let stage = 0;                 // 0: waiting for the graph's layout, 1: for the paint, 2: done
+        let timer = null;
+        const finish = function () {
+          if (stage < 2) { stage = 2; clearInterval(timer); resolve(key); }
         };
-        requestAnimationFrame(drawn);
+        const laidOut = function () {  // mounted and laid out by plotly (a message figure has no traces)
+          const g = document.querySelector('#land-contour .js-plotly-plot');
+          return Boolean(g && g._fullLayout);
+        };
+        const go = function () {
+          stage = 1;
+          requestAnimationFrame(function () { requestAnimationFrame(finish); });
+          setTimeout(finish, 250);
+        };
+        const onFrame = function () {
+          if (stage === 0) { if (laidOut()) { go(); } else { requestAnimationFrame(onFrame); } }
+        };
+        timer = setInterval(function () { if (stage === 0 && laidOut()) { go(); } }, 100);
+        requestAnimationFrame(onFrame);
       });
     },
   },
