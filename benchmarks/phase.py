@@ -1,12 +1,14 @@
-"""Phase-transition speed: prints a table; run ``python benchmarks/phase.py``.
+"""Phase-transition speed, idle and with one busy process: prints a table; ``python benchmarks/phase.py``.
 
 The example of the issue: ``paper-fig4``, patterns random, top, left, border, rates 0.05:1:12,
-50 trials, 4 restarts (9,600 descents of up to 500 Adam steps). Each row is one full run of
-:func:`core.phase.phase_transition` with a torch thread count and engine formulation. Columns:
-wall time; point-steps actually taken (restarts stop early, see core/phase.py); point-steps/s;
-the FLOP the engine performs per point-step (forward + backward ≈ 2 × forward) and the resulting
-GFLOP/s as a fraction of this machine's float32 matmul rate measured in the same run. The last
-line times the CLI command itself, in a fresh process (imports included). Target: ≤ 60 s.
+50 trials, 4 restarts (9,600 descents with the default solver, up to its steps each; a trial still
+converging at the end gets up to 3 more budgets). Each row is one torch thread count and engine
+formulation; each is run idle and beside one busy-looping process (:class:`benchmarks.common.Busy`).
+Columns per load: wall seconds, point-steps/s (the solver iterations actually taken, summed over
+every descent, per second) and the GFLOP/s that makes at the engine's FLOP per point-step (forward +
+backward ≈ 2 × forward), as a fraction of this machine's float32 matmul rate measured in the same
+run. The last lines time the CLI command itself, in a fresh process (imports included), idle and
+busy. Target: ≤ 60 s. ``--quick``: 5 trials, one thread, col2im, no CLI (a smoke run).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ sys.path.insert(0, ROOT)
 
 from core.config import from_preset  # noqa: E402
 from core.phase import PhaseRunner, PhaseSpec, parse_rates, phase_transition  # noqa: E402
-from benchmarks.common import matmul_gflops  # noqa: E402
+from benchmarks.common import columns, matmul_gflops  # noqa: E402
 
 CLI = ["-m", "core", "phase", "--preset", "paper-fig4", "--patterns", "random,top,left,border",
        "--rates", "0.05:1:12", "--trials", "50"]
@@ -33,47 +35,63 @@ CLI = ["-m", "core", "phase", "--preset", "paper-fig4", "--patterns", "random,to
 
 
 
-def main():
+def run_row(spec, threads: int, strategy: str, flop: int, peak: float) -> dict:
+    t = time.perf_counter()
+    res = phase_transition(spec, strategy=strategy, threads=threads)
+    dt = time.perf_counter() - t
+    steps = float(res.mean_steps.mean()) * spec.n_points
+    return dict(seconds=dt, rate=steps / dt, frac=steps * flop / dt / 1e9 / peak, steps=res.mean_steps.mean(),
+                p=" ".join(f"{p}={x:.2f}" for p, x in zip(res.patterns, res.p_success[:, 0])))
+
+
+def cli_seconds() -> tuple[float, int, dict]:
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, *CLI, "--out", os.path.join(d, "f.npz")], cwd=ROOT,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+        dt = time.perf_counter() - t
+        f = np.load(os.path.join(d, "f.npz")) if out.returncode == 0 else None
+        return dt, out.returncode, ({} if f is None else
+                                    {str(k): round(float(v), 3) for k, v in zip(f["patterns"], f["r50"])})
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2", help="torch thread counts to try")
     ap.add_argument("--strategies", default="col2im,dense")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--no-cli", action="store_true", help="skip timing the CLI command")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 5 trials, 1 thread, col2im, no CLI")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.threads, args.strategies, args.trials, args.no_cli = "1", "col2im", 5, True
     spec = PhaseSpec(config=from_preset("paper-fig4", z_star=()), patterns=("random", "top", "left", "border"),
                      rates=parse_rates("0.05:1:12"), trials=args.trials, restarts=4)
     default_threads = torch.get_num_threads()
-    print(f"torch {torch.__version__}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()[0]
+    print(f"torch {torch.__version__}; {os.cpu_count()} cores; load average {load:.1f} before the idle column")
     print(f"spec: {len(spec.patterns)} patterns × {len(spec.rates)} rates × {spec.trials} trials × "
-          f"{spec.restarts} restarts = {spec.n_points} descents, ≤ {spec.config.steps} Adam steps each\n")
-    hdr = f"{'threads':>8}{'engine':>8}{'seconds':>9}{'point-steps':>13}{'pt-steps/s':>12}" \
-          f"{'FLOP/pt-step':>14}{'GFLOP/s':>9}{'of matmul':>11}{'mean steps':>12}  p(r = 0.05) per pattern"
+          f"{spec.restarts} restarts = {spec.n_points} descents, ≤ {spec.config.steps} {spec.config.method} "
+          f"steps each (+ up to 3 more budgets for a trial still converging)\n")
+    hdr = (f"{'threads':>8}{'engine':>8}{'FLOP/pt-step':>14} | {'idle s':>7}{'pt-steps/s':>12}{'of matmul':>10} | "
+           f"{'busy s':>7}{'pt-steps/s':>12}{'of matmul':>10} | {'mean steps':>10}  p(r = 0.05) per pattern")
     print(hdr)
     print("-" * len(hdr))
     for th in (int(x) for x in args.threads.split(",")):
         torch.set_num_threads(th)
         peak = matmul_gflops()
         for strategy in args.strategies.split(","):
-            runner = PhaseRunner(spec, strategy=strategy)
-            flop = 2 * 2 * runner.engine.macs_per_point  # forward + backward
-            t = time.perf_counter()
-            res = phase_transition(spec, strategy=strategy, threads=th)
-            dt = time.perf_counter() - t
-            steps = float(res.mean_steps.mean()) * spec.n_points
-            gf = steps * flop / dt / 1e9
-            print(f"{th:>8}{strategy:>8}{dt:>9.1f}{steps:>13,.0f}{steps / dt:>12,.0f}{flop:>14,}{gf:>9.1f}"
-                  f"{gf / peak:>10.1%}{res.mean_steps.mean():>12.0f}  "
-                  + " ".join(f"{p}={x:.2f}" for p, x in zip(res.patterns, res.p_success[:, 0])))
+            flop = 2 * 2 * PhaseRunner(spec, strategy=strategy).evaluator.macs_per_point  # forward + backward
+            r = columns(lambda: run_row(spec, th, strategy, flop, peak))
+            i, b = r["idle"], r["1 busy"]
+            print(f"{th:>8}{strategy:>8}{flop:>14,} | {i['seconds']:>7.1f}{i['rate']:>12,.0f}{i['frac']:>10.1%} | "
+                  f"{b['seconds']:>7.1f}{b['rate']:>12,.0f}{b['frac']:>10.1%} | {i['steps']:>10.0f}  {i['p']}")
     torch.set_num_threads(default_threads)
     if not args.no_cli:
-        with tempfile.TemporaryDirectory() as d:
-            t = time.perf_counter()
-            out = subprocess.run([sys.executable, *CLI, "--out", os.path.join(d, "f.npz")], cwd=ROOT,
-                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
-            dt = time.perf_counter() - t
-            f = np.load(os.path.join(d, "f.npz"))
-            print(f"\nCLI `python {' '.join(CLI)} --out f.npz` (--threads 1, the default): {dt:.1f} s wall, rc {out.returncode}; "
-                  f"r50 = {dict(zip(f['patterns'], np.round(f['r50'], 3)))}")
+        r = columns(cli_seconds)
+        print(f"\nCLI `python {' '.join(CLI)} --out f.npz` (--threads 1, the default): "
+              f"{r['idle'][0]:.1f} s idle, {r['1 busy'][0]:.1f} s beside a busy process (rc {r['idle'][1]}, "
+              f"{r['1 busy'][1]}); r50 = {r['idle'][2]}")
 
 
 if __name__ == "__main__":

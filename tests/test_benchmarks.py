@@ -32,6 +32,14 @@ def test_landscape_benchmark_prints_idle_and_busy_columns_with_targets():
     assert "outcomes {'recovered'" in out
 
 
+def test_phase_benchmark_prints_idle_and_busy_columns():
+    out = _run(["benchmarks/phase.py", "--quick"], timeout=600)
+    header = next(line for line in out.splitlines() if "idle s" in line)
+    assert "busy s" in header and "pt-steps/s" in header
+    row = next(line for line in out.splitlines() if line.split()[:2] == ["1", "col2im"])
+    assert "random=" in row and "border=" in row
+
+
 @pytest.mark.skipif(not os.path.exists(browser.CHROMIUM), reason=f"no Chromium at {browser.CHROMIUM}")
 def test_dashboard_benchmark_prints_every_row():
     pytest.importorskip("playwright.sync_api")
