@@ -18,6 +18,8 @@ from urllib.parse import unquote_plus
 
 from dash import Input, Output, State, ctx, dcc, no_update
 
+from core import ConfigError
+
 from .. import ids, state
 from ..guard import callback
 
@@ -37,6 +39,27 @@ def _typed(text, default):
         except (TypeError, ValueError):
             return text
     return text
+
+
+def _check_value(control_id: str, value, default):
+    """A control's value as the browser sent it, of its default's kind (text, a number, a list of
+    texts; an emptied text field, None, is ""), or ConfigError naming the control: a forged value is
+    never written into the URL."""
+    if value is None and isinstance(default, str):
+        return ""
+    if isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        kind = "a list of texts"
+    elif isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        kind = "a number"
+    else:
+        ok, kind = isinstance(value, str), "text"
+    if not ok:
+        raise ConfigError(control_id, f"expected {kind}, got {type(value).__name__}")
+    return value
 
 
 def url_slice(search: str | None, prefix: str) -> str:
@@ -67,10 +90,13 @@ def register_url_sync(app, prefix: str, controls: dict) -> None:
               prevent_initial_call=True)
     def _url_sync(_slice, *values_and_search):
         *values, search = values_and_search
+        if search is not None and not isinstance(search, str):
+            raise ConfigError("url", "the query must be text")
         if ctx.triggered_id in (None, store):
             got = state.page_values(search, prefix, defaults)
             new = [_typed(got[n], defaults[n]) if not isinstance(defaults[n], list) else got[n] for n in names]
             return [x if x != v else no_update for x, v in zip(new, values)] + [no_update, no_update]
+        values = [_check_value(controls[n][0], v, defaults[n]) for n, v in zip(names, values)]
         q = state.page_search(search, prefix, dict(zip(names, values)), defaults)
         if q == (search or ""):
             return [no_update] * (len(names) + 2)
