@@ -241,7 +241,7 @@ def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
                            masks=masks, mask_titles=titles, done=np.zeros(nan.shape, bool),
                            title="Press Start to measure the phase transition · " + title_of(spec))
         return fig, 0, ("Press Start: each trial draws a fresh z* (and random mask) and recovers it from the "
-                        "measurements by the solver; about 20 s with the defaults (see the examples).")
+                        "measurements by the solver; about 2 s with the defaults on a 2-core machine (see the examples).")
     s = job_summary(store)
     spec = s["spec"]
     pct = 100.0 * store["done"] / store["total"]
