@@ -237,3 +237,18 @@ def test_phase_table_merge_replaces_only_the_nets_run_again():
     assert [(r["net"], r["noise"], r["r50"]) for r in got] == [
         ("mnist", "noiseless", 1), ("mnist", "8-bit", 2), ("fashion", "noiseless", 6), ("fashion", "8-bit", 5),
         ("conv64", "noiseless", 3)]
+
+
+def test_phase_table_says_which_columns_continued_their_trials():
+    """The table's note names the (net, noise) columns whose rows were run with continued trials and
+    says that the others were not (reference: the sentence written out by hand)."""
+    from core.trained.report import phase_markdown
+
+    def row(net, noise, **kw):
+        return {"net": net, "noise": noise, "pattern": "top", "r50": 0.1, "r50_low": float("nan"),
+                "r50_high": float("nan"), "actual_rate": [0.1], "trials": 8, "restarts": 2, "steps": 500, **kw}
+
+    mixed = phase_markdown([row("mnist", "noiseless"), row("fashion", "8-bit", continued=3)])
+    assert ("got up to 3 more budgets in fashion 8-bit; the other columns were run before that." in mixed)
+    assert "more budgets in" not in phase_markdown([row("mnist", "noiseless")])
+    assert "got up to 3 more budgets." in phase_markdown([row("fashion", "8-bit", continued=3)])

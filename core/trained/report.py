@@ -219,6 +219,7 @@ PHASE_NOISE = (("noiseless", "none", 1e-3), ("8-bit", "quantize:8", 0.05))
 def phase_rows(trials: int = 20, restarts: int = 4, nets=PHASE_NETS, noises=PHASE_NOISE, patterns=PHASE_PATTERNS,
                rates=PHASE_RATES, steps: int = 500, log=print) -> list[dict]:
     """The phase transition in r for every (net, noise, pattern): p(r), r50 against the true m/n, its interval."""
+    from ..diagnosis import CONTINUE_ROUNDS
     from ..phase import PhaseSpec, phase_transition
 
     rows = []
@@ -234,7 +235,7 @@ def phase_rows(trials: int = 20, restarts: int = 4, nets=PHASE_NETS, noises=PHAS
                        "r50": float(res.r50_actual[i]), "r50_requested": float(res.r50[i]),
                        "r50_low": float(res.r50_low[i]), "r50_high": float(res.r50_high[i]),
                        "diagnosis": {str(k): int(v) for k, v in zip(labels, counts)}, "seconds": round(res.seconds, 1),
-                       "trials": trials, "restarts": restarts, "steps": steps}
+                       "trials": trials, "restarts": restarts, "steps": steps, "continued": CONTINUE_ROUNDS}
                 rows.append(row)
                 log(json.dumps(row))
     return rows
@@ -247,6 +248,17 @@ def merge_phase_rows(old: list[dict], new: list[dict]) -> list[dict]:
     order = {n: k for k, (n, _) in enumerate(PHASE_NETS)}
     noise = {n: k for k, (n, _, _) in enumerate(PHASE_NOISE)}
     return sorted(rows, key=lambda r: (order.get(r["net"], len(order)), noise.get(r["noise"], len(noise))))
+
+
+def _continued(rows: list[dict]) -> str:
+    """The table's note on which columns gave trials still converging more budgets (core.phase)."""
+    with_ = list(dict.fromkeys(f"{r['net']} {r['noise']}" for r in rows if r.get("continued")))
+    without = list(dict.fromkeys(f"{r['net']} {r['noise']}" for r in rows if not r.get("continued")))
+    if not with_:
+        return ""
+    rounds = max(r["continued"] for r in rows if r.get("continued"))
+    text = f" A trial still converging when its budget ran out got up to {rounds} more budgets"
+    return text + (f" in {', '.join(with_)}; the other columns were run before that." if without else ".")
 
 
 def phase_markdown(rows: list[dict]) -> str:
@@ -263,7 +275,7 @@ def phase_markdown(rows: list[dict]) -> str:
     out = [f"r50 against the true rate m/n per pattern: {r0.get('trials', '?')} trials per (pattern, rate), each a fresh "
            f"z* (and random mask), L-BFGS with up to {r0.get('restarts', '?')} restarts of {r0.get('steps', '?')} "
            "iterations until a fit; success = ‖ẑ − z*‖ ≤ tol‖z*‖ (tol 1e-3 noiseless, 0.05 with 8-bit y). "
-           "(a, b]: the success rate jumps past ½ between two tested rates; > x: never reached ½.", "",
+           "(a, b]: the success rate jumps past ½ between two tested rates; > x: never reached ½." + _continued(rows), "",
            "| pattern | " + " | ".join(f"{n} {z}" for n, z in nets) + " |", "| --- |" + " --- |" * len(nets)]
     for p in dict.fromkeys(r["pattern"] for r in rows):
         cells = [cell(next(r for r in rows if r["pattern"] == p and (r["net"], r["noise"]) == k)) for k in nets]
