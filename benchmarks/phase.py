@@ -26,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from core.config import from_preset  # noqa: E402
+from core.diagnosis import CONTINUE_ROUNDS  # noqa: E402
 from core.phase import PhaseRunner, PhaseSpec, parse_rates, phase_transition  # noqa: E402
 from benchmarks.common import columns, matmul_gflops  # noqa: E402
 
@@ -72,7 +73,7 @@ def main(argv=None):
     print(f"torch {torch.__version__}; {os.cpu_count()} cores; load average {load:.1f} before the idle column")
     print(f"spec: {len(spec.patterns)} patterns × {len(spec.rates)} rates × {spec.trials} trials × "
           f"{spec.restarts} restarts = {spec.n_points} descents, ≤ {spec.config.steps} {spec.config.method} "
-          f"steps each (+ up to 3 more budgets for a trial still converging)\n")
+          f"steps each (+ up to {CONTINUE_ROUNDS} more budgets for a trial still converging)\n")
     hdr = (f"{'threads':>8}{'engine':>8}{'FLOP/pt-step':>14} | {'idle s':>7}{'pt-steps/s':>12}{'of matmul':>10} | "
            f"{'busy s':>7}{'pt-steps/s':>12}{'of matmul':>10} | {'mean steps':>10}  p(r = 0.05) per pattern")
     print(hdr)

@@ -440,14 +440,15 @@ class PhaseRunner:
                         floor=floor, z_star=zs)
         starts = self.starts.to(self.dtype).to(self.device).repeat(R, 1, 1)
         radius = RADIUS_FACTOR * (cfg.extent + float(self.z_star.norm(dim=1).max()))
-        run = solve_restarts(obj, starts, radius=radius, **solver_settings(cfg))
+        settings = solver_settings(cfg)
+        run = solve_restarts(obj, starts, radius=radius, **settings)
         best = run.best
         diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
         # A trial still converging when the budget ran out gets more of it: its verdict must be the landscape's.
-        best, diag, _ = continue_unconverged(obj, best, diag, radius, solver_settings(cfg), tol=cfg.tol, eps=cfg.eps)
+        best, diag, _ = continue_unconverged(obj, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps)
         # float32 misses are continued and judged in float64, where those still converging get more budgets
         if self.dtype == torch.float32:
-            best, diag, _ = refine_in_float64(obj, self._evaluator64(), best, diag, radius, solver_settings(cfg),
+            best, diag, _ = refine_in_float64(obj, self._evaluator64(), best, diag, radius, settings,
                                               tol=cfg.tol, eps=cfg.eps, rounds=None)
         z_hat = best.z.reshape(R, T, n0)
         success = diag.label.reshape(R, T) == "recovered"
