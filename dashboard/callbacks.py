@@ -9,6 +9,7 @@ JSON. Playback, the PNG export and showing or hiding controls are clientside
 """
 from __future__ import annotations
 
+import json
 import textwrap
 
 import plotly.graph_objects as go
@@ -24,6 +25,7 @@ from . import figures, guard, ids, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
 ERROR_IDS = sorted({ids.err(c) for c in ids.FIELD_CONTROLS.values()} | {ids.CONFIG_ERROR})
+COUNT_IDS = (ids.DESC_COUNTS, ids.LAND_COUNTS, ids.DESC_RANDOM, ids.DESC_WARNING)
 ALL_GRAPHS = tuple(dict.fromkeys(g for gs in ids.TAB_GRAPHS.values() for g in gs))
 
 # Rotating one compare surface copies its camera to the other three (in the browser, no round trip).
@@ -52,6 +54,21 @@ def _keep(x):
 def _changed(new, now):
     """``new``, or KEEP where the browser already shows it (same value, same type)."""
     return state.KEEP if type(new) is type(now) and new == now else new
+
+
+def _counts(cfg, desc) -> tuple:
+    """(text, text, random-starts button, warning) of COUNT_IDS for cfg and the descent store."""
+    desc = _desc(desc)
+    valid = desc if desc and desc.get("key") == logic.descent_key(cfg) else None
+    text = logic.counts_text(valid)
+    return text, text, f"Launch {cfg.starts} random starts", (valid or {}).get("warning", "")
+
+
+def shown_errors(store) -> dict:
+    """The error store as the browser sent it, as {message id: text} (anything forged reads as none)."""
+    if not isinstance(store, dict):
+        return {}
+    return {e: m for e, m in store.items() if e in ERROR_IDS and isinstance(m, str) and m}
 
 
 def _cfg(config_json):
@@ -138,18 +155,22 @@ def register_callbacks(app) -> None:
             controls={f: Output(ids.FIELD_CONTROLS[f], "value") for f in fields},
             preset=Output(ids.PRESET, "value"), scale=Output(ids.SCALE, "value"), view=Output(ids.TABS, "value"),
             config=Output(ids.CONFIG, "data"), search=Output(ids.URL, "search"),
-            errors={e: Output(e, "children") for e in ERROR_IDS}, banner=Output(ids.BANNER, "children"),
-            contour=Output(ids.LAND_CONTOUR, "figure"), contour_key=Output(ids.LAND_KEY, "data")),
+            errors=Output(ids.ERRORS, "data"), banner=Output(ids.BANNER, "children"),
+            contour=Output(ids.LAND_CONTOUR, "figure"), contour_key=Output(ids.LAND_KEY, "data"),
+            counts={o: Output(o, "children", allow_duplicate=True) for o in COUNT_IDS}),
         inputs=dict(
             search=Input(ids.URL, "search"), preset=Input(ids.PRESET, "value"), scale=Input(ids.SCALE, "value"),
             view=Input(ids.TABS, "value"), values={f: Input(ids.FIELD_CONTROLS[f], "value") for f in fields},
             clicks={s: Input(s, "clickData") for s in CLICK_SOURCES}),
         state=dict(mode=State(ids.CLICK_MODE, "value"), current=State(ids.CONFIG, "data"),
                    shown=State(ids.LAND_KEY, "data"), crit=State(ids.CRITICAL, "data"),
-                   desc=State(ids.DESCENT, "data"), errors_now={e: State(e, "children") for e in ERROR_IDS},
-                   banner_now=State(ids.BANNER, "children")),
+                   desc=State(ids.DESCENT, "data"), errors_now=State(ids.ERRORS, "data"),
+                   banner_now=State(ids.BANNER, "children"),
+                   counts_now={o: State(o, "children") for o in COUNT_IDS}),
+        prevent_initial_call="initial_duplicate",
     )
-    def sync(search, preset, scale, view, values, clicks, mode, current, shown, crit, desc, errors_now, banner_now):
+    def sync(search, preset, scale, view, values, clicks, mode, current, shown, crit, desc, errors_now, banner_now,
+             counts_now):
         trig = ctx.triggered_id
         uv = logic.uv_from_click(clicks.get(trig)) if trig in CLICK_SOURCES else None
         click_z = logic.click_z_star(_cfg(current), uv) if uv is not None and mode else None
@@ -168,16 +189,34 @@ def register_callbacks(app) -> None:
                 pass
             except Exception as e:   # noqa: BLE001 — the config is kept; the banner says why no contour
                 banner = guard.report(e, "sync")
+        # The descent counts of a new config come with it (a callback on the config cost a round trip).
+        counts = {o: no_update for o in COUNT_IDS}
+        if r["config"] != state.KEEP:
+            try:
+                new = dict(zip(COUNT_IDS, _counts(_cfg(r["config"]), desc)))
+            except ConfigError:    # a forged descent store: the counts callback reports it, the config stands
+                new = {}
+            counts = {o: no_update if o not in new or new[o] == (counts_now or {}).get(o) else new[o]
+                      for o in COUNT_IDS}
         # Only what changes is sent: the browser handles each output it gets (about 1 ms apiece).
-        shown_now = {e: (errors_now or {}).get(e) or "" for e in ERROR_IDS}
+        errors = no_update
+        if r["errors"] != state.KEEP:
+            errors = {e: m for e, m in r["errors"].items() if e in ERROR_IDS and m}
+            if errors == shown_errors(errors_now):
+                errors = no_update
         return dict(controls={f: _keep(_changed(r["controls"].get(f, state.KEEP), values.get(f))) for f in fields},
                     preset=no_update if r["preset"] == preset else _keep(r["preset"]),
                     scale=_keep(_changed(r["scale"], scale)), view=_keep(_changed(r["view"], view)),
                     config=_keep(r["config"]), search=_keep(_changed(r["search"], search)),
-                    errors={e: (no_update if r["errors"] == state.KEEP or r["errors"].get(e, "") == shown_now[e]
-                                else r["errors"].get(e, "")) for e in ERROR_IDS},
+                    errors=errors,
                     banner=no_update if banner == (banner_now or "") else banner,
-                    contour=contour, contour_key=contour_key)
+                    contour=contour, contour_key=contour_key, counts=counts)
+
+    # The message lines show the error store (one line per control, blank where there is none).
+    app.clientside_callback(
+        "function(errors) { return window.dash_clientside.dashboard.errors(errors, %s); }"
+        % str(ERROR_IDS).replace("'", '"'),
+        [Output(e, "children") for e in ERROR_IDS], Input(ids.ERRORS, "data"), prevent_initial_call=True)
 
     # The follow-ups of a contour start once it is painted (LAND_PAINTED), so that neither their server
     # work nor their drawing competes with it for the two cores: on a page opened with a fast sync
@@ -186,9 +225,12 @@ def register_callbacks(app) -> None:
     app.clientside_callback(ClientsideFunction("dashboard", "painted"), Output(ids.LAND_PAINTED, "data"),
                             Input(ids.LAND_KEY, "data"))
 
-    @callback(app, Output(ids.MASK_IMAGE, "figure"), Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"))
-    def mask_image(_contour_key, config_json):
-        return figures.mask_figure(logic.mask_of(_cfg(config_json)))
+    # The two light follow-ups in one request: the mask picture and the plane's line.
+    @callback(app, Output(ids.MASK_IMAGE, "figure"), Output(ids.PLANE_TEXT, "children"),
+              Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"), State(ids.DESCENT, "data"))
+    def mask_image(_contour_key, config_json, desc):
+        cfg = _cfg(config_json)
+        return figures.mask_figure(logic.mask_of(cfg)), planes.plane_ready(cfg, _desc(desc)) or planes.plane_text(cfg)
 
     # ---- view 1: landscape --------------------------------------------------------------------
     # The contour comes first: the default view's is served with the page, a new config's or
@@ -249,12 +291,6 @@ def register_callbacks(app) -> None:
         crit = logic.critical_for(cfg)
         return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
 
-    @callback(app, Output(ids.PLANE_TEXT, "children"), Input(ids.LAND_KEY, "data"), State(ids.CONFIG, "data"),
-              State(ids.DESCENT, "data"))
-    def plane_text(_shown, config_json, desc):
-        cfg = _cfg(config_json)
-        return planes.plane_ready(cfg, _desc(desc)) or planes.plane_text(cfg)
-
     # The σ_min map costs n0 + 1 passes per point: computed only while its box is ticked, after the contour.
     @callback(
         app, Output(ids.INJ_GRAPH, "figure"), Output(ids.INJ_TEXT, "children"), Output(ids.INJ_BOX, "style"),
@@ -299,16 +335,10 @@ def register_callbacks(app) -> None:
             raise ConfigError("point", "the clicked point must be two finite plane coordinates")
         return {**logic.run_descent(cfg, "click", uv), "tag": logic.config_tag(cfg)}
 
-    @callback(
-        app, Output(ids.DESC_COUNTS, "children"), Output(ids.LAND_COUNTS, "children"),
-        Output(ids.DESC_RANDOM, "children"), Output(ids.DESC_WARNING, "children"),
-        Input(ids.DESCENT, "data"), Input(ids.CONFIG, "data"))
+    # On a new config the sync sends these; a new descent sets them here.
+    @callback(app, *[Output(o, "children") for o in COUNT_IDS], Input(ids.DESCENT, "data"), State(ids.CONFIG, "data"))
     def counts(desc, config_json):
-        cfg = _cfg(config_json)
-        desc = _desc(desc)
-        valid = desc if desc and desc.get("key") == logic.descent_key(cfg) else None
-        text = logic.counts_text(valid)
-        return text, text, f"Launch {cfg.starts} random starts", (valid or {}).get("warning", "")
+        return _counts(_cfg(config_json), desc)
 
     @callback(
         app, Output(ids.DESC_PAIR, "figure"), Output(ids.DESC_PAIR_TEXT, "children"), Output(ids.DESC_PAIR_BOX, "style"),
@@ -326,14 +356,18 @@ def register_callbacks(app) -> None:
         return logic.budget_view(_cfg(config_json))
 
     # ---- views behind tabs: only the visible one follows the config ------------------------------
+    # One clientside callback sets the view store of the tab shown (``views``) and each page's slice
+    # of the URL (``urlSlice``, pages/url.py): a change sets the config and the URL in one response,
+    # and each callback the browser runs for it costs several store updates of the whole page.
     views = list(ids.VIEW_STORES.items())
-
+    prefixes = [m.URL_PREFIX for _, _, m in PAGES if getattr(m, "URL_PREFIX", None)]
     app.clientside_callback(
-        "function(config, scale, tab) { return window.dash_clientside.dashboard.views(config, scale, tab, %s, "
-        "Array.prototype.slice.call(arguments, 3)); }" % str([t for t, _ in views]).replace("'", '"'),
-        [Output(s, "data") for _, s in views],
-        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"),
-        [State(s, "data") for _, s in views])
+        "function(config, scale, tab, search) { return window.dash_clientside.dashboard.shown(config, scale, tab, "
+        "search, %s, %s, Array.prototype.slice.call(arguments, 4)); }"
+        % (json.dumps([t for t, _ in views]), json.dumps(prefixes)),
+        [Output(s, "data") for _, s in views] + [Output(ids.url_slice(p), "data") for p in prefixes],
+        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"), Input(ids.URL, "search"),
+        [State(s, "data") for _, s in views] + [State(ids.url_slice(p), "data") for p in prefixes])
 
     # ---- view 2: descent; playback is clientside --------------------------------------------------
     @callback(

@@ -120,6 +120,9 @@ def err(control_id: str) -> str:
 
 
 CONFIG_ERROR = "err-config"      # messages about fields without a control
+# {message id: text} of the message lines shown; the sync writes it only when it changes and a
+# clientside callback fans it out to the lines (the sync then has one output for them, not 34).
+ERRORS = "errors-store"
 MASK_IMAGE = "mask-image"
 
 # --- view 1: landscape --------------------------------------------------------

@@ -325,6 +325,7 @@ def build_layout(first_contour=None, first_key: str | None = None) -> html.Div:
     return html.Div(className="app", children=[
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.CONFIG),
+        dcc.Store(id=ids.ERRORS, data={}),
         dcc.Store(id=ids.CRITICAL),
         dcc.Store(id=ids.POINT),
         dcc.Store(id=ids.DESCENT),

@@ -102,8 +102,9 @@ def test_forged_basin_job(app, client):
 
 
 def test_forged_descent_store(app, client):
-    resp = call(app, client, "..desc-counts.children", {"descent-store.data": {"key": GOOD, "u": "x"},
-                                                        "config-store.data": GOOD}, "descent-store.data")
+    counts = "..desc-counts.children...land-counts.children...desc-random.children...desc-warning.children.."
+    resp = call(app, client, counts, {"descent-store.data": {"key": GOOD, "u": "x"}, "config-store.data": GOOD},
+                "descent-store.data")
     assert banner(resp).startswith("descent:")
 
 
@@ -136,7 +137,8 @@ def test_forged_sync_payload(app, client):
     values = {f"{cid}.value": [1, 2] for cid in ids.FIELD_CONTROLS.values()}
     values.update({"url.search": "", "config-store.data": "][", "scale.value": 7, "tabs.value": None})
     resp = call(app, client, "..generator-kind.value", values, f"{ids.RATE}.value")
-    errors = {k: v["children"] for k, v in resp["response"].items() if k.startswith("err-")}
+    errors = resp["response"][ids.ERRORS]["data"]               # the lines shown (a clientside callback)
+    assert not any(k.startswith("err-") for k in resp["response"])
     assert errors[ids.err(ids.RATE)] == "rate: expected text, got list"
     assert errors[ids.err(ids.LABEL)].startswith("label: must be -1 (drawn) or a class in [0, 9]")
     assert all("\n" not in m for m in errors.values()) and "config-store" not in resp["response"]
@@ -287,7 +289,7 @@ def test_sync_keeps_the_contour_when_the_controls_are_refused(app, client):
     values = _sync_values(**{f"{ids.GRID}.value": "100000"})
     resp = call(app, client, "..generator-kind.value", values, f"{ids.GRID}.value")["response"]
     assert "config-store" not in resp and "land-contour" not in resp and "land-key-store" not in resp
-    assert resp[ids.err(ids.GRID)]["children"].startswith("grid: must be in")
+    assert resp[ids.ERRORS]["data"][ids.err(ids.GRID)].startswith("grid: must be in")
 
 
 def test_sync_sends_only_the_outputs_that_change(app, client):
@@ -296,21 +298,53 @@ def test_sync_sends_only_the_outputs_that_change(app, client):
     values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "9", f"{ids.GRID}.value": "41", "preset.value": None})
     resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
     assert state.config_from_json(resp["config-store"]["data"]).weight_seed == 9
-    sent = {k for k in resp if k.startswith("err-") or k in (ids.CONFIG_ERROR, ids.BANNER)}
+    sent = {k for k in resp if k.startswith("err-") or k in (ids.ERRORS, ids.CONFIG_ERROR, ids.BANNER)}
     assert sent == set(), sent                                    # nothing was shown, nothing to clear
     assert resp["preset"]["value"] != values["preset.value"]       # the menu now names the config's preset
     values["preset.value"] = resp["preset"]["value"]
 
-    values[f"{ids.err(ids.GRID)}.children"] = "grid: must be in [11, 401] in the dashboard"
+    values[f"{ids.ERRORS}.data"] = {ids.err(ids.GRID): "grid: must be in [11, 401] in the dashboard"}
     values[f"{ids.BANNER}.children"] = "model: refused"
     resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
-    assert resp[ids.err(ids.GRID)]["children"] == ""                # the stale line is cleared
+    assert resp[ids.ERRORS]["data"] == {}                         # the stale line is cleared
     assert resp[ids.BANNER]["children"] == ""
-    others = {k for k in resp if k.startswith("err-") and k != ids.err(ids.GRID)}
+    others = {k for k in resp if k.startswith("err-")}
     assert others == set(), others
     assert "preset" not in resp                                   # it already names the config's preset
     controls = {k for k in resp if k in set(ids.FIELD_CONTROLS.values())}
     assert controls == set(), controls                            # every control already shows its value
+
+
+def test_sync_sends_the_descent_counts_of_a_new_config(app, client):
+    """Reference: logic.counts_text of no descent (the shown one belongs to the old config) and the new N."""
+    from dashboard import logic
+
+    cfg = state.BASE.replace(grid=41, starts=3)
+    old = {**logic.run_descent(cfg, "random"), "tag": logic.config_tag(cfg)}     # a descent of the shown config
+    values = _sync_values(**{f"{ids.STARTS}.value": "7", f"{ids.GRID}.value": "41", "descent-store.data": old,
+                             f"{ids.LAND_COUNTS}.children": logic.counts_text(old)})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.STARTS}.value")["response"]
+    assert resp[ids.LAND_COUNTS]["children"] == resp[ids.DESC_COUNTS]["children"] == logic.counts_text(None)
+    assert resp[ids.DESC_RANDOM]["children"] == "Launch 7 random starts"
+    assert ids.DESC_WARNING not in resp or resp[ids.DESC_WARNING]["children"] == ""
+    values = _sync_values(**{f"{ids.STARTS}.value": "7", f"{ids.GRID}.value": "41",
+                             **{f"{o}.children": resp[o]["children"] for o in (ids.LAND_COUNTS, ids.DESC_COUNTS,
+                                                                                ids.DESC_RANDOM)},
+                             f"{ids.WEIGHT_SEED}.value": "5"})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    assert "config-store" in resp and not {ids.LAND_COUNTS, ids.DESC_COUNTS, ids.DESC_RANDOM} & set(resp)
+    values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "6", "descent-store.data": {"key": GOOD, "u": "x"}})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    assert "config-store" in resp                                 # a forged descent does not hold the config back
+
+
+@pytest.mark.parametrize("forged", ["][", ["err-grid"], {"err-grid": 7}, {"not-a-line": "x"}, None])
+def test_a_forged_error_store_reads_as_no_lines(app, client, forged):
+    """The error store comes back from the browser; whatever it holds, a good change leaves no line."""
+    values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "9", f"{ids.GRID}.value": "41", f"{ids.ERRORS}.data": forged})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")
+    assert "config-store" in resp["response"]
+    assert resp["response"].get(ids.ERRORS, {"data": {}})["data"] == {}
 
 
 def test_a_preset_rewrites_only_the_controls_that_differ(app, client):
@@ -333,7 +367,7 @@ def test_forged_plane_control(app, client):
     values.update({f"{ids.PLANE}.value": {"$ne": 1}, "url.search": "", "config-store.data": GOOD,
                    "scale.value": "log", "tabs.value": ids.TAB_LANDSCAPE})
     resp = call(app, client, "..generator-kind.value", values, f"{ids.PLANE}.value")
-    msg = resp["response"][ids.err(ids.PLANE)]["children"]
+    msg = resp["response"][ids.ERRORS]["data"][ids.err(ids.PLANE)]
     assert msg.startswith("plane: must be one of auto, latent, star, endpoint, pca, hessian") and "\n" not in msg
     assert "config-store" not in resp["response"]
 

@@ -279,6 +279,17 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         return {config: config, scale: scale};
       });
     },
+    // The error store ({message id: text}) onto the message lines, blank where it has nothing.
+    errors: function (errors, lines) {
+      const e = (errors && typeof errors === 'object') ? errors : {};
+      return lines.map(function (id) { return typeof e[id] === 'string' ? e[id] : ''; });
+    },
+    // views() for the tab stores, then urlSlice() for each page's store, in one callback.
+    shown: function (config, scale, tab, search, tabs, prefixes, current) {
+      const d = window.dash_clientside.dashboard;
+      const slices = prefixes.map(function (p, k) { return d.urlSlice(search, current[tabs.length + k], p); });
+      return d.views(config, scale, tab, tabs, current.slice(0, tabs.length)).concat(slices);
+    },
     sidebar: function (tab, own) {
       return own.indexOf(tab) >= 0 ? {display: 'none'} : {};
     },

@@ -7,13 +7,13 @@ control changes it writes them back into the URL, next to the main view's keys (
 validated by the page like typed ones.
 
 The main view rewrites the URL on every control change. A clientside callback (``urlSlice`` in
-``assets/clientside.js``) compares the page's slice of the URL (its own items, as they stand) with
-the slice its controls agree with (a store), and the server hears of a URL change only when they
-differ: three pages each sent a round trip after every main-view change, for nothing, before.
+``assets/clientside.js``, called for every page by the one ``shown`` callback that
+:mod:`dashboard.callbacks` registers) compares the page's slice of the URL (its own items, as they
+stand) with the slice its controls agree with (a store), and the server hears of a URL change only
+when they differ: three pages each sent a round trip after every main-view change, for nothing, before.
 """
 from __future__ import annotations
 
-import json
 from urllib.parse import unquote_plus
 
 from dash import Input, Output, State, ctx, dcc, no_update
@@ -78,10 +78,7 @@ def register_url_sync(app, prefix: str, controls: dict) -> None:
     """
     names = list(controls)
     defaults = {n: controls[n][1] for n in names}
-    store = ids.url_slice(prefix)
-    app.clientside_callback(
-        "function(search, now) { return window.dash_clientside.dashboard.urlSlice(search, now, %s); }"
-        % json.dumps(prefix), Output(store, "data"), Input(ids.URL, "search"), State(store, "data"))
+    store = ids.url_slice(prefix)   # set in the browser by ``shown`` (dashboard.callbacks)
 
     # No initial call: the store starts empty, and a URL that holds the page's keys fills it on load.
     @callback(app, [Output(controls[n][0], "value", allow_duplicate=True) for n in names]
