@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from _png import contour_colours, reference_rgba
 from dashboard import figures, logic, state
 from dashboard.figures import OVERLAY_INDEX, OVERLAYS, Marks
 
@@ -33,19 +34,47 @@ def _pts(trace):
 def test_contour_z_is_J_in_linear_scale(grid):
     u, v, J = grid
     fig = figures.contour_figure(u, v, J, "linear", figures.log_floor(J))
-    c = fig.data[0]
-    assert c.type == "heatmap"
-    # Colour values travel as float32; core's J is float32 already, so a real landscape is exact.
-    np.testing.assert_array_equal(np.asarray(c.z), J.astype(np.float32))
-    np.testing.assert_array_equal(np.asarray(c.x), u)
-    np.testing.assert_array_equal(np.asarray(c.y), v)
-    assert (c.zmin, c.zmax) == (J.min(), J.max())
-    # The contour lines: the last trace, the same levels (zmin, zmax, 30), from the same grid.
+    bar = fig.data[0]                       # the colour bar: no points
+    assert bar.type == "scatter" and list(bar.x) == [None] and bar.marker.showscale
+    assert (bar.marker.cmin, bar.marker.cmax) == (J.min(), J.max())
+    # The colours: one pixel per grid point, as plotly colours the values (reference: plotly.colors).
+    img = contour_colours(fig)
+    assert img.shape == J.shape + (4,)
+    np.testing.assert_allclose(img, reference_rgba(J, J.min(), J.max(), figures.VIRIDIS), atol=1)
+    # Pixel centres on the grid points: the image spans half a cell beyond the first and last.
+    im = fig.layout.images[0]
+    du, dv = u[1] - u[0], v[1] - v[0]
+    assert (im.xref, im.yref, im.layer, im.sizing) == ("x", "y", "below", "stretch")
+    assert (im.x, im.sizex) == pytest.approx((u[0] - du / 2, u[-1] - u[0] + du))
+    assert (im.y, im.sizey) == pytest.approx((v[-1] + dv / 2, v[-1] - v[0] + dv))
+    # The contour lines: the last trace, the same levels (zmin, zmax, 30), from the same grid; they
+    # give the hover (the colour value) and the clicks.
     lines = fig.data[-1]
-    assert lines.type == "contour" and lines.contours.coloring == "none" and lines.hoverinfo == "skip"
-    assert (lines.contours.start, lines.contours.end, lines.contours.size) == figures.contour_levels(c.zmin, c.zmax)
+    assert lines.type == "contour" and lines.contours.coloring == "none" and "%{z" in lines.hovertemplate
+    assert (lines.contours.start, lines.contours.end, lines.contours.size) == figures.contour_levels(J.min(), J.max())
     np.testing.assert_array_equal(np.asarray(lines.z), J.astype(np.float32))   # a small grid: all of it
+    np.testing.assert_array_equal(np.asarray(lines.x), u)
+    np.testing.assert_array_equal(np.asarray(lines.y), v)
     assert [t.name for t in fig.data[1:-1]] == list(figures.OVERLAYS)          # overlays keep their indices
+
+
+def test_colour_image_is_transparent_where_J_is_not_finite(grid):
+    u, v, J = grid
+    J = J.copy()
+    J[3, 4] = np.nan
+    img = contour_colours(figures.contour_figure(u, v, J, "linear", 1e-15))
+    assert img[3, 4, 3] == 0 and np.all(np.delete(img[..., 3].ravel(), 3 * J.shape[1] + 4) == 255)
+
+
+def test_colour_scale_is_the_bundled_plotly_viridis():
+    """The image's stops against plotly.js's own "Viridis", read from the bundle the page loads."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(figures.__file__).parents[1] / "assets" / "plotly-dashboard.min.js").read_text(encoding="utf-8")
+    js = json.loads(re.search(r"Viridis:(\[\[.*?\]\])", text).group(1).replace("[.", "[0."))
+    assert [(float(p), c) for p, c in js] == [(float(p), c) for p, c in figures.VIRIDIS]
 
 
 @pytest.mark.parametrize("lo,hi,expect", [(0.9461, 4.2141, (1.0, 4.2, 0.2)),      # paper-fig4, log scale
@@ -68,7 +97,7 @@ def test_contour_lines_are_traced_from_every_other_point_of_a_large_grid():
     np.testing.assert_array_equal(np.asarray(lines.x), u[::2])
     np.testing.assert_array_equal(np.asarray(lines.y), v[::2])
     np.testing.assert_array_equal(np.asarray(lines.z), J[::2, ::2].astype(np.float32))
-    assert np.asarray(fig.data[0].z).shape == (201, 201)
+    assert contour_colours(fig).shape == (201, 201, 4)                          # the colours keep the full grid
 
 
 def test_log_scale_is_log10_of_J_plus_floor(grid):
@@ -77,8 +106,11 @@ def test_log_scale_is_log10_of_J_plus_floor(grid):
     floor = 1e-15 * J.max()
     assert figures.log_floor(J) == pytest.approx(floor, rel=1e-12)
     fig = figures.contour_figure(u, v, J, "log", floor)
-    z = np.asarray(fig.data[0].z)
+    z = np.asarray(fig.data[-1].z)                                     # the lines' values (all of a small grid)
     np.testing.assert_allclose(z, np.log10(J + floor), rtol=1e-6)     # float32 on the wire
+    bar = fig.data[0].marker
+    np.testing.assert_allclose(contour_colours(fig), reference_rgba(np.log10(J + floor), bar.cmin, bar.cmax,
+                                                                    figures.VIRIDIS), atol=1)
     i, j = np.argwhere(J == J.min())[0]
     assert z[i, j] == pytest.approx(math.log10(J[i, j] + floor), rel=1e-6)
     assert z[0, 0] == pytest.approx(math.log10(J[0, 0] + floor), rel=1e-6)
@@ -98,9 +130,9 @@ def test_surface_and_contour_share_the_colour_scale(grid):
     for scale in ("linear", "log"):
         floor = figures.log_floor(J)
         s = figures.surface_figure(u, v, J, scale, floor).data[0]
-        c = figures.contour_figure(u, v, J, scale, floor).data[0]
+        c = figures.contour_figure(u, v, J, scale, floor).data[0].marker
         assert s.colorscale == c.colorscale
-        assert (s.cmin, s.cmax) == (c.zmin, c.zmax)
+        assert (s.cmin, s.cmax) == (c.cmin, c.cmax)
 
 
 def test_log_colour_bar_starts_at_the_percentile(grid):
@@ -108,8 +140,8 @@ def test_log_colour_bar_starts_at_the_percentile(grid):
     floor = figures.log_floor(J)
     c = np.log10(J + floor)
     fig = figures.contour_figure(u, v, J, "log", floor)
-    assert fig.data[0].zmin == pytest.approx(np.percentile(c, figures.LOG_CLIP_PERCENT))
-    assert fig.data[0].zmax == pytest.approx(c.max())
+    assert fig.data[0].marker.cmin == pytest.approx(np.percentile(c, figures.LOG_CLIP_PERCENT))
+    assert fig.data[0].marker.cmax == pytest.approx(c.max())
 
 
 def test_overlays_have_a_fixed_order_even_when_empty(grid):
@@ -215,7 +247,7 @@ def test_a_large_grid_has_a_coarser_surface():
     idx = list(range(0, 401, k)) + ([400] if 400 % k else [])
     np.testing.assert_array_equal(np.asarray(fig.data[0].x), u[idx])
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), J[np.ix_(idx, idx)].astype(np.float32))
-    assert figures.contour_figure(u, u, J, "linear", 1e-15).data[0].z.shape == (401, 401)
+    assert contour_colours(figures.contour_figure(u, u, J, "linear", 1e-15)).shape == (401, 401, 4)
 
 
 def test_budget_figure_carries_the_curves():

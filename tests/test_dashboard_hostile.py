@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _png import contour_colours, reference_rgba
 from core.config import FIELDS
 from dashboard import figures, ids, state
 from dashboard.app import build_app
@@ -259,12 +260,16 @@ def test_sync_sends_the_new_contour_with_the_config(app, client):
     cfg = state.config_from_json(resp["config-store"]["data"])
     assert cfg.weight_seed == 7 and cfg.grid == 41
     assert resp["land-key-store"]["data"] == logic.figure_key(cfg, "log")
-    heat = resp["land-contour"]["figure"]["data"][0]
+    fig = resp["land-contour"]["figure"]
     J = logic.landscape_for(cfg).J
-    z = heat["z"]
+    z = fig["data"][-1]["z"]                                      # the lines, from all 41² points
     z = np.frombuffer(__import__("base64").b64decode(z["bdata"]), dtype=z["dtype"]).reshape(J.shape)
     J = np.asarray(J, float)   # the new seed's landscape, as the colours show it (log10(J + floor), float32)
-    np.testing.assert_allclose(z, np.log10(np.maximum(J, 0) + 1e-15 * J.max()), rtol=1e-6)
+    want = np.log10(np.maximum(J, 0) + 1e-15 * J.max())
+    np.testing.assert_allclose(z, want, rtol=1e-6)
+    bar = fig["data"][0]["marker"]
+    np.testing.assert_allclose(contour_colours(fig), reference_rgba(want, bar["cmin"], bar["cmax"], figures.VIRIDIS),
+                               atol=1)
 
 
 def test_sync_sends_only_overlays_when_the_landscape_is_the_one_shown(app, client):

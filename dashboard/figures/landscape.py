@@ -8,13 +8,24 @@ browser's playback (``dashboard/assets/playback.js``) can restyle them by index.
 """
 from __future__ import annotations
 
+import base64
+import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-COLORSCALE = "Viridis"
+# plotly.js's own "Viridis" stops (the bundle's, checked by a test): the contour's colours are drawn
+# here as an image and must be the colours plotly.js gives the colour bar and the 3-D surface.
+VIRIDIS = ((0.0, "#440154"), (0.06274509803921569, "#48186a"), (0.12549019607843137, "#472d7b"),
+           (0.18823529411764706, "#424086"), (0.25098039215686274, "#3b528b"), (0.3137254901960784, "#33638d"),
+           (0.3764705882352941, "#2c728e"), (0.4392156862745098, "#26828e"), (0.5019607843137255, "#21918c"),
+           (0.5647058823529412, "#1fa088"), (0.6274509803921569, "#28ae80"), (0.6901960784313725, "#3fbc73"),
+           (0.7529411764705882, "#5ec962"), (0.8156862745098039, "#84d44b"), (0.8784313725490196, "#addc30"),
+           (0.9411764705882353, "#d8e219"), (1.0, "#fde725"))
+COLORSCALE = [list(s) for s in VIRIDIS]
 LOG_FLOOR_REL = 1e-15   # log10(J + floor) with floor = 1e-15 · max J: ~15 decades, J = 0 stays finite
 LOG_CLIP_PERCENT = 0.1  # the log colour bar starts at this percentile of the values
 # One colour per diagnosis label (core.diagnosis.LABELS, in that order).
@@ -161,6 +172,35 @@ def clip_to_window(u, v, J, box) -> tuple[np.ndarray, np.ndarray, np.ndarray, li
     return u, v, J, exits
 
 
+def colour_rgba(c, lo: float, hi: float, stops=VIRIDIS) -> np.ndarray:
+    """RGBA bytes (M, N, 4) of the values ``c`` as plotly.js colours a heatmap: clamped to [lo, hi],
+    then linear in RGB between the colour scale's stops, rounded; NaN is transparent."""
+    c = np.asarray(c, dtype=float)
+    t = (np.clip(c, lo, hi) - lo) / (hi - lo) if hi > lo else np.zeros_like(c)
+    pos = np.array([p for p, _ in stops])
+    rgb = np.array([[int(h[k:k + 2], 16) for k in (1, 3, 5)] for _, h in stops], dtype=float)
+    out = np.zeros(c.shape + (4,), dtype=np.uint8)
+    flat = np.nan_to_num(t, nan=0.0)
+    for k in range(3):
+        out[..., k] = np.rint(np.interp(flat, pos, rgb[:, k]))
+    out[..., 3] = np.where(np.isfinite(c), 255, 0)
+    return out
+
+
+def png_data_uri(rgba: np.ndarray) -> str:
+    """A ``data:image/png`` URI of RGBA bytes (M, N, 4), row 0 at the top (no filter, zlib level 6)."""
+    h, w, _ = rgba.shape
+    raw = np.zeros((h, 1 + 4 * w), dtype=np.uint8)     # each row: filter byte 0, then the pixels
+    raw[:, 1:] = np.ascontiguousarray(rgba).reshape(h, 4 * w)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def _with_gaps(arrays) -> np.ndarray:
     """Concatenate 1-D arrays with NaN between them (one line trace, several pieces)."""
     out = []
@@ -272,36 +312,43 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
                    title: str = "", meta: dict | None = None) -> go.Figure:
     """Colour map of J (M, N) over u (N,) × v (M,) with 30 contour lines, and the overlays of ``marks``.
 
-    data[0] is a heatmap of the full grid (its colours, hover and clicks); the contour lines are one
-    more trace, last (plotly draws contour layers under the scatter overlays whatever the order,
-    so the overlays keep :data:`OVERLAY_INDEX`), traced from at most :data:`LINES_MAX` points per
-    side: finding the crossings of 30 levels cell by cell is most of plotly.js's redraw, and a
-    201² contour trace redrew in 55–65 ms against 39–49 ms for this pair (benchmarks/NOTES.md).
-    The colour values are sent as float32 (half the bytes; far below what a colour shows).
+    The colours of the full grid are one PNG (``layout.images[0]``, one pixel per grid point, made
+    by :func:`colour_rgba` as plotly.js colours a heatmap), under the traces. data[0] carries the
+    colour bar (no points); the contour lines are the last trace (plotly draws contour layers under
+    the scatter overlays whatever the order, so the overlays keep :data:`OVERLAY_INDEX`), traced
+    from at most :data:`LINES_MAX` points per side, and give the hover and the clicks: (u, v) and
+    the colour value of the nearest of those points. A plotly heatmap of the grid cost about 15 ms
+    more per redraw in the page and three times the bytes (benchmarks/NOTES.md).
     """
     c = colour_values(J, scale, floor)
     lo, hi = colour_range(c, scale)
-    main = dict(
-        type="heatmap", x=np.asarray(u, float), y=np.asarray(v, float), z=c.astype(np.float32),
-        colorscale=COLORSCALE, zmin=lo, zmax=hi, zauto=False,
-        colorbar=dict(title=dict(text=colour_label(scale), side="right"), thickness=14),
-        name="J", hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    du = (u[-1] - u[0]) / max(u.size - 1, 1) if u.size > 1 else 1.0
+    dv = (v[-1] - v[0]) / max(v.size - 1, 1) if v.size > 1 else 1.0
+    bar = dict(
+        type="scatter", x=[None], y=[None], mode="markers", name="J", showlegend=False, hoverinfo="skip",
+        marker=dict(color=[lo], colorscale=COLORSCALE, cmin=lo, cmax=hi, showscale=True,
+                    colorbar=dict(title=dict(text=colour_label(scale), side="right"), thickness=14)))
+    image = dict(source=png_data_uri(colour_rgba(c, lo, hi)[::-1]), xref="x", yref="y", layer="below",
+                 x=float(u[0] - du / 2), y=float(v[-1] + dv / 2), sizex=float(u[-1] - u[0] + du),
+                 sizey=float(v[-1] - v[0] + dv), sizing="stretch", xanchor="left", yanchor="top")
     lu, lv, lc = coarse(u, v, c, LINES_MAX)
     start, end, size = contour_levels(lo, hi)
     lines = dict(
         type="contour", x=np.asarray(lu, float), y=np.asarray(lv, float), z=lc.astype(np.float32),
         autocontour=False, contours=dict(start=start, end=end, size=size, coloring="none", showlines=True),
         line=dict(width=0.5, color="rgba(255,255,255,0.35)"), showscale=False, showlegend=False,
-        name="contour lines", hoverinfo="skip")
+        name="contour lines", hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
+    axis = dict(showgrid=False, zeroline=False, constrain="domain")
     layout = dict(
         title=dict(text=title, x=0.02, font=dict(size=14)), margin=_MARGIN, uirevision="landscape",
-        xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], constrain="domain"),
-        yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], scaleanchor="x",
-                   constrain="domain"),
+        xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], **axis),
+        yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], scaleanchor="x", **axis),
+        images=[image],
         legend=dict(orientation="h", y=-0.14, x=0, font=dict(size=11)),
         meta={**(meta or {}), **playback_meta(scale, floor, None, None)},
         clickmode="event", hovermode="closest")
-    return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=False) + [lines], layout)
+    return fast_figure([bar] + overlay_traces(marks or Marks(), scale, floor, three_d=False) + [lines], layout)
 
 
 def contour_levels(lo: float, hi: float, n: int = 30) -> tuple[float, float, float]:
