@@ -336,3 +336,32 @@ def test_receptive_cone_matches_the_dense_layer_and_is_shared_across_weights(dim
         got.fill_(-1)                                                      # a caller's change…
         other = engine._cone(torch.randn_like(W), stride, padding, size_in, dim, needed)
         assert sorted(other.tolist()) == expect                            # …never reaches the cache
+
+
+@pytest.mark.parametrize("dim,k,stride,padding,size_in", [(2, 5, 3, 0, 7), (2, 4, 2, 1, 5), (2, 3, 1, 0, 4),
+                                                          (1, 5, 3, 2, 6), (1, 4, 1, 1, 3)])
+def test_unrolled_layer_equals_the_identity_pushed_through_conv_transpose(dim, k, stride, padding, size_in):
+    """The dense layer matrix, written entry by entry, against torch's conv_transpose applied to every
+    row of the identity (channels-last rows and columns), whole and with row and column subsets, and
+    built in blocks of a few rows."""
+    import torch.nn.functional as F
+
+    from core.generators import engine
+
+    C_in, C_out = 3, 2
+    g = torch.Generator().manual_seed(k * 10 + size_in)
+    W = torch.randn(C_in, C_out, *([k] * dim), generator=g, dtype=torch.float64)
+    n_in = C_in * size_in ** dim
+    eye = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *([size_in] * dim), C_in)
+    conv = {1: F.conv_transpose1d, 2: F.conv_transpose2d}[dim]
+    out = conv(eye.permute(0, dim + 1, *range(1, dim + 1)), W, stride=stride, padding=padding)
+    ref = out.permute(0, *range(2, 2 + dim), 1).reshape(n_in, -1)          # (n_in, n_out), channels-last
+    layer = engine._Layer(W, stride, padding, size_in, dim)
+    torch.testing.assert_close(layer.T, ref, rtol=0, atol=0)
+    rng = np.random.default_rng(1)
+    rows = torch.as_tensor(np.sort(rng.choice(n_in, size=max(1, n_in // 3), replace=False)))
+    cols = torch.as_tensor(np.sort(rng.choice(ref.shape[1], size=max(1, ref.shape[1] // 2), replace=False)))
+    sub = engine._Layer(W, stride, padding, size_in, dim, in_idx=rows, out_idx=cols)
+    torch.testing.assert_close(sub.T, ref[rows][:, cols], rtol=0, atol=0)
+    blocks = layer._unrolled(W, rows, cols, block_entries=2 * max(n_in, ref.shape[1]))   # two rows a block
+    torch.testing.assert_close(blocks, ref[rows][:, cols], rtol=0, atol=0)

@@ -256,22 +256,38 @@ class _Layer:
     def _unrolled(self, W, in_idx=None, out_idx=None, block_entries: int = 1 << 22):
         """Dense ``T`` with ``out = in @ T`` (channels-last), rows ``in_idx`` and columns ``out_idx``.
 
-        Built by pushing rows of the identity through the layer, a block at a time, so that the
-        memory is that of the result plus one block (never the n_in × n_in identity at once).
+        Written entry by entry: input pixel ``q`` of channel ``ci`` reaches output pixel
+        ``q·s + a − p`` of channel ``co`` with weight ``W[ci, co, a]`` (``a`` the kernel offset, per
+        axis). A block of rows at a time, so that the memory is that of the result plus one block.
+        (Pushing rows of the identity through ``conv_transpose`` gives the same matrix, and is the
+        tests' reference; it took most of a problem's build.)
         """
-        dim, S = self.dim, self.size_in
-        rows = torch.arange(self.n_in, device=W.device) if in_idx is None else in_idx
-        n_full_out = self.C_out * self.size_out ** dim
+        dim, S, s, p, k = self.dim, self.size_in, self.s, self.p, self.k
+        C_in, C_out, So = self.C_in, self.C_out, self.size_out
+        dev = W.device
+        rows = torch.arange(self.n_in, device=dev) if in_idx is None else in_idx
+        n_full_out = C_out * So ** dim
         b = max(1, block_entries // max(self.n_in, n_full_out))
+        co = torch.arange(C_out, device=dev)
+        # every kernel offset, C order (as W's trailing axes flatten): (k^dim, dim)
+        offsets = torch.tensor(list(itertools.product(range(k), repeat=dim)), device=dev).reshape(-1, dim)
+        Wk = W.reshape(C_in, C_out, -1)                   # (C_in, C_out, k^dim)
         parts = []
-        for a in range(0, rows.numel(), b):
-            r = rows[a:a + b]
-            eye = torch.zeros(r.numel(), self.n_in, dtype=W.dtype, device=W.device)
-            eye[torch.arange(r.numel(), device=W.device), r] = 1
-            eye = eye.reshape(r.numel(), *([S] * dim), self.C_in)
-            out = _CONV_T[dim](_channels_first(eye, dim), W, stride=self.s, padding=self.p)
-            out = _channels_last(out, dim).reshape(r.numel(), -1)
-            parts.append(out if out_idx is None else out[:, out_idx])
+        for a0 in range(0, rows.numel(), b):
+            r = rows[a0:a0 + b]
+            n = r.numel()
+            pos, ci = torch.div(r, C_in, rounding_mode="floor"), r % C_in
+            coords = torch.stack([torch.div(pos, S ** (dim - 1 - j), rounding_mode="floor") % S
+                                  for j in range(dim)], 1)                  # (n, dim), C order
+            out = coords[:, None, :] * s + offsets[None] - p                # (n, k^dim, dim)
+            ok = ((out >= 0) & (out < So)).all(2)                          # (n, k^dim)
+            flat = torch.zeros_like(ok, dtype=torch.long)
+            for j in range(dim):
+                flat = flat * So + out[:, :, j]
+            r_i, o_i = torch.nonzero(ok, as_tuple=True)
+            T = torch.zeros(n, n_full_out, dtype=W.dtype, device=dev)
+            T[r_i[:, None], flat[r_i, o_i, None] * C_out + co] = Wk[ci[r_i], :, o_i]
+            parts.append(T if out_idx is None else T[:, out_idx])
         return torch.cat(parts)
 
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
