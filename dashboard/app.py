@@ -115,7 +115,7 @@ def first_view():
 
     with _one_thread():
         cfg, scale = state.BASE, state.VIEW_DEFAULTS["scale"]
-        fig = logic.landscape_figure(cfg, scale, logic.marks_for(cfg, heights=False), three_d=False)
+        fig = logic.landscape_figure(cfg, scale, logic.marks_for(cfg, heights=False), three_d=False, as_dict=True)
     return fig, logic.figure_key(cfg, scale)
 
 

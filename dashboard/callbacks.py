@@ -102,7 +102,7 @@ def _landscape_figure(cfg, scale, marks, three_d: bool, shown):
     key = logic.figure_key(cfg, scale)
     if shown == key:   # same landscape and scale (e.g. only ε changed)
         return _patch_overlays(logic.overlay_traces(cfg, scale, marks, three_d), logic.figure_meta(cfg, scale)), key
-    return logic.landscape_figure(cfg, scale, marks, three_d), key
+    return logic.landscape_figure(cfg, scale, marks, three_d, as_dict=True), key
 
 
 def _contour(cfg, scale, desc, shown, crit):
@@ -475,8 +475,9 @@ def register_callbacks(app) -> None:
         waiting = _waiting(cfg, _desc(desc), "")
         if waiting:
             return waiting[0]
-        fig = logic.landscape_figure(cfg, scale, logic.marks_for(cfg, critical=False, heights=False), three_d=False)
-        fig.update_layout(title=None, showlegend=False)
+        fig = logic.landscape_figure(cfg, scale, logic.marks_for(cfg, critical=False, heights=False), three_d=False,
+                                     as_dict=True)
+        fig["layout"] = {**fig["layout"], "title": None, "showlegend": False}
         return fig
 
     @callback(

@@ -734,15 +734,18 @@ def landscape_title(cfg: Config) -> str:
     return f"J(z) · {g} · {cfg.mask} mask r = {cfg.rate:g}{noise} · {cfg.grid}²"
 
 
-def landscape_figure(cfg: Config, scale: str, marks: figures.Marks, three_d: bool):
-    """cfg's landscape as a surface (``three_d``) or a contour, with ``marks``."""
+def landscape_figure(cfg: Config, scale: str, marks: figures.Marks, three_d: bool, as_dict: bool = False):
+    """cfg's landscape as a surface (``three_d``) or a contour, with ``marks`` (``as_dict``: the plain
+    figure dict the callbacks send, see figures.fast_figure)."""
     L = landscape_for(cfg)
     floor = figures.log_floor(L.J)
     labels = figures.axis_labels(L.z_star.size, cfg.plane)
     meta = figure_meta(cfg, scale)
     if three_d:
-        return figures.surface_figure(L.u, L.v, L.J, scale, floor, labels, marks, title="surface", meta=meta)
-    return figures.contour_figure(L.u, L.v, L.J, scale, floor, labels, marks, title=landscape_title(cfg), meta=meta)
+        return figures.surface_figure(L.u, L.v, L.J, scale, floor, labels, marks, title="surface", meta=meta,
+                                      as_dict=as_dict)
+    return figures.contour_figure(L.u, L.v, L.J, scale, floor, labels, marks, title=landscape_title(cfg), meta=meta,
+                                  as_dict=as_dict)
 
 
 def overlay_traces(cfg: Config, scale: str, marks: figures.Marks, three_d: bool) -> list:

@@ -353,3 +353,17 @@ def test_collapse_figure_highlights_the_set(grid):
     assert hl.contours.start == hl.contours.end == 0.5
     wit = next(t for t in fig.data if t.name == "witness z₁, z₂")
     assert list(wit.x) == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("three_d", [False, True])
+def test_the_callbacks_plain_figure_dict_sends_what_a_go_figure_sends(three_d):
+    """Reference: Dash's JSON of the go.Figure the same builder returns (typed arrays, template and all)."""
+    import json
+
+    from dash._utils import to_json
+
+    cfg = state.BASE.replace(grid=41)
+    marks = logic.marks_for(cfg, heights=three_d)
+    want = json.loads(to_json(logic.landscape_figure(cfg, "log", marks, three_d)))
+    got = logic.landscape_figure(cfg, "log", marks, three_d, as_dict=True)
+    assert isinstance(got, dict) and json.loads(to_json(got)) == want

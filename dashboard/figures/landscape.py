@@ -9,12 +9,14 @@ browser's playback (``dashboard/assets/playback.js``) can restyle them by index.
 from __future__ import annotations
 
 import base64
+import functools
 import struct
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
+from _plotly_utils.utils import convert_to_base64
 from plotly.subplots import make_subplots
 
 # plotly.js's own "Viridis" stops (the bundle's, checked by a test): the contour's colours are drawn
@@ -210,12 +212,26 @@ def _with_gaps(arrays) -> np.ndarray:
     return np.array(out[:-1], dtype=float) if out else np.empty(0)
 
 
-def fast_figure(data: list, layout: dict) -> go.Figure:
-    """A Figure from trace and layout dicts without plotly's per-property validation.
+@functools.cache
+def _default_template() -> dict:
+    """plotly's default template as the JSON a go.Figure carries (computed once; never mutated)."""
+    return go.Figure().to_dict()["layout"]["template"]
+
+
+def fast_figure(data: list, layout: dict, as_dict: bool = False):
+    """A Figure from trace and layout dicts without plotly's per-property validation, or (``as_dict``)
+    the plain ``{"data", "layout"}`` dict itself.
 
     Validation costs ~50 ms per landscape figure, on the path of every control change; the
-    tests validate what these builders produce (``go.Figure(fig.to_dict())``).
+    tests validate what these builders produce (``go.Figure(fig.to_dict())``). The callbacks take
+    the dict: a ``go.Figure`` deep-copies its traces when built and again when Dash serializes it
+    (about 4 ms per contour).
     """
+    if as_dict:     # numeric arrays as base64 typed arrays and the default template, as a go.Figure sends them
+        fig = {"data": data, "layout": layout}
+        convert_to_base64(fig)
+        layout.setdefault("template", _default_template())
+        return fig
     return go.Figure(data=data, layout=layout, _validate=False)
 
 
@@ -309,7 +325,7 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
 # landscape: contour and surface
 # ---------------------------------------------------------------------------
 def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), marks: Marks | None = None,
-                   title: str = "", meta: dict | None = None) -> go.Figure:
+                   title: str = "", meta: dict | None = None, as_dict: bool = False):
     """Colour map of J (M, N) over u (N,) × v (M,) with 30 contour lines, and the overlays of ``marks``.
 
     The colours of the full grid are one PNG (``layout.images[0]``, one pixel per grid point, made
@@ -348,7 +364,7 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
         legend=dict(orientation="h", y=-0.14, x=0, font=dict(size=11)),
         meta={**(meta or {}), **playback_meta(scale, floor, None, None)},
         clickmode="event", hovermode="closest")
-    return fast_figure([bar] + overlay_traces(marks or Marks(), scale, floor, three_d=False) + [lines], layout)
+    return fast_figure([bar] + overlay_traces(marks or Marks(), scale, floor, three_d=False) + [lines], layout, as_dict)
 
 
 def contour_levels(lo: float, hi: float, n: int = 30) -> tuple[float, float, float]:
@@ -375,7 +391,7 @@ def coarse(u, v, c, n_max: int):
 
 
 def surface_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), marks: Marks | None = None,
-                   title: str = "", meta: dict | None = None) -> go.Figure:
+                   title: str = "", meta: dict | None = None, as_dict: bool = False):
     """3-D surface of J (height and colour use the same scale as the contour), with the overlays.
 
     The surface is drawn on at most :data:`SURFACE_MAX` points per side (a 3-D mesh finer than
@@ -403,7 +419,7 @@ def surface_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
                    aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.7),
                    camera=dict(eye=dict(x=1.5, y=-1.5, z=1.0))))
     return fast_figure([main] + overlay_traces(marks or Marks(), scale, floor, three_d=True, z_min=z_min, z_max=hi),
-                       layout)
+                       layout, as_dict)
 
 
 def playback_meta(scale: str, floor: float, z_min: float | None, z_max: float | None) -> dict:
