@@ -7,6 +7,7 @@ import pathlib
 import re
 
 import dash
+import flask
 
 from .callbacks import register_callbacks
 from .layout import build_layout
@@ -155,6 +156,17 @@ def build_app(torch_threads: int | None = 1, prefill: bool = True) -> dash.Dash:
     table, index = _uses_dash_table(app.layout), app.interpolate_index
     app.interpolate_index = lambda **kw: index(**{**kw, "scripts": lean_scripts(kw.get("scripts", ""), shim, table)})
     register_callbacks(app)
+    favicon = app.config.routes_pathname_prefix + "_favicon.ico"
+
+    # Dash serves its icon with no caching headers, and the browser fetched it again after every
+    # change of the URL, i.e. after every control change.
+    @app.server.after_request
+    def _cache_the_icon(response):
+        if flask.request.path == favicon and response.status_code == 200:
+            response.cache_control.public = True
+            response.cache_control.max_age = 86400
+        return response
+
     if torch_threads:
         import torch
 

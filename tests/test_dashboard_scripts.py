@@ -44,3 +44,15 @@ def test_the_served_page_has_the_shim_and_no_polyfill():
     assert not any("polyfill@" in s or "/dash_table/" in s for s in scripts), scripts
     assert (appmod.ASSETS / appmod.REGENERATOR).read_text(encoding="utf-8") in html
     assert any("dash_renderer" in s for s in scripts)
+
+
+def test_the_icon_is_cached_and_nothing_else_is_changed():
+    """The browser fetched Dash's icon after every URL change: it is now served cacheable (a day).
+    The page itself and a callback response keep Dash's own headers."""
+    app = appmod.build_app(prefill=False)
+    client = app.server.test_client()
+    icon = client.get("/_favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"          # an .ico file
+    assert icon.cache_control.public and icon.cache_control.max_age == 86400
+    page = client.get("/")
+    assert page.status_code == 200 and page.cache_control.max_age is None
