@@ -222,13 +222,20 @@ def register_callbacks(app) -> None:
     # work nor their drawing competes with it for the two cores: on a page opened with a fast sync
     # response the surface's data otherwise arrived first and its ~0.6 s software-WebGL draw held the
     # first contour back (page open → contour 1.3 s → 2.7 s, measured).
-    app.clientside_callback(ClientsideFunction("dashboard", "painted"), Output(ids.LAND_PAINTED, "data"),
-                            Input(ids.LAND_KEY, "data"))
+    # Away from the landscape tab there is nothing to paint: no wait (a pending wait would also hold
+    # back every callback that has LAND_PAINTED as an input); back on it, the wait starts again.
+    app.clientside_callback(
+        "function(key, tab) { return window.dash_clientside.dashboard.painted(key, tab === %s); }"
+        % json.dumps(ids.TAB_LANDSCAPE), Output(ids.LAND_PAINTED, "data"),
+        Input(ids.LAND_KEY, "data"), Input(ids.TABS, "value"))
 
-    # The two light follow-ups in one request: the mask picture and the plane's line.
+    # The two light follow-ups in one request: the mask picture and the plane's line. On the landscape
+    # tab they follow the painted contour; on the others (the sidebar and its mask picture are shown
+    # there too, the landscape is not drawn) they follow the config (MASK_KEY, set by ``shown``).
     @callback(app, Output(ids.MASK_IMAGE, "figure"), Output(ids.PLANE_TEXT, "children"),
-              Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"), State(ids.DESCENT, "data"))
-    def mask_image(_contour_key, config_json, desc):
+              Input(ids.LAND_PAINTED, "data"), Input(ids.MASK_KEY, "data"), State(ids.CONFIG, "data"),
+              State(ids.DESCENT, "data"))
+    def mask_image(_contour_key, _mask_key, config_json, desc):
         cfg = _cfg(config_json)
         return figures.mask_figure(logic.mask_of(cfg)), planes.plane_ready(cfg, _desc(desc)) or planes.plane_text(cfg)
 
@@ -356,18 +363,21 @@ def register_callbacks(app) -> None:
         return logic.budget_view(_cfg(config_json))
 
     # ---- views behind tabs: only the visible one follows the config ------------------------------
-    # One clientside callback sets the view store of the tab shown (``views``) and each page's slice
-    # of the URL (``urlSlice``, pages/url.py): a change sets the config and the URL in one response,
-    # and each callback the browser runs for it costs several store updates of the whole page.
+    # One clientside callback sets the view store of the tab shown (``views``), each page's slice of
+    # the URL (``urlSlice``, pages/url.py) and, away from the landscape, the mask picture's key: a
+    # change sets the config and the URL in one response, and each callback the browser runs for it
+    # costs several store updates of the whole page.
     views = list(ids.VIEW_STORES.items())
     prefixes = [m.URL_PREFIX for _, _, m in PAGES if getattr(m, "URL_PREFIX", None)]
     app.clientside_callback(
         "function(config, scale, tab, search) { return window.dash_clientside.dashboard.shown(config, scale, tab, "
-        "search, %s, %s, Array.prototype.slice.call(arguments, 4)); }"
-        % (json.dumps([t for t, _ in views]), json.dumps(prefixes)),
-        [Output(s, "data") for _, s in views] + [Output(ids.url_slice(p), "data") for p in prefixes],
+        "search, %s, %s, %s, Array.prototype.slice.call(arguments, 4)); }"
+        % (json.dumps([t for t, _ in views]), json.dumps(prefixes), json.dumps(ids.TAB_LANDSCAPE)),
+        [Output(s, "data") for _, s in views] + [Output(ids.url_slice(p), "data") for p in prefixes]
+        + [Output(ids.MASK_KEY, "data")],
         Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"), Input(ids.URL, "search"),
-        [State(s, "data") for _, s in views] + [State(ids.url_slice(p), "data") for p in prefixes])
+        [State(s, "data") for _, s in views] + [State(ids.url_slice(p), "data") for p in prefixes]
+        + [State(ids.MASK_KEY, "data")])
 
     # ---- view 2: descent; playback is clientside --------------------------------------------------
     @callback(

@@ -332,6 +332,7 @@ def build_layout(first_contour=None, first_key: str | None = None) -> html.Div:
         dcc.Store(id=ids.BASINS),
         dcc.Store(id=ids.LAND_KEY, data=first_key),
         dcc.Store(id=ids.LAND_PAINTED),
+        dcc.Store(id=ids.MASK_KEY),
         dcc.Store(id=ids.SURF_KEY),
         dcc.Store(id=ids.DESC_KEY),
         dcc.Store(id=ids.DESC_SURF_KEY),

@@ -4,10 +4,12 @@ The app is served from a thread by :func:`dashboard.server.running`. Expected va
 the paper (Fig. 4 a: descent on the ReLU net ends at z* = (0.8, −0.5)) and from what the test
 types into the URL or the controls.
 """
+import json
 import math
 import os
 import re
 
+import numpy as np
 import pytest
 
 from dashboard import browser, ids
@@ -309,6 +311,51 @@ def test_a_main_control_change_asks_nothing_of_the_pages_or_hidden_views(page, u
     # the descent tab's view follows the config once shown
     page.click(f"#{ids.TABS} .tab:has-text('Descent')")
     browser.wait_graph(page, ids.DESC_CONTOUR, 2)
+    assert browser.console_problems(page.console_log) == []
+
+
+def test_the_mask_picture_follows_the_config_on_another_tab(page, url):
+    """The sidebar's mask picture is shown on the Descent tab too. Reference: the mask of the new
+    seed as core draws it (logic.mask_of), against the picture's pixels, before and after a change
+    made there; and the landscape's follow-ups do not start until the landscape is shown."""
+    from dashboard import logic, state
+
+    page.goto(url + "/?grid=41&view=descent")
+    browser.wait_graph(page, ids.DESC_CONTOUR, 2)
+    browser.wait_idle(page)
+    picture = "Array.from(g._fullData[0].z, r => Array.from(r))"
+    from dashboard import figures
+
+    def want(seed):   # the picture of that seed's mask, as the server draws it
+        fig = figures.mask_figure(logic.mask_of(state.BASE.replace(grid=41, mask_seed=seed)))
+        return np.asarray(fig.data[0].z, float)
+
+    page.wait_for_function("() => { const g = document.querySelector('#mask-image .js-plotly-plot');"
+                           " return g && g.data && g.data.length > 0; }")
+    first = np.asarray(browser.graph_json(page, ids.MASK_IMAGE, picture), float)
+    assert np.array_equal(first, want(0)) and not np.array_equal(want(3), want(0))
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if "_dash-update-component" in r.url else None)
+    browser.type_value(page, ids.MASK_SEED, "3")
+    page.wait_for_function("() => location.search.includes('mask_seed=3')")
+    page.wait_for_function(
+        "(old) => { const g = document.querySelector('#mask-image .js-plotly-plot');"
+        " return g && g._fullData && g._fullData.length > 0"
+        " && JSON.stringify(Array.from(g._fullData[0].z, r => Array.from(r))) !== old; }",
+        arg=json.dumps(first.astype(int).tolist()).replace(" ", ""), timeout=30_000)
+    now = np.asarray(browser.graph_json(page, ids.MASK_IMAGE, picture), float)
+    assert np.array_equal(now, want(3))
+    browser.wait_idle(page)
+    assert not any(ids.LAND_SURFACE + "." in b or ids.CRITICAL + "." in b for b in sent)
+    # back on the landscape, its follow-ups catch up with the config changed elsewhere
+    page.click(f"#{ids.TABS} .tab:has-text('Landscape')")
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2)
+    page.wait_for_function(
+        "() => { const m = id => { const g = document.querySelector('#' + id + ' .js-plotly-plot');"
+        " return g && g.layout && g.layout.meta ? g.layout.meta.config : null; };"
+        " return m('land-surface') !== null && m('land-surface') === m('land-contour'); }", timeout=60_000)
+    assert browser.graph_meta(page, ids.LAND_SURFACE)["config"] == logic.config_tag(state.BASE.replace(grid=41,
+                                                                                                       mask_seed=3))
     assert browser.console_problems(page.console_log) == []
 
 

@@ -284,11 +284,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       const e = (errors && typeof errors === 'object') ? errors : {};
       return lines.map(function (id) { return typeof e[id] === 'string' ? e[id] : ''; });
     },
-    // views() for the tab stores, then urlSlice() for each page's store, in one callback.
-    shown: function (config, scale, tab, search, tabs, prefixes, current) {
+    // views() for the tab stores, urlSlice() for each page's store and, on a tab without the
+    // landscape, the config for the mask picture (there no painted contour starts it), in one callback.
+    shown: function (config, scale, tab, search, tabs, prefixes, landscape, current) {
       const d = window.dash_clientside.dashboard;
       const slices = prefixes.map(function (p, k) { return d.urlSlice(search, current[tabs.length + k], p); });
-      return d.views(config, scale, tab, tabs, current.slice(0, tabs.length)).concat(slices);
+      const maskNow = current[tabs.length + prefixes.length];
+      const mask = (config && tab !== landscape && config !== maskNow) ? config : window.dash_clientside.no_update;
+      return d.views(config, scale, tab, tabs, current.slice(0, tabs.length)).concat(slices, [mask]);
     },
     sidebar: function (tab, own) {
       return own.indexOf(tab) >= 0 ? {display: 'none'} : {};
@@ -308,13 +311,22 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     // server work nor the surface's WebGL draw runs before the contour is on the screen. Where no
     // frame comes (a tab in the background, a headless page on virtual time) a timer checks the
     // layout instead and stands in for the two frames, so the follow-ups still start.
-    painted: function (key) {
+    // One wait at a time: a newer key ends the older wait with no_update (on a tab without the
+    // landscape the wait lasts until the landscape is shown, and each change started another).
+    painted: function (key, shown) {
+      const d = window.dash_clientside.dashboard;
+      if (d._paintedCancel) { d._paintedCancel(); }
+      if (shown === false) { return window.dash_clientside.no_update; }
       return new Promise(function (resolve) {
         let stage = 0;                 // 0: waiting for the graph's layout, 1: for the paint, 2: done
         let timer = null;
-        const finish = function () {
-          if (stage < 2) { stage = 2; clearInterval(timer); resolve(key); }
+        const end = function (value) {
+          if (stage < 2) { stage = 2; clearInterval(timer); resolve(value); }
+          if (d._paintedCancel === cancel) { d._paintedCancel = null; }
         };
+        const cancel = function () { end(window.dash_clientside.no_update); };
+        d._paintedCancel = cancel;
+        const finish = function () { end(key); };
         const laidOut = function () {  // mounted and laid out by plotly (a message figure has no traces)
           const g = document.querySelector('#land-contour .js-plotly-plot');
           return Boolean(g && g._fullLayout);
