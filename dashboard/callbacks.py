@@ -237,7 +237,11 @@ def register_callbacks(app) -> None:
               State(ids.DESCENT, "data"))
     def mask_image(_contour_key, _mask_key, config_json, desc):
         cfg = _cfg(config_json)
-        return figures.mask_figure(logic.mask_of(cfg)), planes.plane_ready(cfg, _desc(desc)) or planes.plane_text(cfg)
+        try:
+            desc = _desc(desc)
+        except ConfigError:   # a forged descent store is reported by the counts; the picture stands
+            desc = None
+        return figures.mask_figure(logic.mask_of(cfg)), planes.plane_ready(cfg, desc) or planes.plane_text(cfg)
 
     # ---- view 1: landscape --------------------------------------------------------------------
     # The contour comes first: the default view's is served with the page, a new config's or

@@ -109,6 +109,22 @@ def test_forged_descent_store(app, client):
     assert banner(resp).startswith("descent:")
 
 
+def test_a_forged_descent_store_leaves_the_mask_picture_alone(app, client):
+    """Reference: the mask picture of the config as figures.mask_figure draws it, forged store or not."""
+    from dashboard import logic
+
+    values = {"descent-store.data": {"key": GOOD, "u": "x"}, "config-store.data": GOOD}
+    resp = call(app, client, "..mask-image.figure...plane-text.children..", values, "land-painted-store.data")
+    want = np.asarray(figures.mask_figure(logic.mask_of(state.config_from_json(GOOD))).data[0].z, float)
+    got = resp["response"]["mask-image"]["figure"]
+    z = got["data"][0]["z"]
+    if isinstance(z, dict):                                       # a typed array: "M, N" shape
+        shape = [int(n) for n in str(z["shape"]).split(",")]
+        z = np.frombuffer(__import__("base64").b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    np.testing.assert_array_equal(z, want)
+    assert "plane" in resp["response"]["plane-text"]["children"].lower() and not banner(resp)
+
+
 def test_forged_click_point(app, client):
     resp = call(app, client, "descent-store.data", {"point-store.data": {"key": GOOD, "uv": ["a", None]},
                                                     "config-store.data": GOOD}, "point-store.data")
