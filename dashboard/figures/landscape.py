@@ -339,8 +339,8 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
     c = colour_values(J, scale, floor)
     lo, hi = colour_range(c, scale)
     u, v = np.asarray(u, float), np.asarray(v, float)
-    du = (u[-1] - u[0]) / max(u.size - 1, 1) if u.size > 1 else 1.0
-    dv = (v[-1] - v[0]) / max(v.size - 1, 1) if v.size > 1 else 1.0
+    du = (u[-1] - u[0]) / (u.size - 1) if u.size > 1 else 1.0     # the grid's spacing (a linspace)
+    dv = (v[-1] - v[0]) / (v.size - 1) if v.size > 1 else 1.0
     bar = dict(
         type="scatter", x=[None], y=[None], mode="markers", name="J", showlegend=False, hoverinfo="skip",
         marker=dict(color=[lo], colorscale=COLORSCALE, cmin=lo, cmax=hi, showscale=True,
