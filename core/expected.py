@@ -83,10 +83,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .config import FIELDS, LIMITS, Config, ConfigError
-from .generators.conv_family import draw_weights, weight_std
+from .generators.conv_family import _CONV_T, draw_weights, weight_std
 from .problem import draw_z_star
 from .masks import make_operator
 
@@ -106,7 +105,6 @@ EXPECTED_LIMITS = {
 }
 BLOCK_DRAWS = 2048            # nets stacked in one batched forward pass
 CLOSED_FORM_ACTIVATIONS = ("relu", "leaky_relu", "identity")
-_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 CHUNK_FLOATS = 1 << 23        # floats of intermediates per Monte Carlo chunk
 
 

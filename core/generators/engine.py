@@ -71,8 +71,6 @@ CALL = 106_000                       # per torch call per chunk (3.5 µs at the 
 COL2IM_SLOWDOWN = 8                  # col2im's useful multiply-adds run ~8× slower than a dense GEMM's
 NARROW = 15                          # GEMMs with at most this many output columns run transposed
 
-_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
-
 
 # ---------------------------------------------------------------------------
 # threads
@@ -179,11 +177,6 @@ def _mm(h: torch.Tensor, T: torch.Tensor, Tt: torch.Tensor) -> torch.Tensor:
 def _channels_last(x: torch.Tensor, dim: int) -> torch.Tensor:
     """(B, C, *S) → (B, *S, C)."""
     return x.permute(0, *range(2, 2 + dim), 1)
-
-
-def _channels_first(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """(B, *S, C) → (B, C, *S)."""
-    return x.permute(0, dim + 1, *range(1, dim + 1))
 
 
 def _cone(W: torch.Tensor, stride: int, padding: int, size_in: int, dim: int, out_idx) -> torch.Tensor:
