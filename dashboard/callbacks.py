@@ -353,7 +353,7 @@ def register_callbacks(app) -> None:
 
     @callback(
         app, Output(ids.DESC_PAIR, "figure"), Output(ids.DESC_PAIR_TEXT, "children"), Output(ids.DESC_PAIR_BOX, "style"),
-        Input(ids.DESCENT, "data"), State(ids.CONFIG, "data"))
+        Input(ids.DESCENT, "data"), State(ids.CONFIG, "data"), prevent_initial_call=True)
     def other_fit_pair(desc, config_json):
         fig, text = logic.pair_view(_cfg(config_json), _desc(desc))
         if fig is None:
@@ -367,6 +367,10 @@ def register_callbacks(app) -> None:
         return logic.budget_view(_cfg(config_json))
 
     # ---- views behind tabs: only the visible one follows the config ------------------------------
+    # None of them runs at page load (prevent_initial_call): on the landscape each returned nothing,
+    # yet every callback the page starts costs the browser its bookkeeping over the whole page before
+    # the first contour is drawn. A view runs once its tab is shown, by a click or by ?view= (the
+    # sync sets the tab, the clientside ``shown`` the tab's view store).
     # One clientside callback sets the view store of the tab shown (``views``), each page's slice of
     # the URL (``urlSlice``, pages/url.py) and, away from the landscape, the mask picture's key: a
     # change sets the config and the URL in one response, and each callback the browser runs for it
@@ -387,7 +391,7 @@ def register_callbacks(app) -> None:
     @callback(
         app, Output(ids.DESC_CONTOUR, "figure"), Output(ids.DESC_KEY, "data"),
         Input(ids.VIEW_DESCENT, "data"), Input(ids.DESCENT, "data"),
-        State(ids.DESC_KEY, "data"), State(ids.DESC_SLIDER, "value"))
+        State(ids.DESC_KEY, "data"), State(ids.DESC_SLIDER, "value"), prevent_initial_call=True)
     def descent_contour(view, desc, shown, frame):
         cfg, scale = _view(view)
         desc = _desc(desc)
@@ -404,7 +408,7 @@ def register_callbacks(app) -> None:
         app, Output(ids.DESC_SURFACE, "figure"), Output(ids.DESC_SURF_KEY, "data"),
         Input(ids.DESC_KEY, "data"),
         State(ids.VIEW_DESCENT, "data"), State(ids.DESC_SURF_KEY, "data"),
-        State(ids.DESCENT, "data"), State(ids.DESC_SLIDER, "value"))
+        State(ids.DESCENT, "data"), State(ids.DESC_SLIDER, "value"), prevent_initial_call=True)
     def descent_surface(_contour_key, view, shown, desc, frame):
         cfg, scale = _view(view)
         waiting = _waiting(cfg, _desc(desc), logic.figure_key(cfg, scale))
@@ -438,7 +442,7 @@ def register_callbacks(app) -> None:
         State(ids.TABS, "value"), prevent_initial_call=True)
 
     # ---- view 3: compare -------------------------------------------------------------------------------
-    @callback(app, Output(ids.COMPARE, "figure"), Input(ids.VIEW_COMPARE, "data"))
+    @callback(app, Output(ids.COMPARE, "figure"), Input(ids.VIEW_COMPARE, "data"), prevent_initial_call=True)
     def compare(view):
         return logic.compare_view(*_view(view))
 
@@ -449,7 +453,7 @@ def register_callbacks(app) -> None:
     @callback(
         app, Output(ids.COLLAPSE_GRAPH, "figure"), Output(ids.COLLAPSE_WITNESS, "figure"),
         Output(ids.COLLAPSE_TEXT, "children"),
-        Input(ids.VIEW_COLLAPSE, "data"), Input(ids.COLLAPSE_SOURCE, "value"))
+        Input(ids.VIEW_COLLAPSE, "data"), Input(ids.COLLAPSE_SOURCE, "value"), prevent_initial_call=True)
     def collapse(view, source):
         cfg, scale = _view(view)
         return logic.collapse_view(cfg, source, scale)
@@ -473,7 +477,7 @@ def register_callbacks(app) -> None:
 
     @callback(
         app, Output(ids.BASIN_GRAPH, "figure"), Output(ids.BASIN_PROGRESS, "value"), Output(ids.BASIN_TEXT, "children"),
-        Input(ids.BASINS, "data"), Input(ids.TABS, "value"))
+        Input(ids.BASINS, "data"), Input(ids.TABS, "value"), prevent_initial_call=True)
     def basin_view(store, tab):
         if tab != ids.TAB_BASINS:
             raise PreventUpdate
@@ -481,7 +485,7 @@ def register_callbacks(app) -> None:
 
     # ---- view 6: linked images -----------------------------------------------------------------------------
     @callback(app, Output(ids.IMG_CONTOUR, "figure"), Input(ids.VIEW_IMAGES, "data"), Input(ids.DESCENT, "data"),
-              State(ids.TABS, "value"))
+              State(ids.TABS, "value"), prevent_initial_call=True)
     def images_contour(view, desc, tab):
         cfg, scale = _view(view)
         if f"{ids.DESCENT}.data" in ctx.triggered_prop_ids and (tab != ids.TAB_IMAGES or cfg.plane not in logic.NEEDS_DESCENT):
@@ -497,7 +501,7 @@ def register_callbacks(app) -> None:
     @callback(
         app, Output(ids.IMG_GRAPH, "figure"), Output(ids.IMG_TEXT, "children"),
         Input(ids.IMG_CONTOUR, "hoverData"), Input(ids.IMG_CONTOUR, "clickData"), Input(ids.POINT, "data"),
-        Input(ids.VIEW_IMAGES, "data"), State(ids.TABS, "value"))
+        Input(ids.VIEW_IMAGES, "data"), State(ids.TABS, "value"), prevent_initial_call=True)
     def linked_images(hover, click, pt, view, tab):
         if tab != ids.TAB_IMAGES:
             raise PreventUpdate

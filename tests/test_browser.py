@@ -60,6 +60,42 @@ def test_page_loads_with_a_clean_console(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+# The views behind the other tabs: the graph each one draws first when its tab opens.
+HIDDEN_VIEWS = {ids.TAB_DESCENT: ids.DESC_CONTOUR, ids.TAB_COMPARE: ids.COMPARE, ids.TAB_COLLAPSE: ids.COLLAPSE_GRAPH,
+                ids.TAB_BASINS: ids.BASIN_GRAPH, ids.TAB_IMAGES: ids.IMG_CONTOUR, ids.TAB_PHASE: ids.PHASE_GRAPH,
+                ids.TAB_EXPECTED: ids.EXPECTED_HEATMAPS, ids.TAB_INPAINT: ids.INPAINT_IMAGES,
+                ids.TAB_WEIGHTS: ids.WEIGHTS_HISTOGRAMS}
+_DRAWN = """(id) => { const g = document.querySelector('#' + id + ' .js-plotly-plot');
+  return Boolean(g && g._fullLayout && ((g.data || []).length > 0 || (g.layout.annotations || []).length > 0)); }"""
+
+
+def test_page_load_asks_nothing_of_the_views_behind_other_tabs(page, url):
+    """The landscape opens: every callback request until the page is idle is recorded (its outputs,
+    from the request body). None may be for a view behind another tab, nor the descent's pair
+    picture (no descent yet): each returned nothing, and each callback the page starts costs the
+    browser its bookkeeping over the whole page before the first contour is drawn. Only the
+    landscape's own follow-ups and the sync may be asked."""
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if "_dash-update-component" in r.url else None)
+    _load(page, url)
+    browser.wait_text(page, ids.CRITICAL_TEXT, "1 minimum")
+    page.wait_for_timeout(300)
+    assert any(ids.LAND_SURFACE in b for b in sent)                   # the premise: requests were recorded
+    hidden = [*HIDDEN_VIEWS.values(), ids.DESC_SURFACE, ids.IMG_GRAPH, ids.DESC_PAIR]
+    assert [h for h in hidden if any(f'"{h}.' in b or f'..{h}.' in b for b in sent)] == []
+
+
+@pytest.mark.parametrize("tab", list(HIDDEN_VIEWS))
+def test_each_view_opened_from_the_url_draws(page, url, tab):
+    """A page opened on another tab (?view=…) draws that tab's view: its callbacks start from the
+    tab the URL selects, not from the page load."""
+    page.goto(url + f"/?view={tab}&grid=41")
+    page.wait_for_function(_DRAWN, arg=HIDDEN_VIEWS[tab], timeout=60_000)
+    browser.wait_idle(page)
+    assert page.evaluate(_DRAWN, HIDDEN_VIEWS[tab])
+    assert browser.console_problems(page.console_log) == []
+
+
 # Records every Plotly.react: [graph id, start, end, whether the graph then holds a surface with data],
 # and when the frame after the contour's first draw ran (__painted).
 _RECORD_REACTS = """

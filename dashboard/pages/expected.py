@@ -182,7 +182,8 @@ def register_callbacks(app) -> None:
     @callback(app, Output(HEATMAPS, "figure"), Output(RAY, "figure"), Output(STATUS, "children"),
               Output(ERROR, "children"), Output(HIST, "figure"),
               Input(PRESET, "value"), Input(WIDTH, "value"), Input(GRID, "value"), Input(MC, "value"),
-              Input(K_CONTROL, "value"), Input(ids.TABS, "value"))
+              Input(K_CONTROL, "value"), Input(ids.TABS, "value"),
+              prevent_initial_call=True)   # runs once its tab is shown (callbacks.py: views behind tabs)
     def _update(preset, width_index, grid, mc, k, tab):
         if tab != ids.TAB_EXPECTED:
             return no_update, no_update, no_update, no_update, no_update

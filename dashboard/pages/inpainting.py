@@ -157,7 +157,8 @@ def register_callbacks(app) -> None:
     @callback(app, Output(ids.INPAINT_IMAGES, "figure"), Output(ids.INPAINT_CURVE, "figure"),
               Output(ids.INPAINT_SLICES, "figure"), Output(ids.INPAINT_SUMMARY, "children"),
               Output(ids.INPAINT_ERROR, "children"),
-              [Input(cid, "value") for cid in CONTROLS.values()], Input(ids.TABS, "value"))
+              [Input(cid, "value") for cid in CONTROLS.values()], Input(ids.TABS, "value"),
+              prevent_initial_call=True)   # runs once its tab is shown (callbacks.py: views behind tabs)
     def _update(*args):
         *controls, tab = args
         if tab != ids.TAB_INPAINT:

@@ -43,7 +43,8 @@ def layout():
 
 def register_callbacks(app) -> None:
     @callback(app, Output(ids.WEIGHTS_HISTOGRAMS, "figure"), Output(ids.WEIGHTS_TABLE, "children"),
-              Input(ids.WEIGHTS_GENERATOR, "value"), Input(ids.TABS, "value"))
+              Input(ids.WEIGHTS_GENERATOR, "value"), Input(ids.TABS, "value"),
+              prevent_initial_call=True)   # runs once its tab is shown (callbacks.py: views behind tabs)
     def _update(generator, tab):
         if tab != ids.TAB_WEIGHTS:
             return no_update, no_update
