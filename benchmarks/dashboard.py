@@ -6,9 +6,12 @@ Serves the app from a thread (:func:`dashboard.server.running`), drives it with 
 (Playwright, ``dashboard.browser.launch``) and measures, in an "idle" column (the machine as it is;
 its load average is printed beside it) and a "1 busy" column (one busy-looping process beside it):
 
-* page open → first contour: from ``page.goto`` (a fresh browser context: nothing cached) to the
-  default 201² contour drawn (its traces in place, then two animation frames). The first contour
-  is served inside the page (``dashboard.app.first_view``), so no callback is waited for;
+* page open → first contour: from the navigation's start (a fresh browser context: nothing cached)
+  to the default 201² contour drawn (its traces in place, then two animation frames), in the page's
+  own clock like the changes below: a watcher installed before the page's scripts runs it. Beside
+  it, the wall time from ``page.goto`` until Playwright has seen the contour and waited two more
+  frames (its round trips included; by then the follow-ups are running). The first contour is
+  served inside the page (``dashboard.app.first_view``), so no callback is waited for;
 * control change → updated contour: the weight seed is typed and sent (Enter), which builds a new
   problem and landscape on the server; the time runs in the page's own clock from just before the
   Enter to the contour's ``layout.meta`` changing plus two animation frames ("+ surface": the 3-D
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import statistics
 import sys
@@ -44,6 +48,15 @@ VIEWPORT = {"width": 1400, "height": 950}
 PLAYBACK = "/?view=descent&method=adam&steps=200&starts=5"
 _FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))"
 _IDLE = "() => document.querySelectorAll('[data-dash-is-loading=\"true\"]').length === 0"
+
+# Installed before the page's scripts: the time from the navigation's start (performance.now()) to
+# the graph drawn as browser.wait_graph sees it (two traces, laid out), plus two animation frames.
+_FIRST_PAINT = """window.__firstPaint = null; (function poll() {
+  const g = document.querySelector('#' + %s + ' .js-plotly-plot');
+  if (g && g.data && g.data.length >= 2 && g._fullLayout && !g._transitioning) {
+    requestAnimationFrame(() => requestAnimationFrame(() => { window.__firstPaint = performance.now(); }));
+  } else { requestAnimationFrame(poll); }
+})();"""
 
 # Arms a watcher in the page: the time from now to each graph's layout.meta changing (+ two frames).
 _ARM = """(ids) => {
@@ -85,18 +98,22 @@ SEEDS = itertools.count(101)   # a weight seed never used before: every change c
 # ---------------------------------------------------------------------------
 # measurements
 # ---------------------------------------------------------------------------
-def open_page(b, url: str) -> float:
-    """Seconds from goto to the default contour drawn, in a fresh context."""
+def open_page(b, url: str) -> tuple:
+    """(seconds from the navigation's start to the default contour drawn, in the page's clock; wall
+    seconds from goto to Playwright having seen it plus two frames), in a fresh context."""
     ctx = b.new_context(viewport=VIEWPORT)
+    ctx.add_init_script(_FIRST_PAINT % json.dumps(ids.LAND_CONTOUR))
     page = ctx.new_page()
     t = time.perf_counter()
     page.goto(url + "/")
     browser.wait_graph(page, ids.LAND_CONTOUR, 2, timeout=120_000)
     page.evaluate(_FRAME)
-    dt = time.perf_counter() - t
+    wall = time.perf_counter() - t
+    page.wait_for_function("() => window.__firstPaint !== null", timeout=120_000)
+    in_page = page.evaluate("() => window.__firstPaint") / 1e3
     page.wait_for_function(_IDLE, timeout=120_000)   # let its callbacks finish before the next one
     ctx.close()
-    return dt
+    return in_page, wall
 
 
 def landscape_page(ctx, url: str):
@@ -237,8 +254,12 @@ def report(passes: dict, args, load: float) -> None:
         each = [statistics.median(c for c, _ in tab) for tab in r["pair"]]
         return " / ".join(f"{x:.0f}" for x in each) + f" ms ({max(each) / lone:.2f}×)" + mark(max(each) <= 1.5 * lone)
 
-    row("page open → first contour (201²)", lambda r: f"{spread(r['open'])[0]:.2f} s [{min(r['open']):.2f}–"
-        f"{max(r['open']):.2f}]" + mark(spread(r["open"])[0] <= 1.5), "≤ 1.5 s")
+    def seconds(xs):
+        return f"{spread(xs)[0]:.2f} s [{min(xs):.2f}–{max(xs):.2f}]"
+
+    row("page open → first contour drawn (201², page's clock)",
+        lambda r: seconds([p for p, _ in r["open"]]) + mark(spread([p for p, _ in r["open"]])[0] <= 1.5), "≤ 1.5 s")
+    row("  wall from goto, Playwright's round trips included", lambda r: seconds([w for _, w in r["open"]]))
     row(f"weight seed → contour p50 ({args.n} changes)",
         lambda r: ms([c for c, _ in r["lone"]]) + mark(statistics.median(c for c, _ in r["lone"]) <= 250),
         "≤ 250 ms busy")
