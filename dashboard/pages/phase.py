@@ -343,7 +343,8 @@ def register_callbacks(app) -> None:
     @callback(app, Output(ids.PHASE_GRAPH, "figure"), Output(ids.PHASE_PROGRESS, "value"),
               Output(ids.PHASE_STATUS, "children"), Output(ids.PHASE_ERROR, "children", allow_duplicate=True),
               Input(ids.PHASE_STORE, "data"), Input(ids.TABS, "value"),
-              [Input(cid, "value") for cid in CONTROLS.values()], prevent_initial_call=True)  # see callbacks.py: views behind tabs
+              [Input(cid, "value") for cid in CONTROLS.values()],
+              prevent_initial_call=True)   # runs once its tab is shown (callbacks.py: views behind tabs)
     def _view(store, tab, *values):
         if tab != ids.TAB_PHASE:
             return (no_update,) * 4
