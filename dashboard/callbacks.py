@@ -138,15 +138,20 @@ def register_callbacks(app) -> None:
         page.register_callbacks(app)
 
     # ---- what is shown (clientside) -------------------------------------------------------------
+    # Not at page load: the layout carries what they would set for its first values (the landscape
+    # tab shows the sidebar; layout.generator_boxes, layout.solver_fields), and a value that a URL
+    # brings comes through the sync, which fires them.
     app.clientside_callback(
         "function(tab) { return window.dash_clientside.dashboard.sidebar(tab, %s); }"
         % str(list(ids.OWN_CONTROLS)).replace("'", '"'),
-        Output(ids.SIDEBAR, "style"), Input(ids.TABS, "value"))
+        Output(ids.SIDEBAR, "style"), Input(ids.TABS, "value"), prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("dashboard", "generator"),
                             Output(ids.FAMILY_BOX, "style"), Output(ids.GENERATOR_TEXT + "-box", "style"),
-                            Output(ids.LABEL + "-box", "style"), Input(ids.GENERATOR_KIND, "value"))
+                            Output(ids.LABEL + "-box", "style"), Input(ids.GENERATOR_KIND, "value"),
+                            prevent_initial_call=True)
     app.clientside_callback(ClientsideFunction("dashboard", "solver"),
-                            Output(ids.LR, "disabled"), Output(ids.DAMPING, "disabled"), Input(ids.METHOD, "value"))
+                            Output(ids.LR, "disabled"), Output(ids.DAMPING, "disabled"), Input(ids.METHOD, "value"),
+                            prevent_initial_call=True)
 
     # ---- URL / preset / controls / clicks → config ---------------------------------------
     @callback(
@@ -430,12 +435,13 @@ def register_callbacks(app) -> None:
         return tuple(_overlay_patch(cfg, scale, logic.marks_for(cfg, None, desc, critical=False, heights=d3), d3, shown)
                      for d3, shown in ((False, contour_shown), (True, surf_shown)))
 
+    # Not at page load: with no descent it would set what the layout already shows.
     app.clientside_callback(
         ClientsideFunction("dashboard", "player"),
         Output(ids.DESC_SLIDER, "value"), Output(ids.DESC_SLIDER, "max"),
         Output(ids.DESC_PLAY, "children"), Output(ids.DESC_ITER_TEXT, "children"),
         Input(ids.DESC_PLAY, "n_clicks"), Input(ids.DESCENT, "data"), Input(ids.DESC_SLIDER, "value"),
-        State(ids.OVERLAY_INFO, "data"))
+        State(ids.OVERLAY_INFO, "data"), prevent_initial_call=True)
     app.clientside_callback(
         ClientsideFunction("dashboard", "frame"), Output(ids.DESC_FRAME_SYNC, "children"),
         Input(ids.DESC_SLIDER, "value"), State(ids.DESCENT, "data"), State(ids.OVERLAY_INFO, "data"),

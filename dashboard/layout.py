@@ -22,10 +22,28 @@ def _err(control_id: str) -> html.Div:
     return html.Div(id=ids.err(control_id), className="error")
 
 
-def _text(control_id: str, value: str, placeholder: str = "") -> dcc.Input:
+def _text(control_id: str, value: str, placeholder: str = "", disabled: bool = False) -> dcc.Input:
     # debounce: the value is sent on Enter or when the field loses focus, not on every key.
     return dcc.Input(id=control_id, type="text", value=value, debounce=True, placeholder=placeholder,
-                     className="text-input", autoComplete="off")
+                     className="text-input", autoComplete="off", disabled=disabled)
+
+
+# What the clientside ``generator`` and ``solver`` (assets/clientside.js) set when the source or the
+# method changes, here for the page's first values: the page load does not run them (each callback a
+# page load starts costs the browser its bookkeeping before the first contour is drawn).
+HIDE = {"display": "none"}
+CONDITIONAL_KINDS = ("mnist", "fashion", "mnist-info", "fashion-info")
+
+
+def generator_boxes(kind: str) -> list:
+    """Styles of the family box, the module box and the class box for the generator source ``kind``."""
+    return [{} if kind == "conv" else HIDE, {} if kind == "custom" else HIDE,
+            {} if kind in CONDITIONAL_KINDS else HIDE]
+
+
+def solver_fields(method: str) -> list:
+    """Whether the step field and the damping field are disabled for the solver ``method``."""
+    return [method not in ("adam", "gd"), method != "gauss_newton"]
 
 
 def _field(label: str, control, control_id: str, hint: str = "") -> html.Div:
@@ -48,6 +66,8 @@ def _dropdown(control_id: str, options, value) -> dcc.Dropdown:
 def sidebar(v: dict) -> html.Div:
     """The controls, filled with the values ``v`` (see state.controls_from_config)."""
     lim = state.DASH_LIMITS
+    family, module, label = generator_boxes(v["generator_kind"])
+    lr_off, damping_off = solver_fields(v["method"])
     return html.Div(id=ids.SIDEBAR, className="sidebar", children=[
         _field("Preset", dcc.Dropdown(id=ids.PRESET, options=[{"label": p, "value": p} for p in state.PRESET_NAMES],
                                       value=state.DEFAULT_PRESET, clearable=False, searchable=False,
@@ -56,7 +76,7 @@ def sidebar(v: dict) -> html.Div:
             "Generator G",
             _field("Source", _dropdown(ids.GENERATOR_KIND, GENERATOR_OPTIONS, v["generator_kind"]), ids.GENERATOR_KIND,
                    "the random family of the paper's Fig. 4, a shipped trained DCGAN, or your own module"),
-            html.Div(id=ids.GENERATOR_TEXT + "-box", children=[
+            html.Div(id=ids.GENERATOR_TEXT + "-box", style=module, children=[
                 _field("SPEC (runs its code)", _text(ids.GENERATOR_TEXT, v["generator_text"],
                                                      "G.pt, weights.pth or package.module:callable"),
                        ids.GENERATOR_TEXT, "a TorchScript file, a state dict of the shipped DCGAN, or "
@@ -64,13 +84,13 @@ def sidebar(v: dict) -> html.Div:
                 _field("n0 (if the module has no latent_dim)", _text(ids.LATENT_DIM, v["latent_dim"], "0"),
                        ids.LATENT_DIM, "0: read the module's latent_dim attribute"),
             ]),
-            html.Div(id=ids.LABEL + "-box", children=[
+            html.Div(id=ids.LABEL + "-box", style=label, children=[
                 _field("Class c (conditional generators)", dcc.Dropdown(
                     id=ids.LABEL, options=[{"label": "drawn from the z* seed", "value": -1}]
                     + [{"label": str(c), "value": c} for c in range(10)], value=v["label"], clearable=False,
                     searchable=False, className="dropdown"), ids.LABEL),
             ]),
-            html.Div(id=ids.FAMILY_BOX, children=[
+            html.Div(id=ids.FAMILY_BOX, style=family, children=[
                 _field("Dimension of the convolutions", dcc.RadioItems(
                     id=ids.DIM, options=[{"label": " 1-D", "value": 1}, {"label": " 2-D", "value": 2}],
                     value=v["dim"], inline=True, className="radio"), ids.DIM),
@@ -155,9 +175,9 @@ def sidebar(v: dict) -> html.Div:
             _field("Method", dcc.RadioItems(id=ids.METHOD, options=METHOD_OPTIONS, value=v["method"], inline=True,
                                             className="radio"), ids.METHOD),
             html.Div(className="pair", children=[
-                _field("Step lr (Adam, GD)", _text(ids.LR, v["lr"], "0.1"), ids.LR,
+                _field("Step lr (Adam, GD)", _text(ids.LR, v["lr"], "0.1", lr_off), ids.LR,
                        "Adam's learning rate, or GD's first trial step; in (0, 100]"),
-                _field("Damping λ₀ (Gauss–Newton)", _text(ids.DAMPING, v["damping"], "1.0"), ids.DAMPING,
+                _field("Damping λ₀ (Gauss–Newton)", _text(ids.DAMPING, v["damping"], "1.0", damping_off), ids.DAMPING,
                        "Levenberg–Marquardt λ₀ relative to diag(JᵀJ), in [0, 1e6]; 0: pure Gauss–Newton"),
             ]),
             html.Div(className="pair", children=[

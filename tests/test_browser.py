@@ -408,6 +408,41 @@ def test_url_slice_is_cut_in_the_browser_as_on_the_server(page, url):
     assert got[3] == "phase.trials=7&phase.rates=0.1%2C0.5" and got[4] == "phase%2Etrials=3"
 
 
+def test_the_sidebars_first_state_is_what_its_clientside_callbacks_set(page, url):
+    """The page load does not run the clientside ``generator`` and ``solver``; the layout carries
+    their results for its first values (layout.generator_boxes, layout.solver_fields). Reference:
+    the JS functions themselves, on every generator source and every method; then the page as
+    loaded, and a page whose URL brings another source and method (through the sync, which fires
+    them)."""
+    from core.config import METHODS
+    from dashboard import layout, state
+
+    _load(page, url, "?grid=41")
+    kinds = [*state.GENERATOR_KINDS, "other"]
+    got = page.evaluate("(ks) => ks.map(k => window.dash_clientside.dashboard.generator(k))", kinds)
+    assert got == [layout.generator_boxes(k) for k in kinds]
+    got = page.evaluate("(ms) => ms.map(m => window.dash_clientside.dashboard.solver(m))", list(METHODS))
+    assert got == [layout.solver_fields(m) for m in METHODS]
+
+    def shown():
+        return page.evaluate("""(ids) => ids.map(id => getComputedStyle(document.getElementById(id)).display !== 'none')""",
+                             [ids.FAMILY_BOX, ids.GENERATOR_TEXT + "-box", ids.LABEL + "-box", ids.SIDEBAR])
+
+    def disabled():
+        return [page.is_disabled(f"#{ids.LR}"), page.is_disabled(f"#{ids.DAMPING}")]
+
+    base = state.controls_from_config(state.BASE)
+    assert shown() == [s != layout.HIDE for s in layout.generator_boxes(base["generator_kind"])] + [True]
+    assert disabled() == layout.solver_fields(base["method"])
+    page.goto(url + "/?generator=mnist&grid=41&method=gauss_newton")
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2, timeout=120_000)
+    page.wait_for_function("(id) => getComputedStyle(document.getElementById(id)).display !== 'none'",
+                           arg=ids.LABEL + "-box")
+    assert shown() == [False, False, True, True]
+    assert disabled() == [True, False]
+    assert browser.console_problems(page.console_log) == []
+
+
 def test_the_regenerator_shim_steps_dashs_generator_as_a_native_generator_does(page, url):
     """Dash's one compiled generator (yield a promise, then set a flag), run by the page's
     regeneratorRuntime, against the same generator written natively (function*): the same

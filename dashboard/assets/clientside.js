@@ -296,6 +296,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     sidebar: function (tab, own) {
       return own.indexOf(tab) >= 0 ? {display: 'none'} : {};
     },
+    // generator and solver: layout.generator_boxes and layout.solver_fields give the same for the
+    // page's first values (the page load does not run these; a browser test compares the two).
     generator: function (kind) {
       const hide = {display: 'none'};
       const conditional = ['mnist', 'fashion', 'mnist-info', 'fashion-info'].indexOf(kind) >= 0;
