@@ -17,11 +17,12 @@ from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, no_u
 from dash.exceptions import PreventUpdate
 
 from core import ConfigError
+from core.config import METHODS
 
 from .guard import callback
 from .pages import PAGES
 from .priority import Gate
-from . import figures, guard, ids, logic, planes, state
+from . import figures, guard, ids, layout, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
 ERROR_IDS = sorted({ids.err(c) for c in ids.FIELD_CONTROLS.values()} | {ids.CONFIG_ERROR})
@@ -131,6 +132,12 @@ def _waiting(cfg, desc, key):
     return figures.message_figure("<br>".join(textwrap.wrap(wait, 60))), "waiting:" + key
 
 
+def _lookup(table: dict, default) -> str:
+    """A clientside callback that returns ``table[value]`` (``default`` for a value not in it)."""
+    return "function(v) { const t = %s; return t.hasOwnProperty(v) ? t[v] : %s; }" % (json.dumps(table),
+                                                                                    json.dumps(default))
+
+
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
     gate = Gate()   # a contour someone waits for runs before the follow-ups of another tab's (priority.py)
@@ -139,17 +146,19 @@ def register_callbacks(app) -> None:
 
     # ---- what is shown (clientside) -------------------------------------------------------------
     # Not at page load: the layout carries what they would set for its first values (the landscape
-    # tab shows the sidebar; layout.generator_boxes, layout.solver_fields), and a value that a URL
-    # brings comes through the sync, which fires them.
+    # tab shows the sidebar), and a value that a URL brings comes through the sync, which fires them.
+    # The generator boxes and the solver fields are looked up in tables made by the same functions
+    # that give the layout its first state (layout.generator_boxes, layout.solver_fields).
     app.clientside_callback(
         "function(tab) { return window.dash_clientside.dashboard.sidebar(tab, %s); }"
         % str(list(ids.OWN_CONTROLS)).replace("'", '"'),
         Output(ids.SIDEBAR, "style"), Input(ids.TABS, "value"), prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("dashboard", "generator"),
+    app.clientside_callback(_lookup({k: layout.generator_boxes(k) for k in state.GENERATOR_KINDS},
+                                    layout.generator_boxes(None)),
                             Output(ids.FAMILY_BOX, "style"), Output(ids.GENERATOR_TEXT + "-box", "style"),
                             Output(ids.LABEL + "-box", "style"), Input(ids.GENERATOR_KIND, "value"),
                             prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("dashboard", "solver"),
+    app.clientside_callback(_lookup({m: layout.solver_fields(m) for m in METHODS}, layout.solver_fields(None)),
                             Output(ids.LR, "disabled"), Output(ids.DAMPING, "disabled"), Input(ids.METHOD, "value"),
                             prevent_initial_call=True)
 

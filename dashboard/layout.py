@@ -28,9 +28,10 @@ def _text(control_id: str, value: str, placeholder: str = "", disabled: bool = F
                      className="text-input", autoComplete="off", disabled=disabled)
 
 
-# What the clientside ``generator`` and ``solver`` (assets/clientside.js) set when the source or the
-# method changes, here for the page's first values: the page load does not run them (each callback a
-# page load starts costs the browser its bookkeeping before the first contour is drawn).
+# What the sidebar shows for a generator source and a solver method: the layout's first state, and the
+# tables of the clientside callbacks that follow a change (callbacks.py). The page load runs no
+# callback for them (each one a page load starts costs the browser its bookkeeping before the first
+# contour is drawn).
 HIDE = {"display": "none"}
 CONDITIONAL_KINDS = ("mnist", "fashion", "mnist-info", "fashion-info")
 

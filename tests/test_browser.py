@@ -409,20 +409,19 @@ def test_url_slice_is_cut_in_the_browser_as_on_the_server(page, url):
 
 
 def test_the_sidebars_first_state_is_what_its_clientside_callbacks_set(page, url):
-    """The page load does not run the clientside ``generator`` and ``solver``; the layout carries
-    their results for its first values (layout.generator_boxes, layout.solver_fields). Reference:
-    the JS functions themselves, on every generator source and every method; then the page as
-    loaded, and a page whose URL brings another source and method (through the sync, which fires
-    them)."""
-    from core.config import METHODS
+    """The page load runs no callback for the sidebar's boxes and fields: the layout carries them for
+    its first values, and the clientside callbacks look up tables made by the same functions
+    (layout.generator_boxes, layout.solver_fields). References: those functions, written out for the
+    cases seen here (the paper's family: its box only; a shipped DCGAN: the class box only; L-BFGS:
+    neither field; Gauss–Newton: damping; Adam: the step), on the page as loaded, on a page whose URL
+    brings another source and method (through the sync), and after a click on a method."""
     from dashboard import layout, state
 
-    _load(page, url, "?grid=41")
-    kinds = [*state.GENERATOR_KINDS, "other"]
-    got = page.evaluate("(ks) => ks.map(k => window.dash_clientside.dashboard.generator(k))", kinds)
-    assert got == [layout.generator_boxes(k) for k in kinds]
-    got = page.evaluate("(ms) => ms.map(m => window.dash_clientside.dashboard.solver(m))", list(METHODS))
-    assert got == [layout.solver_fields(m) for m in METHODS]
+    assert layout.generator_boxes("conv") == [{}, layout.HIDE, layout.HIDE]
+    assert layout.generator_boxes("mnist") == [layout.HIDE, layout.HIDE, {}]
+    assert layout.generator_boxes("custom") == [layout.HIDE, {}, layout.HIDE]
+    assert [layout.solver_fields(m) for m in ("lbfgs", "gauss_newton", "adam")] == [[True, True], [True, False],
+                                                                                   [False, True]]
 
     def shown():
         return page.evaluate("""(ids) => ids.map(id => getComputedStyle(document.getElementById(id)).display !== 'none')""",
@@ -431,6 +430,7 @@ def test_the_sidebars_first_state_is_what_its_clientside_callbacks_set(page, url
     def disabled():
         return [page.is_disabled(f"#{ids.LR}"), page.is_disabled(f"#{ids.DAMPING}")]
 
+    _load(page, url, "?grid=41")
     base = state.controls_from_config(state.BASE)
     assert shown() == [s != layout.HIDE for s in layout.generator_boxes(base["generator_kind"])] + [True]
     assert disabled() == layout.solver_fields(base["method"])
@@ -440,6 +440,9 @@ def test_the_sidebars_first_state_is_what_its_clientside_callbacks_set(page, url
                            arg=ids.LABEL + "-box")
     assert shown() == [False, False, True, True]
     assert disabled() == [True, False]
+    page.click(f"#{ids.METHOD} label:has-text('Adam')")
+    page.wait_for_function("(id) => !document.getElementById(id).disabled", arg=ids.LR)
+    assert disabled() == [False, True]
     assert browser.console_problems(page.console_log) == []
 
 

@@ -296,16 +296,6 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     sidebar: function (tab, own) {
       return own.indexOf(tab) >= 0 ? {display: 'none'} : {};
     },
-    // generator and solver: layout.generator_boxes and layout.solver_fields give the same for the
-    // page's first values (the page load does not run these; a browser test compares the two).
-    generator: function (kind) {
-      const hide = {display: 'none'};
-      const conditional = ['mnist', 'fashion', 'mnist-info', 'fashion-info'].indexOf(kind) >= 0;
-      return [kind === 'conv' ? {} : hide, kind === 'custom' ? {} : hide, conditional ? {} : hide];
-    },
-    solver: function (method) {
-      return [!(method === 'adam' || method === 'gd'), method !== 'gauss_newton'];
-    },
     // The contour's key once the browser has painted it: two animation frames after the response
     // that carried it and the graph's first layout (the figure is committed before the next frame,
     // painted by the second; on page load the graph mounts only once its code has loaded). The
