@@ -33,13 +33,12 @@ def _text(control_id: str, value: str, placeholder: str = "", disabled: bool = F
 # callback for them (each one a page load starts costs the browser its bookkeeping before the first
 # contour is drawn).
 HIDE = {"display": "none"}
-CONDITIONAL_KINDS = ("mnist", "fashion", "mnist-info", "fashion-info")
 
 
 def generator_boxes(kind: str) -> list:
     """Styles of the family box, the module box and the class box for the generator source ``kind``."""
     return [{} if kind == "conv" else HIDE, {} if kind == "custom" else HIDE,
-            {} if kind in CONDITIONAL_KINDS else HIDE]
+            {} if kind in SHIPPED else HIDE]   # the shipped DCGANs are conditional: a class to choose
 
 
 def solver_fields(method: str) -> list:
