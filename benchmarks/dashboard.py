@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import statistics
 import sys
@@ -50,13 +49,12 @@ _FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFra
 _IDLE = "() => document.querySelectorAll('[data-dash-is-loading=\"true\"]').length === 0"
 
 # Installed before the page's scripts: the time from the navigation's start (performance.now()) to
-# the graph drawn as browser.wait_graph sees it (two traces, laid out), plus two animation frames.
+# the contour drawn as browser.wait_graph sees it (two traces, laid out), plus two animation frames.
 _FIRST_PAINT = """window.__firstPaint = null; (function poll() {
-  const g = document.querySelector('#' + %s + ' .js-plotly-plot');
-  if (g && g.data && g.data.length >= 2 && g._fullLayout && !g._transitioning) {
+  if (%s) {
     requestAnimationFrame(() => requestAnimationFrame(() => { window.__firstPaint = performance.now(); }));
   } else { requestAnimationFrame(poll); }
-})();"""
+})();""" % browser.graph_drawn(ids.LAND_CONTOUR, 2)
 
 # Arms a watcher in the page: the time from now to each graph's layout.meta changing (+ two frames).
 _ARM = """(ids) => {
@@ -102,7 +100,7 @@ def open_page(b, url: str) -> tuple:
     """(seconds from the navigation's start to the default contour drawn, in the page's clock; wall
     seconds from goto to Playwright having seen it plus two frames), in a fresh context."""
     ctx = b.new_context(viewport=VIEWPORT)
-    ctx.add_init_script(_FIRST_PAINT % json.dumps(ids.LAND_CONTOUR))
+    ctx.add_init_script(_FIRST_PAINT)
     page = ctx.new_page()
     t = time.perf_counter()
     page.goto(url + "/")

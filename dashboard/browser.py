@@ -30,11 +30,16 @@ def watch_console(page) -> list:
     return log
 
 
+def graph_drawn(graph_id: str, min_traces: int = 1) -> str:
+    """A JS expression: whether the graph has drawn at least ``min_traces`` traces."""
+    gd = _GD % repr(graph_id)
+    return (f"(() => {{ const g = {gd}; return Boolean(g && g.data && g.data.length >= {min_traces}"
+            f" && g._fullLayout && !g._transitioning); }})()")
+
+
 def wait_graph(page, graph_id: str, min_traces: int = 1, timeout: float = 60_000) -> None:
     """Wait until the graph has drawn at least ``min_traces`` traces."""
-    gd = _GD % repr(graph_id)
-    page.wait_for_function(f"() => {{ const g = {gd}; return g && g.data && g.data.length >= {min_traces}"
-                           f" && g._fullLayout && !g._transitioning; }}", timeout=timeout)
+    page.wait_for_function(f"() => {graph_drawn(graph_id, min_traces)}", timeout=timeout)
 
 
 def graph_meta(page, graph_id: str):
