@@ -87,7 +87,7 @@ def build_bytes(cfg: Config) -> tuple[int, str, str]:
 
 def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None, starts: int | None = None,
              steps: int | None = None, keep_path: bool = True, trials: int = 0, restarts: int = 1, rates: int = 1,
-             patterns: int = 1, draws: int = 0, points: int = 0) -> Cost:
+             patterns: int = 1, draws: int = 0, points: int = 0, extra_budgets: int | None = None) -> Cost:
     """The :class:`Cost` of ``request`` on ``cfg``.
 
     Parameters
@@ -99,6 +99,9 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         A descent keeps every iterate.
     trials, restarts, rates, patterns : int
         For ``phase`` and ``invert``.
+    extra_budgets : int, optional
+        For ``phase`` and ``invert``: the extra budgets of a trial still converging (default
+        :data:`core.diagnosis.CONTINUE_ROUNDS`).
     draws, points : int
         For ``expected``: Monte Carlo nets K and latent points.
     """
@@ -134,8 +137,11 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         # Per row: its target and its 0/1 mask over the full output, plus the solver's state.
         mem += rows * (2 * n_out * b + (2 * 10 * n0 + 40) * b)
         mem += min(rows, 2048) * n_out * GENERIC_ROW_FLOATS * b      # one chunk of activations
-        # A phase trial still converging at the end gets up to CONTINUE_ROUNDS more budgets (core.phase).
-        runs = restarts + (CONTINUE_ROUNDS if request == "phase" else 0)
+        # A trial still converging at the end gets up to CONTINUE_ROUNDS more budgets
+        # (core.diagnosis.continue_unconverged); in float32, the misses are then solved again in
+        # float64 with up to as many more (refine_in_float64). Bounded as if every trial needed all.
+        extra = CONTINUE_ROUNDS if extra_budgets is None else extra_budgets
+        runs = restarts + extra + (1 + extra if cfg.dtype == "float32" else 0)
         work = patterns * rates * trials * runs * T_steps * per_eval * 1.5
         field = wfield = "trials"
         wfields = ("trials", "restarts", "steps") + (("rates", "patterns") if request == "phase" else ())

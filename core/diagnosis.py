@@ -372,3 +372,33 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
         result, diag = _merge_rows(result, diag, rows, res, diagnose(sub, res, tol=tol, eps=eps, radius=radius))
         ran[rows] += 1
     return result, diag, ran
+
+
+BUDGET_NOTE = ("{n} unconverged: J was still falling when the budget ran out, {k}, so the budget, not "
+               "the landscape, ended those trials; raise the steps (or use Gauss-Newton) before reading "
+               "their rates as failures")
+
+
+def failure_counts(diagnosis) -> dict:
+    """{label: count} of the trials that did not recover (any labels but ``recovered`` and ``""``),
+    in the order of :data:`core.diagnosis.LABELS`, other labels sorted after them."""
+    if diagnosis is None:
+        return {}
+    names, counts = np.unique(np.asarray(diagnosis, dtype=str).ravel(), return_counts=True)
+    return order_failures(dict(zip(names.tolist(), counts.tolist())))
+
+
+def order_failures(counts: dict) -> dict:
+    """``counts`` ({label: n}) without ``recovered``, ``""`` and zero counts, in the order of
+    :data:`core.diagnosis.LABELS`, other labels sorted after them."""
+    names = [n for n in LABELS if n != "recovered"] + sorted(set(counts) - set(LABELS) - {""})
+    return {n: int(counts[n]) for n in names if counts.get(n, 0)}
+
+
+def budget_note(failures: dict, extra_budgets: int | None = None) -> str:
+    """The warning a phase or inversion result carries when some trials ran out of budget, or "" when
+    none did; ``extra_budgets`` is what those trials were given (None: :data:`CONTINUE_ROUNDS`)."""
+    n = failures.get("unconverged", 0)
+    k = CONTINUE_ROUNDS if extra_budgets is None else int(extra_budgets)
+    given = f"{k} more budgets included" if k else "no extra budgets given"
+    return BUDGET_NOTE.format(n=n, k=given) if n else ""

@@ -5,7 +5,11 @@ Each of T trials draws z* ~ N(0, I) (and a class for a conditional generator), m
 solver from up to R random starts (restart k only for the trials no earlier restart fitted,
 :func:`core.solvers.solve_restarts`). Every ẑ gets its diagnosis (:mod:`core.diagnosis`), so a
 miss says whether the landscape (a spurious critical point, another code with the same
-measurements) or the budget (still falling) was to blame.
+measurements) or the budget (still falling) was to blame. A trial whose best start was still
+converging when the budget ran out is solved on from its end point, up to
+:data:`core.diagnosis.CONTINUE_ROUNDS` more budgets (:func:`core.diagnosis.continue_unconverged`),
+as the phase runner does, before it counts: a success rate is a verdict on the landscape, not on
+the number of steps. Trials still ``unconverged`` after that keep the label, and the CLI warns.
 
 Two targets:
 
@@ -38,6 +42,7 @@ from .masks import add_noise, make_operator, parse_noise
 TARGETS = ("latent", "real")
 PSNR_CAP = 100.0            # dB, for identical images (MSE floored at 1e-10 on the [0, 1] scale)
 INVERT_LIMITS = {"trials": 10000, "restarts": 64}
+EXTRA_BUDGETS_MAX = 10      # InvertSpec.extra_budgets (default core.diagnosis.CONTINUE_ROUNDS); core.cost counts them
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class InvertSpec:
         Random starts N(0, start_scale² I) per trial, tried one after the other until one fits.
     target : {"latent", "real"}
     start_scale : float
+    extra_budgets : int or None
+        More budgets, up to this many, for a trial still converging when its budget ran out
+        (None: :data:`core.diagnosis.CONTINUE_ROUNDS`). 0 runs a recipe at exactly its budget (the
+        paper's Adam-500 column); its misses are then verdicts about that budget.
     """
 
     config: Config = field(default_factory=lambda: Config(generator="mnist"))
@@ -63,6 +72,7 @@ class InvertSpec:
     restarts: int = 4
     target: str = "latent"
     start_scale: float = 1.0
+    extra_budgets: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.config, Config):
@@ -79,6 +89,9 @@ class InvertSpec:
         s = self.start_scale
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not (math.isfinite(s) and 0 < s <= 1e4):
             raise ConfigError("start_scale", f"must be a number in (0, 10000], got {s!r}")
+        e = self.extra_budgets
+        if e is not None and (isinstance(e, bool) or not isinstance(e, int) or not 0 <= e <= EXTRA_BUDGETS_MAX):
+            raise ConfigError("extra_budgets", f"must be an integer in [0, {EXTRA_BUDGETS_MAX}] or None, got {e!r}")
 
     def to_json(self) -> str:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -108,6 +121,7 @@ class InversionResult:
     iterations: np.ndarray        # (T,) solver iterations, summed over the restarts used
     evaluations: np.ndarray       # (T,)
     restarts_used: np.ndarray     # (T,)
+    continued: np.ndarray         # (T,) extra budgets given to a trial still converging (0..CONTINUE_ROUNDS)
     refined: np.ndarray           # (T,) a float32 miss continued (and judged) in float64
     psnr: np.ndarray              # (T,) whole image, G(ẑ) against x
     psnr_hidden: np.ndarray       # (T,) unobserved pixels only (NaN when nothing is hidden)
@@ -211,13 +225,13 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     """
     from .cost import check
     from .descent import RADIUS_FACTOR, solver_settings, starts_generator
-    from .diagnosis import diagnose, refine_in_float64
+    from .diagnosis import continue_unconverged, diagnose, refine_in_float64
     from .generators import build_generator
     from .problem import DTYPES, Objective, resolve_device
     from .solvers import solve_restarts
 
     cfg = spec.config
-    check(cfg, "invert", trials=spec.trials, restarts=spec.restarts)
+    check(cfg, "invert", trials=spec.trials, restarts=spec.restarts, extra_budgets=spec.extra_budgets)
     dev = resolve_device(cfg.device)
     dt = DTYPES[cfg.dtype]
     G = build_generator(cfg, dtype=dt, device=dev)
@@ -266,14 +280,19 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     run = solve_restarts(obj, starts, radius=radius, **settings)
     best = run.best
     diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
+    # A trial still converging when the budget ran out gets more of it: its verdict must be the landscape's.
+    best, diag, continued = continue_unconverged(obj, best, diag, radius, settings, rounds=spec.extra_budgets,
+                                                 tol=cfg.tol, eps=cfg.eps)
     refined = np.zeros(T, dtype=bool)
     if dt == torch.float32 and spec.target == "latent":
         # float32 resolves J only to ~1e-9 of ½‖y‖²: a miss could be a fit to that resolution in a
-        # flat direction. Continue those rows in float64 from their end point and judge them there.
+        # flat direction. Continue those rows in float64 from their end point and judge them there
+        # (where those still converging get more budgets, as above).
         G64 = build_generator(cfg, dtype=torch.float64, device=dev)
         op64 = copy.deepcopy(op).to(torch.float64)    # Module.to is in place: the float32 op stays float32
         ev64 = G64.evaluator(op64, torch.zeros(op64.m, dtype=torch.float64, device=dev))
-        best, diag, refined = refine_in_float64(obj, ev64, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps)
+        best, diag, refined = refine_in_float64(obj, ev64, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps,
+                                                rounds=spec.extra_budgets)
     seconds = time.perf_counter() - t0
     z_hat = best.z
     with torch.no_grad():
@@ -306,7 +325,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     res = InversionResult(spec=spec, z_star=z_star.numpy(), labels=labels.numpy(), z_hat=z_hat, J_hat=best.J,
                           success=success, latent_error=err, diagnosis=diag, stop=best.stop,
                           iterations=best.iterations, evaluations=best.evaluations, restarts_used=run.used,
-                          refined=refined,
+                          continued=continued, refined=refined,
                           psnr=psnr(x_hat, xs, None, vr), psnr_hidden=psnr(x_hat, xs, hidden, vr) if has_hidden else nan,
                           baseline_psnr_hidden=base, class_baseline_psnr_hidden=cbase, test_index=np.asarray(test_index),
                           noise_floor=floor.cpu().numpy(), crb_rel=crb, sigma_min=sig, cond=cond,

@@ -538,37 +538,6 @@ class PhaseResult:
                     seconds=np.float64(self.seconds))
 
 
-BUDGET_NOTE = ("{n} unconverged: J was still falling when the budget ran out, {k} more budgets "
-               "included, so the budget, not the landscape, ended those trials; raise the steps (or use "
-               "Gauss-Newton) before reading their rates as failures")
-
-
-def failure_counts(diagnosis) -> dict:
-    """{label: count} of the trials that did not recover (any labels but ``recovered`` and ``""``),
-    in the order of :data:`core.diagnosis.LABELS`, other labels sorted after them."""
-    if diagnosis is None:
-        return {}
-    names, counts = np.unique(np.asarray(diagnosis, dtype=str).ravel(), return_counts=True)
-    return order_failures(dict(zip(names.tolist(), counts.tolist())))
-
-
-def order_failures(counts: dict) -> dict:
-    """``counts`` ({label: n}) without ``recovered``, ``""`` and zero counts, in the order of
-    :data:`core.diagnosis.LABELS`, other labels sorted after them."""
-    from .diagnosis import LABELS
-
-    names = [n for n in LABELS if n != "recovered"] + sorted(set(counts) - set(LABELS) - {""})
-    return {n: int(counts[n]) for n in names if counts.get(n, 0)}
-
-
-def budget_note(failures: dict) -> str:
-    """The warning a phase result carries when some trials ran out of budget, or "" when none did."""
-    from .diagnosis import CONTINUE_ROUNDS
-
-    n = failures.get("unconverged", 0)
-    return BUDGET_NOTE.format(n=n, k=CONTINUE_ROUNDS) if n else ""
-
-
 def crossing_interval(rates, k, n) -> tuple[float, float]:
     """The adjacent tested rates (a, b), a < b, between which k/n first rises to ½ or above.
 

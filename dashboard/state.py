@@ -44,9 +44,8 @@ DASH_MACS = {
     "descend": 2e11,
     "basins": 4e11,      # cut into steps of ≤ 1 s, each cancellable
     "budget": 4e11,      # the four solvers from the same starts
-    "phase": 5e12,       # cut into steps of one (pattern, rate) cell each
-    "phase_cell": 2e11,  # one step of the phase job
-    "invert": 2e11,
+    "phase": 1e13,       # cut into steps of one (pattern, rate) cell each
+    "phase_cell": 5e11,  # one step of the phase job (the MNIST example's cells: 4.3e11 modelled, 3–18 s)
     "injectivity": 2.5e10,   # the σ_min map: n0 + 1 passes per point (paper-fig4's 41²: ~0.1 s; mnist's 13²: ~2 s)
 }
 INJECTIVITY_GRIDS = (41, 31, 21, 15, 11, 7, 5)   # points per side of the σ_min map, the largest affordable

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.config import ConfigError
-from core.phase import PhaseSpec, failure_counts, phase_transition
+from core.diagnosis import failure_counts
+from core.phase import PhaseSpec, phase_transition
 from dashboard.pages import expected as exp_page
 from dashboard.pages import phase as phase_page
 from dashboard import ids, jobs
@@ -101,6 +102,14 @@ def test_phase_controls_errors_name_the_field():
     assert spec.config.channels == (10, 32, 1) and spec.config.z_star == ()
     spec = phase_page.spec_from_controls(*_c(net="mnist", noise="quantize:8", tol="0.05"))
     assert spec.config.generator == "mnist" and spec.config.noise == "quantize:8" and spec.config.tol == 0.05
+
+
+def test_every_ready_made_phase_example_is_accepted_by_its_own_page():
+    """Reference: the page's EXAMPLES, through the same parse and cost checks as a click on Start (the
+    MNIST example was once refused by the cost bound of one step)."""
+    for name, example in phase_page.EXAMPLES.items():
+        spec = phase_page.spec_from_controls(*[example[k] for k in phase_page.CONTROLS])
+        assert spec.trials == int(example["trials"]) and list(spec.patterns) == list(example["patterns"]), name
 
 
 def test_phase_trials_times_restarts_beyond_a_step_are_refused_before_start():

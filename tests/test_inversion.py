@@ -100,7 +100,9 @@ def test_invert_spec_rejects_bad_values_naming_the_field():
     assert InvertSpec.from_json(spec.to_json()) == spec
     for kw, field in ((dict(trials=0), "trials"), (dict(trials=2.5), "trials"), (dict(restarts=65), "restarts"),
                       (dict(target="moon"), "target"), (dict(start_scale=-1.0), "start_scale"),
-                      (dict(config=Config(), target="real"), "target")):
+                      (dict(config=Config(), target="real"), "target"), (dict(extra_budgets=-1), "extra_budgets"),
+                      (dict(extra_budgets=11), "extra_budgets"), (dict(extra_budgets=True), "extra_budgets"),
+                      (dict(extra_budgets=1.5), "extra_budgets")):
         with pytest.raises(ConfigError) as e:
             InvertSpec(**{"config": Config(generator="mnist"), **kw})
         assert e.value.field == field
@@ -191,3 +193,58 @@ def test_a_dense_gaussian_A_inverts_in_float32_and_keeps_its_dtype():
     r = run_inversion(InvertSpec(Config(generator="mnist", mask="gaussian", rate=0.5, steps=300), trials=4, restarts=2))
     z = torch.randn(4, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
     assert np.allclose(r.z_star, z) and np.all(np.isfinite(r.sigma_min)) and r.success_rate > 0
+
+
+def test_trials_still_converging_are_continued_before_they_count(monkeypatch):
+    """GD with 20 steps on the Fig. 4 network (float64, so no float64 pass follows): with
+    CONTINUE_ROUNDS = 0 some trials end unconverged; with the default rounds those trials are solved
+    on and more recover, while the trials that did not need it keep their end point exactly
+    (reference: the same inversion with no continuation)."""
+    import core.diagnosis as diagnosis
+
+    spec = InvertSpec(from_preset("paper-fig4", method="gd", steps=20, dtype="float64"), trials=24, restarts=1)
+    monkeypatch.setattr(diagnosis, "CONTINUE_ROUNDS", 0)
+    before = run_inversion(spec)
+    monkeypatch.setattr(diagnosis, "CONTINUE_ROUNDS", 3)
+    after = run_inversion(spec)
+    un = before.diagnosis.label == "unconverged"
+    assert un.any(), before.diagnosis.counts                            # the premise: the budget ended some
+    assert not before.continued.any()
+    assert after.success.sum() > before.success.sum()
+    assert np.array_equal(after.z_hat[~un], before.z_hat[~un])
+    assert np.array_equal(after.diagnosis.label[~un], before.diagnosis.label[~un])
+    assert np.all(after.continued[~un] == 0) and np.all((after.continued[un] >= 1) & (after.continued[un] <= 3))
+    assert np.all(after.iterations[un] > before.iterations[un]) and np.all(after.iterations[un] <= 20 * (1 + 3))
+    # A trial still unconverged at the end used every extra budget.
+    still = after.diagnosis.label == "unconverged"
+    assert np.all(after.continued[still] == 3)
+
+
+def test_cli_invert_warns_when_the_budget_ended_trials(tmp_path, capsys):
+    """One GD step (and three more after it; float64, so no float64 pass follows): the misses are
+    labelled unconverged and the CLI says on stderr that the budget, not the landscape, ended them;
+    reference: the diagnosis and the extra budgets written to the file, counted by hand."""
+    from core.cli import run as cli_run
+
+    out = tmp_path / "b.npz"
+    rc = cli_run(["invert", "--preset", "paper-fig4", "--trials", "4", "--restarts", "1", "--method", "gd",
+                  "--steps", "1", "--dtype", "float64", "--out", str(out)])
+    assert rc == 0
+    cap = capsys.readouterr()
+    f = np.load(out)
+    n = int((f["diagnosis"] == "unconverged").sum())
+    assert n > 0, f["diagnosis"]
+    assert np.all(f["continued"][f["diagnosis"] == "unconverged"] == 3)
+    assert f"unconverged {n}" in cap.out and "\nwarning" not in cap.out
+    assert cap.err.startswith("warning: ") and f"{n} unconverged" in cap.err and "3 more budgets" in cap.err
+    # --extra-budgets 0: exactly the budget (the paper's Adam-500 column); the warning says so.
+    rc = cli_run(["invert", "--preset", "paper-fig4", "--trials", "4", "--restarts", "1", "--method", "gd",
+                  "--steps", "1", "--dtype", "float64", "--extra-budgets", "0", "--out", str(out)])
+    assert rc == 0
+    cap = capsys.readouterr()
+    f0 = np.load(out)
+    assert not f0["continued"].any() and np.all(f0["iterations"] <= 1)
+    n0 = int((f0["diagnosis"] == "unconverged").sum())
+    assert n0 >= n and f"{n0} unconverged" in cap.err and "no extra budgets" in cap.err
+    assert cli_run(["invert", "--preset", "paper-fig4", "--extra-budgets", "11", "--out", str(out)]) == 2
+    assert "--extra-budgets" in capsys.readouterr().err

@@ -13,8 +13,8 @@ from core.cli import run as cli_run
 from core.config import ConfigError, from_preset
 from core.descent import descend
 from core.generators.conv_family import ConvGenerator
-from core.phase import (PhaseRunner, PhaseSpec, budget_note, failure_counts, fit_logistic, order_failures,
-                        parse_rates, phase_transition, summarise, wilson_interval)
+from core.diagnosis import CONTINUE_ROUNDS, budget_note, failure_counts, order_failures
+from core.phase import PhaseRunner, PhaseSpec, fit_logistic, parse_rates, phase_transition, summarise, wilson_interval
 from core.problem import build_problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,6 +208,7 @@ def test_failure_counts_match_a_hand_count_in_label_order():
     assert order_failures({"diverged": 2, "critical": 0, "recovered": 9, "": 1}) == {"diverged": 2}
     assert "2 unconverged" in budget_note(got) and "budget" in budget_note(got)
     assert budget_note({"critical": 5}) == ""
+    assert f"{CONTINUE_ROUNDS} more budgets" in budget_note(got) and "no extra budgets" in budget_note(got, 0)
 
 
 def test_cli_phase_warns_when_the_budget_ended_trials(tmp_path, capsys):

@@ -2,18 +2,22 @@
 
 Writes ``z_star``, ``z_hat`` (T, n0), ``success``, ``latent_error``, ``diagnosis`` (T,) with its
 numbers, ``psnr``, ``psnr_hidden``, ``sigma_min`` and ``cond`` (the masked Jacobian at z*),
-``crb_rel`` (the linearised Cramér–Rao reference under noise) and ``config``.
+``crb_rel`` (the linearised Cramér–Rao reference under noise), ``continued`` (the extra budgets a
+trial still converging got) and ``config``. Trials still ``unconverged`` after those budgets are
+counted on stderr: the budget, not the landscape, ended them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..inversion import INVERT_LIMITS, TARGETS, InvertSpec, run_inversion
+from ..diagnosis import CONTINUE_ROUNDS, budget_note, failure_counts
+from ..inversion import EXTRA_BUDGETS_MAX, INVERT_LIMITS, TARGETS, InvertSpec, run_inversion
 from .common import cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
 HELP = "invert a generator from partial measurements over many trials (Fig. 5)"
-FLAGS = {"trials": "--trials", "restarts": "--restarts", "target": "--target", "start_scale": "--start-scale"}
+FLAGS = {"trials": "--trials", "restarts": "--restarts", "target": "--target", "start_scale": "--start-scale",
+         "extra_budgets": "--extra-budgets"}
 
 
 def add(p):
@@ -23,6 +27,9 @@ def add(p):
     p.add_argument("--target", default="latent", help=f"one of {', '.join(TARGETS)}: x = G(z*) (in range) or "
                                                       "real test images (out of range, shipped generators)")
     p.add_argument("--start-scale", default="1.0", help="starts are drawn N(0, scale^2 I)")
+    p.add_argument("--extra-budgets", default=str(CONTINUE_ROUNDS),
+                   help=f"more budgets, up to this many in [0, {EXTRA_BUDGETS_MAX}], for a draw still converging when "
+                        "its budget ran out (0: exactly the budget, as the paper's Adam-500 recipe)")
     p.add_argument("--data", default=None, help="data folder for --target real (default ../shared/data)")
 
 
@@ -34,8 +41,9 @@ def run(args):
         raise ConfigError("--target", f"must be one of {', '.join(TARGETS)}; got {args.target!r}")
     spec = InvertSpec(config=cfg, trials=parse_int("--trials", args.trials, 1, INVERT_LIMITS["trials"]),
                       restarts=parse_int("--restarts", args.restarts, 1, INVERT_LIMITS["restarts"]),
-                      target=args.target, start_scale=parse_float("--start-scale", args.start_scale, 1e-6, 1e4))
-    cli_check(cfg, "invert", FLAGS, trials=spec.trials, restarts=spec.restarts)
+                      target=args.target, start_scale=parse_float("--start-scale", args.start_scale, 1e-6, 1e4),
+                      extra_budgets=parse_int("--extra-budgets", args.extra_budgets, 0, EXTRA_BUDGETS_MAX))
+    cli_check(cfg, "invert", FLAGS, trials=spec.trials, restarts=spec.restarts, extra_budgets=spec.extra_budgets)
     try:
         res = run_inversion(spec, data=args.data)
     except FileNotFoundError as e:
@@ -49,4 +57,5 @@ def run(args):
     else:
         summary = (f"{cfg.generator} real {cfg.mask} x{spec.trials}: median PSNR hidden "
                    f"{np.nanmedian(res.psnr_hidden):.1f} dB (mean-image baseline {np.nanmedian(res.baseline_psnr_hidden):.1f} dB)")
-    return res.arrays(), summary
+    note = budget_note(failure_counts(res.diagnosis.label), spec.extra_budgets)   # budget stops left after the extra budgets
+    return res.arrays(), summary + (f"\nwarning: {note}" if note else "")

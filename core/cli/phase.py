@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ConfigError
-from ..phase import PhaseSpec, budget_note, failure_counts, parse_patterns, parse_rates, phase_transition
+from ..diagnosis import budget_note, failure_counts
+from ..phase import PhaseSpec, parse_patterns, parse_rates, phase_transition
 from .common import cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 

@@ -74,7 +74,7 @@ def parse_controls(generator, source, label, seed_text, mask, rate_text, method=
     out.update(lr=lr, damping=damping, steps=steps, negate=state.parse_switch("negate", list(negate or [])))
     cfg = Config(generator=out["generator"], label=lab, mask=out["mask"], rate=rate, method=out["method"], lr=lr,
                  damping=damping, steps=steps)
-    state.check_request(cfg, "invert", trials=1, restarts=RESTARTS, rates=1, patterns=1)
+    state.check_request(cfg, "descend", starts=RESTARTS)     # one descent from RESTARTS starts, paths kept
     return out
 
 

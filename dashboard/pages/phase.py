@@ -16,9 +16,10 @@ import numpy as np
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
+from core.diagnosis import budget_note, order_failures
 from core.masks import make_operator, parse_noise
-from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, budget_note, crossing_interval, fit_logistic, \
-    order_failures, parse_patterns, parse_rates, torch_threads, wilson_interval
+from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, fit_logistic, \
+    parse_patterns, parse_rates, torch_threads, wilson_interval
 
 from .. import ids, jobs, state
 from ..figures.experiments import phase_figure
