@@ -129,7 +129,8 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
     elif request == "basins":
         n = g * g
         mem += n * (n0 + 4) * 8 + min(n, 2048) * (2 * 10 * n0 + 40) * b
-        work, wfield, wfields = n * T_steps * per_eval * 1.5, "grid", ("grid", "steps")
+        # A start still converging gets up to CONTINUE_ROUNDS more budgets (core.descent.basins).
+        work, wfield, wfields = n * T_steps * (1 + CONTINUE_ROUNDS) * per_eval * 1.5, "grid", ("grid", "steps")
     elif request in ("phase", "invert"):
         rows = trials * rates * (patterns if request == "invert" else 1)
         if request == "phase":

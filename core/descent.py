@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .config import LIMITS
-from .diagnosis import LABELS, Diagnosis, diagnose
+from .diagnosis import LABELS, Diagnosis, continue_unconverged, diagnose
 from .problem import Problem
 from .solvers import Solve, solve
 
@@ -87,7 +87,8 @@ def solver_settings(cfg) -> dict:
 
 def descend(problem: Problem, starts, method: str | None = None, lr: float | None = None,
             steps: int | None = None, tol: float | None = None, eps: float | None = None,
-            keep_path: bool = True, safeguard: bool = True, progress=None, **overrides) -> Descent:
+            keep_path: bool = True, safeguard: bool = True, progress=None, extra_budgets: int | None = 0,
+            **overrides) -> Descent:
     """Minimise J from every start at once and diagnose every end point.
 
     Parameters
@@ -102,6 +103,11 @@ def descend(problem: Problem, starts, method: str | None = None, lr: float | Non
         When False only the start and the end are returned (T + 1 = 2).
     safeguard : bool
         GD's backtracking (see :func:`core.solvers.solve`).
+    extra_budgets : int or None
+        Starts still converging when the budget ran out are solved on from their end point, up to
+        this many more budgets (:func:`core.diagnosis.continue_unconverged`; None:
+        :data:`core.diagnosis.CONTINUE_ROUNDS`). Only without kept paths: a path shows exactly its
+        budget. 0 (the default) adds none.
     **overrides
         Other solver keywords (``damping``, ``ftol``, ``negate``).
 
@@ -127,11 +133,16 @@ def descend(problem: Problem, starts, method: str | None = None, lr: float | Non
         raise ValueError(f"steps: keeping every path of {S} starts × {kw['steps']} steps needs "
                          f"{(kw['steps'] + 1) * S * problem.n0} floats; the limit is {MAX_PATH_ENTRIES}: "
                          f"lower --steps or --starts")
+    if keep_path and extra_budgets != 0:
+        raise ValueError("extra_budgets: only without kept paths (keep_path=False); a path shows its budget")
     obj = problem.objective()
     radius = radius_of(problem)
     res = solve(obj, z0, radius=radius, keep_path=keep_path, record=keep_path, safeguard=safeguard,
                 progress=progress, **kw)
     diag = diagnose(obj, res, tol=tol, eps=eps, radius=radius)
+    if extra_budgets != 0:
+        res, diag, _ = continue_unconverged(obj, res, diag, radius, {**kw, "safeguard": safeguard},
+                                            rounds=extra_budgets, tol=tol, eps=eps)
     zs = problem.z_star.double().cpu().numpy()
     if keep_path:
         paths, J_path = res.paths, res.J_path
@@ -186,9 +197,11 @@ def basins(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk: int = 2
            **settings) -> Basins:
     """Descend from every point of the grid ``plane.lift(u[j], v[i])``.
 
-    ``settings`` go to :func:`descend` (method, lr, steps, tol, eps, …). ``progress(done,
-    total)`` is called after each chunk of starts; if it returns True the computation stops
-    and raises :class:`Cancelled`.
+    ``settings`` go to :func:`descend` (method, lr, steps, tol, eps, …). A start still converging
+    when its budget ran out gets up to :data:`core.diagnosis.CONTINUE_ROUNDS` more budgets
+    (``extra_budgets`` in ``settings`` to change it), so that the map and its success rate show
+    where starts end, not where the budget stopped them. ``progress(done, total)`` is called after
+    each chunk of starts; if it returns True the computation stops and raises :class:`Cancelled`.
     """
     u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
     M, N = v.size, u.size
@@ -198,7 +211,7 @@ def basins(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk: int = 2
     z0 = plane.lift(uu, vv).reshape(M * N, -1)
     ends, Js, labels = [], [], []
     for a in range(0, M * N, chunk):
-        d = descend(problem, z0[a:a + chunk], keep_path=False, **settings)
+        d = descend(problem, z0[a:a + chunk], keep_path=False, **{"extra_budgets": None, **settings})
         ends.append(d.paths[-1])
         Js.append(d.J_path[-1])
         labels.append(d.label)

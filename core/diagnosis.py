@@ -375,8 +375,8 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
 
 
 BUDGET_NOTE = ("{n} unconverged: J was still falling when the budget ran out, {k}, so the budget, not "
-               "the landscape, ended those trials; raise the steps (or use Gauss-Newton) before reading "
-               "their rates as failures")
+               "the landscape, stopped them; raise the steps (or use Gauss-Newton) before reading them "
+               "as failures")
 
 
 def failure_counts(diagnosis) -> dict:

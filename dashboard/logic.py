@@ -29,7 +29,7 @@ from core.collapse import collapse_set
 from core.config import CONV, ZERO_MEAN_LAWS
 from core.critical import critical_points, near_negative_critical, ray_minimum
 from core.descent import basins, descend, label_codes, radius_of, random_starts
-from core.diagnosis import LABELS
+from core.diagnosis import LABELS, budget_note
 from core.landscape import landscape
 from core.planes import plane_for
 from core.theory import neighbourhood_circle, theory_neighbourhoods
@@ -549,8 +549,10 @@ def basin_summary(store: dict | None) -> tuple[float, str]:
     state = {"running": "computing…", "done": "done", "cancelled": "cancelled", "failed": "failed"}[store["status"]]
     others = " · ".join(f"{name.replace('_', ' ')} {int((a == k).sum())}" for k, name in enumerate(figures.OUTCOME_NAMES)
                         if k and (a == k).any())
+    # Starts still converging after the extra budgets: the budget, not the landscape, stopped them.
+    note = budget_note({"unconverged": int((a == LABELS.index("unconverged")).sum())})
     return pct, (f"{len(rows)} of {n} rows ({a.size} starts) · success rate {100 * rate:.1f}%"
-                 + (f" · {others}" if others else "") + f" · {state}")
+                 + (f" · {others}" if others else "") + f" · {state}" + (f". {note}" if note else ""))
 
 
 def basin_view(store: dict | None) -> tuple:

@@ -42,7 +42,7 @@ DASH_LIMITS = {
 DASH_MACS = {
     "landscape": 2e10,
     "descend": 2e11,
-    "basins": 4e11,      # cut into steps of ≤ 1 s, each cancellable
+    "basins": 1.6e12,    # cut into steps of ≤ 1 s, each cancellable (counts CONTINUE_ROUNDS more budgets per start)
     "budget": 4e11,      # the four solvers from the same starts
     "phase": 1e13,       # cut into steps of one (pattern, rate) cell each
     "phase_cell": 5e11,  # one step of the phase job (the MNIST example's cells: 4.3e11 modelled, 3–18 s)

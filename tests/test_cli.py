@@ -49,9 +49,12 @@ def test_descend_writes_one_diagnosis_per_start_consistent_with_its_end_points(t
 
 
 def test_basins_writes_the_map_and_the_same_labels_flattened_in_row_order(tmp_path, capsys, one_torch_thread):
-    """Reference: ‖basin_end − z*‖ ≤ tol‖z*‖ per grid point, and numpy's row-order ravel."""
-    rc, _, err = _run(["basins", *SMALL, "--out", str(tmp_path / "b")], capsys)
-    assert rc == 0, err
+    """Reference: ‖basin_end − z*‖ ≤ tol‖z*‖ per grid point, and numpy's row-order ravel. Three GD
+    steps (and three more budgets for the starts still converging) leave some unconverged: the CLI
+    counts them on stderr."""
+    rc, _, err = _run(["basins", "--grid", "5", "--method", "gd", "--steps", "3", "--seed", "1",
+                       "--out", str(tmp_path / "b")], capsys)
+    assert rc == 0
     f = np.load(tmp_path / "b.npz")
     tol = Config.from_json(str(f["config"])).tol
     M, N = f["basin_v"].size, f["basin_u"].size
@@ -65,6 +68,8 @@ def test_basins_writes_the_map_and_the_same_labels_flattened_in_row_order(tmp_pa
     assert 0 < rec.sum() < M * N, "the setting should give both outcomes"
     np.testing.assert_array_equal(f["basin_diagnosis"] == "recovered", rec)
     assert float(f["success_rate"]) == pytest.approx(rec.mean())
+    n_un = int((f["diagnosis"] == "unconverged").sum())
+    assert n_un > 0 and err.startswith("warning: ") and f"{n_un} unconverged" in err
 
 
 def test_solvers_prints_and_writes_the_final_fraction_of_each_method(tmp_path, capsys, one_torch_thread):

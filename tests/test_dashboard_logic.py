@@ -438,6 +438,21 @@ def test_basins_fill_row_by_row_and_cancel():
     assert err.startswith("basin_grid:")
 
 
+def test_basin_summary_says_when_the_budget_stopped_starts():
+    """Reference: the label codes counted by hand (core.diagnosis.LABELS' order); the note appears
+    only when some start is still unconverged after its extra budgets."""
+    from core.diagnosis import LABELS
+
+    un = LABELS.index("unconverged")
+    store = {"status": "done", "data": {"n": 3, "rows": [[0, un, 0], [un, 2, 0]]}}
+    pct, text = logic.basin_summary(store)
+    assert pct == pytest.approx(200 / 3)
+    assert "success rate 50.0%" in text and "unconverged 2" in text and "critical 1" in text
+    assert "2 unconverged: J was still falling" in text and "budget, not the landscape" in text
+    store["data"]["rows"] = [[0, 2, 0], [0, 0, 0]]
+    assert "budget" not in logic.basin_summary(store)[1]
+
+
 @pytest.mark.parametrize("forge, words", [
     (lambda s: {**s, "total": 200_000_000}, "total"),
     (lambda s: {**s, "data": {"n": 200_000_000, "rows": []}}, "basin_grid"),

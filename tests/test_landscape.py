@@ -102,10 +102,36 @@ def test_basins_equal_individual_descents():
     b = basins(P, L.plane, u, v, chunk=5)
     assert b.label.shape == (3, 4) and b.end.shape == (3, 4, 2)
     z0 = np.array([[uj, vi] for vi in v for uj in u])
-    d = descend(P, z0, keep_path=False)
+    d = descend(P, z0, keep_path=False, extra_budgets=None)
     np.testing.assert_allclose(b.end.reshape(-1, 2), d.paths[-1], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(b.label.reshape(-1), d.label)
     assert b.success_rate == pytest.approx(float((b.label == "recovered").mean()))
+
+
+def test_basin_starts_still_converging_get_more_budgets_before_they_are_labelled():
+    """GD with 10 steps on the Fig. 4 network (float64): with no extra budgets some starts of the map
+    end unconverged; with the default ones those starts are solved on from their end points and
+    more recover, while every other start keeps its end point and label exactly (reference: the
+    same map with ``extra_budgets=0``, and one descent solved on by hand for the budgets it used)."""
+    P = build_problem(from_preset("paper-fig4", method="gd", steps=10, dtype="float64"))
+    L = landscape(P, grid=5)
+    u, v = np.linspace(-2, 2, 5), np.linspace(-2, 2, 4)
+    before = basins(P, L.plane, u, v, extra_budgets=0)
+    after = basins(P, L.plane, u, v)
+    un = before.label == "unconverged"
+    assert un.any(), before.counts                                    # the premise: the budget stopped some
+    assert after.counts["unconverged"] < before.counts["unconverged"]
+    assert after.success_rate > before.success_rate
+    np.testing.assert_array_equal(after.end[~un], before.end[~un])
+    np.testing.assert_array_equal(after.label[~un], before.label[~un])
+    # By hand: a start that one more budget settles ends where the 10-step descent run again from
+    # its first end point ends.
+    again = descend(P, before.end[un], keep_path=False)
+    settled = again.label != "unconverged"
+    assert settled.any()
+    np.testing.assert_allclose(after.end[un][settled], again.paths[-1][settled], rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="extra_budgets"):
+        descend(P, before.end[un], extra_budgets=None)        # kept paths show exactly their budget
 
 
 def test_critical_point_of_a_linear_net_is_the_least_squares_minimum():

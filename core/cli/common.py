@@ -17,20 +17,20 @@ FLAG_NAMES = {f: flag(f) for f in FIELDS}
 #
 #   landscape --grid 1001                      1.1e10 modelled,  9 s: 1.2e9 /s (the exact count)
 #   descend --starts 200 --steps 500           4.9e9  modelled,  2 s: 3e9 /s
-#   basins --preset authors-code --grid 61 …   4.6e11 modelled, 14 s: 3e10 /s
+#   basins --preset authors-code --grid 61 …   1.8e12 modelled, 14 s: 1.3e11 /s
 #   phase --preset paper-fig4 … --trials 50    3.6e11 modelled, 19 s: 1.9e10 /s
 #   phase --generator mnist … --trials 8       6.4e12 modelled, 116 s: 5.5e10 /s
 #   invert --generator mnist --mask top …      1.1e13 modelled, 36 s: 3.0e11 /s
 #
-# (phase and invert count, for every trial, the extra budgets of a trial still converging and, in
-# float32, the float64 pass over the misses: core.cost.) A request at its bound whose every solve
+# (basins, phase and invert count, for every start or trial, the extra budgets of one still
+# converging and, in float32, phase and invert the float64 pass over the misses: core.cost.) A request at its bound whose every solve
 # runs to the end takes longer (at the exact rate: 14 min for descend, 40 min basins, 2.3 h phase,
 # 7 h invert); the Python API (core.descent, core.phase, core.inversion) has no work bound.
 # expected's bound is core.expected's own per-Monte-Carlo limit (EXPECTED_LIMITS["work"]).
 CLI_MACS = {
     "landscape": 3e11,
     "descend": 1e12,
-    "basins": 3e12,
+    "basins": 1.2e13,
     "phase": 1e13,
     "invert": 3e13,
     "expected": 2e11,
