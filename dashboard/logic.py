@@ -378,7 +378,8 @@ def run_descent(cfg: Config, kind: str, uv: tuple | None = None) -> dict:
 
 def descent_warning(cfg: Config, d, starts, exits) -> str:
     """What went wrong with the steps: starts that diverged (and the step that would not have),
-    and paths that left the window (they are cut there, marked ×)."""
+    starts the budget stopped while J still fell, and paths that left the window (they are cut
+    there, marked ×)."""
     parts = []
     n_div = int(d.counts.get("diverged", 0))
     S = len(d.label)
@@ -396,6 +397,9 @@ def descent_warning(cfg: Config, d, starts, exits) -> str:
         else:
             hint = "try Gauss–Newton, or fewer steps"
         parts.append(f"⚠ {n_div} of {S} starts diverged ({why}); {hint}.")
+    note = budget_note({"unconverged": int(d.counts.get("unconverged", 0))}, 0)   # a drawn path is its budget
+    if note:
+        parts.append(f"{note[0].upper()}{note[1:]}.")
     n_out = sum(bool(e) for e in exits)
     if n_out:
         parts.append(f"{n_out} path{'s' if n_out != 1 else ''} left the window: drawn up to its edge (×), "

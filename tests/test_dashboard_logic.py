@@ -389,7 +389,20 @@ def test_divergence_warning_suggests_the_stable_step():
     assert text.startswith("⚠ 2 of 3 starts diverged")
     assert f"lr ≤ {suggested_step(logic.problem_for(cfg), starts):.2g}" in text
     adam = logic.descent_warning(cfg.replace(method="adam"), d, starts, [[], [], []])
-    assert "lr ≤ 0.1" in adam
+    assert "lr ≤ 0.1" in adam and "unconverged" not in adam
+
+
+def test_descent_warning_says_when_the_budget_stopped_starts():
+    """GD with 3 steps from 6 random starts: the starts labelled unconverged (counted by hand from the
+    store's outcomes) are named in the warning as the budget's, not the landscape's."""
+    cfg = state.BASE.replace(grid=41, method="gd", steps=3, starts=6)
+    store = logic.run_descent(cfg, "random")
+    n = store["counts"]["unconverged"]
+    assert n > 0, store["counts"]
+    assert f"{n} unconverged: J was still falling" in store["warning"]
+    assert "no extra budgets given" in store["warning"] and "budget, not the landscape" in store["warning"]
+    done = logic.run_descent(cfg.replace(steps=300), "random")
+    assert done["counts"]["unconverged"] == 0 and "unconverged" not in done["warning"]
 
 
 def test_budget_view_runs_every_solver_from_the_descents_starts():
