@@ -4,6 +4,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from core.config import ACTIVATIONS, MASKS, METHODS, SHIPPED, WEIGHT_LAWS
+from core.diagnosis import CONTINUE_ROUNDS
 
 from .pages import PAGES
 from . import figures, ids, state
@@ -299,8 +300,10 @@ def tab_basins() -> dcc.Tab:
         dcc.Interval(id=ids.BASIN_INTERVAL, interval=300, disabled=True, max_intervals=1),
         html.Div(id=ids.BASIN_TEXT, className="info"),
         _graph(ids.BASIN_GRAPH, "560px"),
-        html.Div("Each grid point starts one descent (the sidebar's solver and steps); the map is filled "
-                 "a few rows at a time, so it can be cancelled.", className="hint"),
+        html.Div("Each grid point starts one descent (the sidebar's solver and steps); a start still "
+                 f"converging when its steps ran out gets up to {CONTINUE_ROUNDS} more budgets before it is "
+                 "coloured, so the map shows where starts end. The map is filled a few rows at a time, so it "
+                 "can be cancelled.", className="hint"),
     ])
 
 

@@ -51,7 +51,15 @@ _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
     "maximum": ("#ffff33", "triangle-up-open", "diamond-open"),
 }
 _CIRCLE_COLOUR = {"B(z*, ε‖z*‖)": "#e41a1c", "B(−ρ_d z*, ε‖z*‖)": "#ff7f00"}
-_MARGIN = dict(l=50, r=20, t=40, b=40)
+_TITLE_TOP = 58   # px above the plot: the mode bar (top ~28 px), then the title's line below it
+_MARGIN = dict(l=50, r=20, t=_TITLE_TOP, b=40)
+
+
+def _title(text: str) -> dict:
+    """A figure title on its own line below the mode bar, so that a long title never runs under the
+    bar's buttons. The margin is fixed (not ``automargin``: plotly does not move a layout image
+    when an automatic margin changes the plot area, and the contour's colours are one)."""
+    return dict(text=text, x=0.02, font=dict(size=14), y=1, yref="container", yanchor="top", pad=dict(t=30))
 SURFACE_MAX = 101   # points per side of a 3-D surface (the contour keeps the full grid)
 LINES_MAX = 101     # points per side the contour lines are traced from (the colours keep the full grid)
 
@@ -357,7 +365,7 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
         name="contour lines", hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
     axis = dict(showgrid=False, zeroline=False, constrain="domain")
     layout = dict(
-        title=dict(text=title, x=0.02, font=dict(size=14)), margin=_MARGIN, uirevision="landscape",
+        title=_title(title), margin=_MARGIN, uirevision="landscape",
         xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], **axis),
         yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], scaleanchor="x", **axis),
         images=[image],
@@ -411,7 +419,7 @@ def surface_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
         hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
     pad = 0.02 * (hi - z_lo)
     layout = dict(
-        title=dict(text=title, x=0.02, font=dict(size=14)), margin=dict(l=0, r=0, t=40, b=0),
+        title=_title(title), margin=dict(l=0, r=0, t=_TITLE_TOP, b=0),
         uirevision="landscape", meta={**(meta or {}), **playback_meta(scale, floor, z_min, hi)}, showlegend=False,
         scene=dict(xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], autorange=False),
                    yaxis=dict(title=dict(text=labels[1]), range=[float(v[0]), float(v[-1])], autorange=False),
@@ -628,7 +636,7 @@ def basin_figure(u, v, rows, marks: dict | None = None, labels=("z₁", "z₂"),
         colour, s2, _ = _POINT_STYLE[name]
         fig.add_trace(go.Scatter(x=[mu], y=[mv], mode="markers", name=name,
                                  marker=dict(color=colour, symbol=s2, size=14, line=dict(color="black", width=1))))
-    fig.update_layout(title=dict(text=title, x=0.02, font=dict(size=14)), margin=_MARGIN,
+    fig.update_layout(title=_title(title), margin=_MARGIN,
                       xaxis=dict(title=labels[0], range=[float(u[0]), float(u[-1])], constrain="domain"),
                       yaxis=dict(title=labels[1], range=[float(v[0]), float(v[-1])], scaleanchor="x",
                                  constrain="domain"),
