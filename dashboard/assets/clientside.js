@@ -10,6 +10,16 @@
 const PLAYER = {running: false, frame: 0, last: 0, t: 0, desc: null, info: null};
 const FRAME_MS = 1000 / 30;      // at most 30 frames a second
 
+// The plotly bundle registers its 3-D traces on first use (dashboard/plotly-bundle/build.js); once
+// the first contour is painted, do it while the page waits for the server, so the first 3-D
+// figure does not pay for it.
+function registerLater() {
+  const P = window.Plotly;
+  if (P && P.registerLater && !P.laterRegistered) {
+    (window.requestIdleCallback || window.setTimeout)(function () { P.registerLater(); });
+  }
+}
+
 function iterationText(desc, f) {
   return desc ? ('iteration ' + desc.iters[f] + ' of ' + desc.iters[desc.iters.length - 1]) : '';
 }
@@ -318,7 +328,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         };
         const cancel = function () { end(window.dash_clientside.no_update); };
         d._paintedCancel = cancel;
-        const finish = function () { end(key); };
+        const finish = function () { end(key); registerLater(); };
         const laidOut = function () {  // mounted and laid out by plotly (a message figure has no traces)
           const g = document.querySelector('#land-contour .js-plotly-plot');
           return Boolean(g && g._fullLayout);
