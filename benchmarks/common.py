@@ -42,10 +42,16 @@ def load_average() -> float:
 
 
 class Busy:
-    """One busy-looping process beside the benchmark while the block runs (stopped by its pid)."""
+    """One busy-looping process beside the benchmark while the block runs (stopped by its pid).
+
+    It runs in a session of its own, as work started elsewhere (a training run, another user's
+    job) would: with the kernel's autogroup scheduling a process of the benchmark's own session
+    shares that session's CPU share with the benchmark, the browser and the server, and took less
+    of the machine than another session's would (benchmarks/NOTES.md, "Two tabs, a fourth look").
+    """
 
     def __enter__(self):
-        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
         time.sleep(0.5)
         return self
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .generators.engine import one_thread
+
 LABELS = ("recovered", "other_fit", "critical", "unconverged", "diverged")
 HESSIAN_CLASSES = ("minimum", "saddle", "maximum", "kink")
 
@@ -103,6 +105,7 @@ def near_negative_ray(z_end: np.ndarray, z_star: np.ndarray, eps: float) -> tupl
     return (t > 0) & (dist <= eps * nz), t / nz
 
 
+@one_thread()     # small kernels (Hessians, probes): one intra-op thread, as core.solvers.solve
 def diagnose(objective, result, tol: float = 1e-3, eps: float = 0.15, radius: float = np.inf,
              seed: int = 0) -> Diagnosis:
     """Label every end point of ``result`` (a :class:`core.solvers.Solve` on ``objective``).

@@ -55,6 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .generators.engine import one_thread
+
 METHODS = ("lbfgs", "gauss_newton", "adam", "gd")
 STOPS = ("fit", "gradient", "step", "stalled", "diverged", "budget")
 HISTORY = 10           # L-BFGS pairs
@@ -129,6 +131,7 @@ class _State:
                 self.__dict__[k] = v[mask]
 
 
+@one_thread()     # many small kernels per step: a second intra-op thread waits at each one's barrier
 def solve(objective, z0, method: str = "lbfgs", steps: int = 500, lr: float = 0.1, damping: float = 1.0,
           ftol: float = 0.0, gtol: float | None = None, xtol: float | None = None, radius: float = math.inf,
           safeguard: bool = True, negate: bool = False, keep_path: bool = False, record: bool = True,
