@@ -399,8 +399,9 @@ def order_failures(counts: dict) -> dict:
 
 
 def budget_note(failures: dict, extra_budgets: int | None = None) -> str:
-    """The warning a phase or inversion result carries when some trials ran out of budget, or "" when
-    none did; ``extra_budgets`` is what those trials were given (None: :data:`CONTINUE_ROUNDS`)."""
+    """The warning a result (phase, inversion, basin map, descents) carries when some of its starts ran
+    out of budget, or "" when none did; ``extra_budgets`` is what they were given (None:
+    :data:`CONTINUE_ROUNDS`)."""
     n = failures.get("unconverged", 0)
     k = CONTINUE_ROUNDS if extra_budgets is None else int(extra_budgets)
     given = f"{k} more budgets included" if k else "no extra budgets given"

@@ -5,18 +5,17 @@ and, under the keys ``descend`` and ``invert`` use for one label per start, ``di
 ``J_end`` (M·N,): the same values flattened in row order (entry ``i·N + j`` is the start
 ``plane.lift(basin_u[j], basin_v[i])``). There is no ``stop``: :func:`core.descent.basins` keeps
 each start's label and end, not the solver's stopping rule. A start still converging when its
-budget ran out is solved on, up to :data:`core.diagnosis.CONTINUE_ROUNDS` more budgets, before it is labelled; those still
-``unconverged`` after that are counted on stderr.
+budget ran out is solved on, up to :data:`core.diagnosis.CONTINUE_ROUNDS` more budgets, before it
+is labelled; those still ``unconverged`` after that are counted on stderr.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..descent import basins
-from ..diagnosis import budget_note, failure_counts
 from ..io import landscape_arrays
 from ..problem import build_problem
-from .common import checked_config, cli_check, landscape_of
+from .common import budget_warning, checked_config, cli_check, landscape_of
 from .flags import add_config_flags
 
 HELP = "a solve from every grid point"
@@ -40,6 +39,5 @@ def run(args):
     label = b.label.astype(str)
     arrays.update(basin_u=b.u, basin_v=b.v, basin_end=b.end, basin_diagnosis=label, basin_J_end=b.J_end,
                   diagnosis=label.ravel(), J_end=b.J_end.ravel(), success_rate=np.float64(b.success_rate))
-    note = budget_note(failure_counts(label))      # starts the extra budgets did not settle
     return arrays, f"basins {n}x{n}: success rate {b.success_rate:.3f}; " + \
-        ", ".join(f"{k} {v}" for k, v in b.counts.items() if v) + (f"\nwarning: {note}" if note else "")
+        ", ".join(f"{k} {v}" for k, v in b.counts.items() if v) + budget_warning(label)

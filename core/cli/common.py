@@ -5,6 +5,7 @@ import numpy as np
 
 from ..config import FIELDS, ConfigError
 from ..cost import check
+from ..diagnosis import budget_note, failure_counts
 from .flags import config_from_args, flag
 
 FLAG_NAMES = {f: flag(f) for f in FIELDS}
@@ -23,9 +24,10 @@ FLAG_NAMES = {f: flag(f) for f in FIELDS}
 #   invert --generator mnist --mask top …      1.1e13 modelled, 36 s: 3.0e11 /s
 #
 # (basins, phase and invert count, for every start or trial, the extra budgets of one still
-# converging and, in float32, phase and invert the float64 pass over the misses: core.cost.) A request at its bound whose every solve
-# runs to the end takes longer (at the exact rate: 14 min for descend, 40 min basins, 2.3 h phase,
-# 7 h invert); the Python API (core.descent, core.phase, core.inversion) has no work bound.
+# converging and, in float32, phase and invert the float64 pass over the misses: core.cost.)
+# A request at its bound whose every solve runs to the end takes longer (at the exact rate: 14 min
+# for descend, 40 min basins, 2.3 h phase, 7 h invert); the Python API (core.descent, core.phase,
+# core.inversion) has no work bound.
 # expected's bound is core.expected's own per-Monte-Carlo limit (EXPECTED_LIMITS["work"]).
 CLI_MACS = {
     "landscape": 3e11,
@@ -35,6 +37,14 @@ CLI_MACS = {
     "invert": 3e13,
     "expected": 2e11,
 }
+
+
+def budget_warning(labels, extra_budgets: int | None = None) -> str:
+    """The summary's tail that ``core.cli.run`` prints on stderr ("\\nwarning: …") when some starts or
+    trials in ``labels`` are still ``unconverged`` after ``extra_budgets`` more budgets (None:
+    :data:`core.diagnosis.CONTINUE_ROUNDS`), or "" when none are."""
+    note = budget_note(failure_counts(labels), extra_budgets)
+    return f"\nwarning: {note}" if note else ""
 
 
 def cli_check(cfg, request: str, extra_flags: dict | None = None, **sizes):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..descent import descend, random_starts
-from ..diagnosis import budget_note, failure_counts
 from ..io import landscape_arrays
 from ..problem import build_problem
-from .common import checked_config, cli_check, landscape_of
+from .common import budget_warning, checked_config, cli_check, landscape_of
 from .flags import add_config_flags
 
 HELP = "batched solves from random starts, every end point diagnosed"
@@ -34,6 +33,5 @@ def run(args):
     d = descend(P, random_starts(P.n0, cfg.starts, cfg.start_seed))
     arrays = landscape_arrays(P, L) if L is not None else {}
     arrays.update(solve_arrays(d))
-    note = budget_note(failure_counts(d.label), 0)       # a kept path shows exactly its budget
     return arrays, f"{cfg.method}, {cfg.starts} starts: " + ", ".join(f"{k} {v}" for k, v in d.counts.items()) + \
-        (f"\nwarning: {note}" if note else "")
+        budget_warning(d.label, 0)       # a kept path shows exactly its budget

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..diagnosis import CONTINUE_ROUNDS, budget_note, failure_counts
+from ..diagnosis import CONTINUE_ROUNDS
 from ..inversion import EXTRA_BUDGETS_MAX, INVERT_LIMITS, TARGETS, InvertSpec, run_inversion
-from .common import cli_check, parse_float, parse_int
+from .common import budget_warning, cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
 HELP = "invert a generator from partial measurements over many trials (Fig. 5)"
@@ -57,5 +57,4 @@ def run(args):
     else:
         summary = (f"{cfg.generator} real {cfg.mask} x{spec.trials}: median PSNR hidden "
                    f"{np.nanmedian(res.psnr_hidden):.1f} dB (mean-image baseline {np.nanmedian(res.baseline_psnr_hidden):.1f} dB)")
-    note = budget_note(failure_counts(res.diagnosis.label), spec.extra_budgets)   # budget stops left after the extra budgets
-    return res.arrays(), summary + (f"\nwarning: {note}" if note else "")
+    return res.arrays(), summary + budget_warning(res.diagnosis.label, spec.extra_budgets)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ConfigError
-from ..diagnosis import budget_note, failure_counts
+from ..diagnosis import failure_counts
 from ..phase import PhaseSpec, parse_patterns, parse_rates, phase_transition
-from .common import cli_check, parse_float, parse_int
+from .common import budget_warning, cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
 HELP = "probability of recovery against the sampling rate, per mask pattern"
@@ -38,6 +38,5 @@ def run(args):
                if np.isfinite(hi) else f"{p}: no crossing of 1/2")
         fails = failure_counts(None if res.diagnosis is None else res.diagnosis[i])      # why the misses missed: landscape or budget
         rows.append(row + (" (failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()) + ")" if fails else ""))
-    note = budget_note(failure_counts(res.diagnosis))
     return res.to_npz_dict(), (f"{len(spec.patterns)} patterns x {len(spec.rates)} rates x {spec.trials} trials "
-                               f"({res.seconds:.1f} s); " + "; ".join(rows) + (f"\nwarning: {note}" if note else ""))
+                               f"({res.seconds:.1f} s); " + "; ".join(rows) + budget_warning(res.diagnosis))
