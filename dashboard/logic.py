@@ -399,7 +399,7 @@ def descent_warning(cfg: Config, d, starts, exits) -> str:
         parts.append(f"⚠ {n_div} of {S} starts diverged ({why}); {hint}.")
     note = budget_note({"unconverged": int(d.counts.get("unconverged", 0))}, 0)   # a drawn path is its budget
     if note:
-        parts.append(f"{note[0].upper()}{note[1:]}.")
+        parts.append(f"{note}.")
     n_out = sum(bool(e) for e in exits)
     if n_out:
         parts.append(f"{n_out} path{'s' if n_out != 1 else ''} left the window: drawn up to its edge (×), "
