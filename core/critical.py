@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .generators.engine import one_thread
 from .problem import Problem, build_problem
 
 KINDS = ("minimum", "saddle", "maximum")
@@ -65,6 +66,7 @@ def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
     return J.detach(), g.detach(), torch.stack([H0, H1], 1).detach()
 
 
+@one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def plane_gradient(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk: int = 4096) -> tuple:
     """In-plane gradient (gu, gv), each (M, N), of J on the grid, by autograd."""
     dev, dt = problem.device, problem.dtype
@@ -95,6 +97,7 @@ def _local_minima(a: np.ndarray) -> np.ndarray:
     return out
 
 
+@one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_candidates: int = 40,
                     newton_steps: int = 30) -> list[CriticalPoint]:
     """Critical points of J in the window ``u × v`` of ``plane``.
@@ -194,6 +197,7 @@ def interior_minimum(t: np.ndarray, J: np.ndarray) -> float:
     return float(t[i] + np.clip(shift, -1, 1) * (t[i + 1] - t[i]))
 
 
+@one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def ray_minimum(problem: Problem, t_max: float = 1.5, n: int = 1501) -> float:
     """ρ̂_ray: the t in (0, t_max) at which J(−t z*) has its lowest interior local minimum.
 
@@ -225,6 +229,7 @@ def ray_minimum(problem: Problem, t_max: float = 1.5, n: int = 1501) -> float:
     return interior_minimum(t, J)
 
 
+@one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def negative_ray_critical(problem: Problem, t_max: float = 1.5, n: int = 1501) -> float:
     """Deprecated name of :func:`ray_minimum` (it was never a critical point of J); kept until the
     dashboard switches."""
@@ -339,6 +344,7 @@ def _at_points(problem: Problem, z: np.ndarray):
                            log_slope=np.full(S, np.nan)), g.double().cpu().numpy()
 
 
+@one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def near_negative_critical(problem: Problem, t: float | None = None, half_width: float | None = None,
                            plane=None, grid: int = 41, steps: int = 300) -> NegativeRayReport:
     """The true critical points of J in a window of a plane around −t z* (default t = ρ_d), or none.

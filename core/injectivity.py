@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .generators.engine import one_thread
+
 JAC_FLOATS = 1 << 22   # Jacobian entries (B · m · n0) held at once
 
 
@@ -87,6 +89,7 @@ def _summary(s: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return smin, smax, cond
 
 
+@one_thread()     # batched Jacobians and small SVDs: one intra-op thread, as core.solvers.solve
 def singular_values(evaluator, z, target=None, weight=None, labels=None, chunk: int | None = None) -> np.ndarray:
     """The n0 singular values of A ∂G/∂z (rows masked by ``weight``) at each of z (B, n0).
 
@@ -133,6 +136,7 @@ def injectivity_at(problem, z=None) -> dict:
     return {"sigma_min": smin, "sigma_max": smax, "cond": cond}
 
 
+@one_thread()     # batched Jacobians and small SVDs: one intra-op thread, as core.solvers.solve
 def injectivity_map(problem, plane, u, v, chunk: int | None = None, progress=None) -> InjectivityMap:
     """σ_min and cond of A ∂G/∂z on the grid ``plane.lift(u[j], v[i])`` (the landscape's axes).
 
