@@ -86,6 +86,7 @@ import torch
 
 from .config import FIELDS, LIMITS, Config, ConfigError
 from .generators.conv_family import _CONV_T, draw_weights, weight_std
+from .generators.engine import one_thread
 from .problem import draw_z_star
 from .masks import make_operator
 
@@ -363,6 +364,7 @@ def _stack(cfg: Config, cfgs: list[Config], dtype):
     return nets, masks.to(dtype)
 
 
+@one_thread()     # beside a busy process a second intra-op thread stalls its many kernels (benchmarks/NOTES.md)
 def monte_carlo_J(cfg: Config, z, K: int, redraw_mask: bool = True, keep: bool = False,
                   dtype=torch.float64, start: int = 0) -> MonteCarlo:
     """Mean of ``J(z) = ½‖y − A G(z)‖²`` over K independent draws of the weights (and mask).
@@ -492,6 +494,7 @@ def _check_closed_form(cfg: Config):
     _check_mask_law(cfg)
 
 
+@one_thread()     # beside a busy process a second intra-op thread stalls its many kernels (benchmarks/NOTES.md)
 def expected_grams(cfg: Config, z, z_star=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The output Gram maps ``(E[G_j(z)²], E[G_j(z*)²], E[G_j(z) G_j(z*)])``, each (Q, *spatial).
 
@@ -664,6 +667,7 @@ def _bootstrap_rows(K: int, n_boot: int, seed: int, chunk: int = 50):
         yield rng.multinomial(K, np.full(K, 1.0 / K), size=min(chunk, n_boot - a)).astype(float)
 
 
+@one_thread()     # beside a busy process a second intra-op thread stalls its many kernels (benchmarks/NOTES.md)
 def ray_monte_carlo(cfg: Config, K: int, t_max: float = 1.5, n_ray: int = 301, redraw_mask: bool = True,
                     n_boot: int = 400, seed: int = 0, dtype=torch.float64) -> RayMonteCarlo:
     """The finite-width expectation along the −z* ray, over K nets of ``cfg``'s shape.
@@ -804,6 +808,7 @@ class ExpectedLandscape:
         return self.t_closed
 
 
+@one_thread()     # beside a busy process a second intra-op thread stalls its many kernels (benchmarks/NOTES.md)
 def expected_landscape(cfg: Config, grid: int | None = None, extent: float | None = None,
                        t_max: float = 1.5, n_ray: int = 1501) -> ExpectedLandscape:
     """Empirical and expected landscapes of ``cfg`` on its default plane, and on the −z* ray.
@@ -987,6 +992,7 @@ class ExpectedReport:
                     config=np.array(self.config.to_json()), verdict=np.array(self.verdict))
 
 
+@one_thread()     # beside a busy process a second intra-op thread stalls its many kernels (benchmarks/NOTES.md)
 def expected_report(cfg: Config, K: int | None = None, grid: int = 21, bias: float = 0.01, K_ray: int = 20_000,
                     K_pilot: int = 200, max_draws: int | None = None, redraw_mask: bool = True,
                     dtype=torch.float64) -> ExpectedReport:
