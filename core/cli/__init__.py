@@ -44,8 +44,9 @@ def build_parser():
         s = sub.add_parser(name, help=mod.HELP, description=mod.__doc__.split("\n")[0])
         mod.add(s)
         s.add_argument("--threads", default="1",
-                       help="intra-op torch threads outside the landscape engine and the solvers, which run one "
-                            "each (1, the default, holds up best on a shared machine)")
+                       help="intra-op torch threads for the rest of the work: the landscape engine, the solvers, "
+                            "the critical points, the sigma_min map and the expected landscape run one each (1, "
+                            "the default, holds up best on a shared machine)")
         s.add_argument("--out", required=True, help="output .npz file ('.npz' is appended if missing)")
         mods[name] = mod
     return p, mods
