@@ -105,7 +105,7 @@ def test_a_known_kink_minimum_is_found_by_the_probe(tmp_path, monkeypatch):
     assert rep.in_plane == []
 
 
-def test_critical_points_and_sigma_min_run_one_intra_op_thread(monkeypatch):
+def test_critical_points_and_sigma_min_run_one_intra_op_thread(threads_seen):
     """The Hessians of the critical points (``_grad_hess``) and the Jacobians of the σ_min map
     (``_rows``) are computed with one intra-op torch thread whatever the caller set (with two, the
     critical points of paper-fig4 took 11.6 s beside a busy process against 0.41 s), and the
@@ -114,28 +114,14 @@ def test_critical_points_and_sigma_min_run_one_intra_op_thread(monkeypatch):
     import core.injectivity as inj
     from core.landscape import landscape
 
-    seen = []
-
-    def spy(mod, name):
-        f = getattr(mod, name)
-
-        def wrapped(*a, **k):
-            seen.append((name, torch.get_num_threads()))
-            return f(*a, **k)
-        monkeypatch.setattr(mod, name, wrapped)
-
-    spy(crit, "_grad_hess")
-    spy(inj, "_rows")
+    threads_seen(crit, "_grad_hess")
+    threads_seen(inj, "_rows")
     P = build_problem(from_preset("paper-fig4", dtype="float64"))
     L = landscape(P, grid=41)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        crit.critical_points(P, L.plane, L.u, L.v)
-        crit.near_negative_critical(P)
-        inj.injectivity_map(P, L.plane, L.u[::8], L.v[::8])
-        inj.injectivity_at(P)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    crit.critical_points(P, L.plane, L.u, L.v)
+    crit.near_negative_critical(P)
+    inj.injectivity_map(P, L.plane, L.u[::8], L.v[::8])
+    inj.injectivity_at(P)
+    assert torch.get_num_threads() == 2
+    seen = threads_seen.seen
     assert {n for n, _ in seen} == {"_grad_hess", "_rows"} and {t for _, t in seen} == {1}

@@ -403,34 +403,20 @@ def test_expected_report_gives_no_verdict_from_too_few_nets():
     assert MIN_SPREAD_DRAWS > 2
 
 
-def test_monte_carlo_and_closed_form_run_one_intra_op_thread(monkeypatch):
+def test_monte_carlo_and_closed_form_run_one_intra_op_thread(threads_seen):
     """The Monte Carlo (its weight draws) and the closed form (its arc-cosine kernels) are computed
     with one intra-op torch thread whatever the caller set (with two, a 300-draw Monte Carlo of 49
     points took 4.5 s beside a busy process against 0.30 s), and the caller's count is back
     afterwards. Reference: torch.get_num_threads() read inside those calls."""
     import core.expected as ex
 
-    seen = []
-
-    def spy(name):
-        f = getattr(ex, name)
-
-        def wrapped(*a, **k):
-            seen.append((name, torch.get_num_threads()))
-            return f(*a, **k)
-        monkeypatch.setattr(ex, name, wrapped)
-
-    spy("draw_weights")
-    spy("arccos_kernel")
+    threads_seen(ex, "draw_weights")
+    threads_seen(ex, "arccos_kernel")
     cfg = from_preset("paper-fig4")
     z = np.random.default_rng(0).normal(size=(5, 2))
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        ex.monte_carlo_J(cfg, z, 20)
-        ex.expected_J(cfg, z)
-        ex.ray_monte_carlo(cfg, 20, n_ray=11)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    ex.monte_carlo_J(cfg, z, 20)
+    ex.expected_J(cfg, z)
+    ex.ray_monte_carlo(cfg, 20, n_ray=11)
+    assert torch.get_num_threads() == 2
+    seen = threads_seen.seen
     assert {n for n, _ in seen} == {"draw_weights", "arccos_kernel"} and {t for _, t in seen} == {1}

@@ -293,7 +293,7 @@ def test_refine_in_float64_continues_rows_still_converging_there_when_asked():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_solves_and_diagnoses_run_one_intra_op_thread_and_restore_the_callers(method):
+def test_solves_and_diagnoses_run_one_intra_op_thread_and_restore_the_callers(method, threads_seen):
     """Every J and gradient a solve or a diagnosis asks for is computed with one intra-op torch thread
     (a second one waits at every small kernel's barrier when another process holds a core: 1,000
     Adam descents took 5.5 s instead of 1.2 s beside a busy process), whatever the caller set, and
@@ -301,20 +301,10 @@ def test_solves_and_diagnoses_run_one_intra_op_thread_and_restore_the_callers(me
     objective's own calls."""
     P = build_problem(from_preset("paper-fig4", dtype="float64"))
     obj = P.objective()
-    seen = []
     for name in ("J_and_grad", "J", "residual_and_jacobian"):
-        f = getattr(obj, name, None)
-        if f is not None:
-            def spy(*a, _f=f, **k):
-                seen.append(torch.get_num_threads())
-                return _f(*a, **k)
-            setattr(obj, name, spy)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        res = solve(obj, torch.as_tensor(random_starts(2, 8, 0).numpy()), method=method, steps=30)
-        diagnose(obj, res)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
-    assert seen and set(seen) == {1}
+        if getattr(obj, name, None) is not None:
+            threads_seen(obj, name)
+    res = solve(obj, torch.as_tensor(random_starts(2, 8, 0).numpy()), method=method, steps=30)
+    diagnose(obj, res)
+    assert torch.get_num_threads() == 2
+    assert threads_seen.seen and {t for _, t in threads_seen.seen} == {1}
