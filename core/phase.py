@@ -323,13 +323,15 @@ def _validate_spec(s: PhaseSpec) -> None:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CellBlock:
-    """Results of one pattern over some of the rates.
+    """Results of one pattern over some of the rates, for all trials or some (T below: those run).
 
     Attributes
     ----------
     pattern : str
     rate_index : ndarray (R',) int
         Which of ``spec.rates``.
+    trial_index : ndarray (T,) int
+        Which of the spec's trials.
     success : ndarray (R', T) bool
         ‖ẑ − z*‖ ≤ tol ‖z*‖.
     z_hat : ndarray (R', T, n0)
@@ -345,6 +347,7 @@ class CellBlock:
 
     pattern: str
     rate_index: np.ndarray
+    trial_index: np.ndarray
     success: np.ndarray
     z_hat: np.ndarray
     J_hat: np.ndarray
@@ -401,18 +404,23 @@ class PhaseRunner:
         self.y_full = torch.stack([add_noise(self.x_star[t], cfg.noise, noise_seeds[t], self.G.output_range)
                                    for t in range(T)])
 
-    def masks(self, pattern: str, rate: float) -> torch.Tensor:
-        """(T, n) float 0/1 masks of the trials, C-order over the output."""
-        T = self.spec.trials
+    def masks(self, pattern: str, rate: float, trials=None) -> torch.Tensor:
+        """(t, n) float 0/1 masks of the trials (all T, or the indices ``trials``), C-order over the output."""
+        ti = range(self.spec.trials) if trials is None else trials
         if pattern == "random":
-            M = torch.stack([make_operator("random", self.shape, rate=rate, seed=s).mask.reshape(-1)
-                             for s in self.mask_seeds])
+            M = torch.stack([make_operator("random", self.shape, rate=rate, seed=self.mask_seeds[t]).mask.reshape(-1)
+                             for t in ti])
         else:
-            M = make_operator(pattern, self.shape, rate=rate).mask.reshape(1, -1).expand(T, -1)
+            M = make_operator(pattern, self.shape, rate=rate).mask.reshape(1, -1).expand(len(ti), -1)
         return M.to(dtype=self.dtype, device=self.device)
 
-    def run_block(self, pattern: str, rate_index) -> CellBlock:
-        """All trials × restarts of ``pattern`` at ``spec.rates[i]`` for i in ``rate_index``, batched."""
+    def run_block(self, pattern: str, rate_index, trials=None) -> CellBlock:
+        """All trials × restarts of ``pattern`` at ``spec.rates[i]`` for i in ``rate_index``, batched.
+
+        ``trials`` (indices into the spec's trials, default all) runs only those: a trial's z*, mask,
+        noise, starts and the search radius do not depend on which others run beside it, so a cell
+        run in parts holds the same trials as a cell run whole (the dashboard's job runs a cell
+        that costs more than one of its steps may this way)."""
         from .diagnosis import continue_unconverged, diagnose, refine_in_float64
         from .problem import Objective
         from .solvers import solve_restarts
@@ -424,21 +432,26 @@ class PhaseRunner:
         ri = np.asarray(rate_index, dtype=int).reshape(-1)
         if ri.size == 0 or ri.min() < 0 or ri.max() >= len(spec.rates):
             raise ValueError(f"rate_index: must index spec.rates (0..{len(spec.rates) - 1}), got {ri.tolist()}")
-        T, S, n0 = spec.trials, spec.restarts, self.G.latent_dim
+        S, n0 = spec.restarts, self.G.latent_dim
+        ti = np.arange(spec.trials) if trials is None else np.asarray(trials, dtype=int).reshape(-1)
+        if ti.size == 0 or ti.min() < 0 or ti.max() >= spec.trials or np.unique(ti).size != ti.size:
+            raise ValueError(f"trials: distinct indices of the spec's trials (0..{spec.trials - 1}), got {ti.tolist()}")
+        T = ti.size
         if ri.size * T > max(T, PHASE_LIMITS["chunk_points"]):
             raise ValueError(f"rate_index: {ri.size} rates × {T} trials exceeds {PHASE_LIMITS['chunk_points']} "
                              f"rows; run fewer rates per block")
         R = ri.size
-        weight = torch.cat([self.masks(pattern, spec.rates[i]) for i in ri])          # (R·T, n)
-        target = self.y_full.repeat(R, 1)                                             # (R·T, n)
-        zs = self.z_star.to(self.dtype).to(self.device).repeat(R, 1)
+        sel = torch.as_tensor(ti, device=self.device)
+        weight = torch.cat([self.masks(pattern, spec.rates[i], ti.tolist()) for i in ri])   # (R·T, n)
+        target = self.y_full[sel].repeat(R, 1)                                              # (R·T, n)
+        zs = self.z_star.to(self.dtype).to(self.device)[sel].repeat(R, 1)
         scale = 0.5 * ((weight * target) ** 2).sum(1).double()
-        floor = 0.5 * ((weight * (target - self.x_star.repeat(R, 1))) ** 2).sum(1).double()
-        labels = None if self.labels is None else self.labels.to(self.device).repeat(R)
+        floor = 0.5 * ((weight * (target - self.x_star[sel].repeat(R, 1))) ** 2).sum(1).double()
+        labels = None if self.labels is None else self.labels.to(self.device)[sel].repeat(R)
         obj = Objective(self.evaluator, n0, group=torch.arange(R * T, device=self.device), target=target,
                         weight=weight, labels=labels, scale=torch.where(scale > 0, scale, torch.ones_like(scale)),
                         floor=floor, z_star=zs)
-        starts = self.starts.to(self.dtype).to(self.device).repeat(R, 1, 1)
+        starts = self.starts.to(self.dtype).to(self.device)[sel].repeat(R, 1, 1)
         radius = RADIUS_FACTOR * (cfg.extent + float(self.z_star.norm(dim=1).max()))
         settings = solver_settings(cfg)
         run = solve_restarts(obj, starts, radius=radius, **settings)
@@ -453,7 +466,7 @@ class PhaseRunner:
         z_hat = best.z.reshape(R, T, n0)
         success = diag.label.reshape(R, T) == "recovered"
         actual = (weight.sum(1) / self.n).double().cpu().numpy().reshape(R, T)
-        return CellBlock(pattern=pattern, rate_index=ri, success=success, z_hat=z_hat,
+        return CellBlock(pattern=pattern, rate_index=ri, trial_index=ti, success=success, z_hat=z_hat,
                          J_hat=best.J.reshape(R, T), actual_rate=actual,
                          steps_run=best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T))
 

@@ -44,8 +44,8 @@ DASH_MACS = {
     "descend": 2e11,
     "basins": 1.6e12,    # cut into steps of ≤ 1 s, each cancellable (counts CONTINUE_ROUNDS more budgets per start)
     "budget": 4e11,      # the four solvers from the same starts
-    "phase": 1e13,       # cut into steps of one (pattern, rate) cell each
-    "phase_cell": 5e11,  # one step of the phase job (the MNIST example's cells: 4.3e11 modelled, 3–18 s)
+    "phase": 1e13,       # cut into units of at most "phase_unit" each, a step doing as many as fit in ~1 s
+    "phase_unit": 5e11,  # one unit of the phase job: a cell, or part of one (MNIST example: 4.3e11 a cell, 3–23 s)
     "injectivity": 2.5e10,   # the σ_min map: n0 + 1 passes per point (paper-fig4's 41²: ~0.1 s; mnist's 13²: ~2 s)
 }
 INJECTIVITY_GRIDS = (41, 31, 21, 15, 11, 7, 5)   # points per side of the σ_min map, the largest affordable
@@ -227,7 +227,7 @@ def _check_bounds(d: dict) -> None:
 
 def check_request(cfg: Config, request: str, **sizes) -> core_cost.Cost:
     """:func:`core.cost.check` with the dashboard's bound on work (:data:`DASH_MACS`)."""
-    key = {"budget": "descend", "phase_cell": "phase"}.get(request, request)
+    key = {"budget": "descend"}.get(request, request)
     return core_cost.check(cfg, key, max_macs=DASH_MACS[request], flags=LABELS, **sizes)
 
 

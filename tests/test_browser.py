@@ -319,6 +319,36 @@ def test_pages_keep_their_settings_in_the_url_and_hide_the_sidebar(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+def test_phase_cancel_stops_the_page_at_once_while_a_step_still_runs(page, url, monkeypatch):
+    """A phase step is made to take 3 s (a sleep before the real step, in the server's thread). Cancel
+    pressed while it runs must show "cancelled" at once, and the step's late answer must not undo
+    it: Cancel and the timer are inputs of one callback, so Dash drops the earlier call's answer."""
+    import time
+
+    from dashboard.pages import phase as phase_page
+
+    real = phase_page.job_step
+
+    def slow(job, k):
+        time.sleep(3.0)
+        return real(job, k)
+
+    monkeypatch.setattr(phase_page, "job_step", slow)
+    page.goto(url + "/?view=phase&phase.trials=4&phase.rates=0.1,0.5")
+    page.wait_for_function("() => { const e = document.getElementById('phase-trials'); return e && e.value === '4'; }")
+    page.click(f"#{ids.PHASE_START}")
+    browser.wait_text(page, ids.PHASE_STATUS, "running", timeout=10_000)
+    page.wait_for_timeout(500)
+    t0 = time.perf_counter()
+    page.click(f"#{ids.PHASE_CANCEL}")
+    browser.wait_text(page, ids.PHASE_STATUS, "cancelled", timeout=10_000)
+    assert time.perf_counter() - t0 < 2.0
+    page.wait_for_timeout(4_000)                                   # the step in flight has answered by now
+    text = page.inner_text(f"#{ids.PHASE_STATUS}")
+    assert "cancelled" in text and text.startswith("0 of 6 cells"), text   # 3 patterns × 2 rates, none done
+    assert browser.console_problems(page.console_log) == []
+
+
 def test_a_main_control_change_asks_nothing_of_the_pages_or_hidden_views(page, url):
     """A weight-seed change on the landscape tab: every callback request it causes is recorded (its
     outputs, from the request body); none may be a page's URL sync or a hidden tab's view (they

@@ -1,16 +1,18 @@
 """The phase-transition and expected-landscape pages: figure builders and callback logic as plain functions."""
 import dash
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 
-from core.config import ConfigError
+from core import cost as core_cost
+from core.config import Config, ConfigError
 from core.diagnosis import failure_counts
 from core.phase import PhaseSpec, phase_transition
 from dashboard.pages import expected as exp_page
 from dashboard.pages import phase as phase_page
-from dashboard import ids, jobs
+from dashboard import ids, jobs, state
 from dashboard.figures.experiments import expected_figure, phase_figure, ray_figure
 
 
@@ -112,11 +114,20 @@ def test_every_ready_made_phase_example_is_accepted_by_its_own_page():
         assert spec.trials == int(example["trials"]) and list(spec.patterns) == list(example["patterns"]), name
 
 
-def test_phase_trials_times_restarts_beyond_a_step_are_refused_before_start():
-    """Reference: core.cost's estimate of one (pattern, rate) cell against the dashboard's bound."""
+def test_phase_restarts_beyond_a_step_for_one_trial_are_refused_before_start():
+    """Reference: core.cost's estimate of one trial of one (pattern, rate) cell against the bound of one
+    unit of the job; more trials than a unit holds are no reason to refuse, the cells are cut into parts."""
+    one = lambda S: core_cost.estimate(Config(generator="mnist", steps=2000), "phase", trials=1,  # noqa: E731
+                                       restarts=S).macs
+    S = next(S for S in range(1, 65) if one(S) > state.DASH_MACS["phase_unit"])
     with pytest.raises(ConfigError) as e:
-        phase_page.spec_from_controls(*_c(channels="2,128,1", trials="500", restarts="40"))
-    assert e.value.field == "trials" and "reduce trials" in str(e.value)
+        phase_page.spec_from_controls(*_c(net="mnist", steps="2000", trials="1", restarts=str(S)))
+    assert e.value.field == "restarts" and "reduce restarts × steps" in str(e.value)
+    T = int(state.DASH_MACS["phase"] // (2 * 2 * one(S - 1)))      # the most trials the whole run allows
+    spec = phase_page.spec_from_controls(*_c(net="mnist", steps="2000", trials=str(T), restarts=str(S - 1)))
+    per = phase_page.trials_per_unit(spec)
+    assert per * one(S - 1) <= state.DASH_MACS["phase_unit"] and 1 <= per < T
+    assert phase_page.job_new(spec)["total"] == 2 * 2 * math.ceil(T / per)
 
 
 def test_phase_job_in_chunks_equals_one_batched_run():
@@ -147,6 +158,45 @@ def test_phase_job_in_chunks_equals_one_batched_run():
     assert "unconverged 5" in text and "5 unconverged" in text and "budget, not the landscape" in text
 
 
+def test_phase_job_cuts_a_large_cell_into_parts_equal_to_the_whole(monkeypatch):
+    """Reference: core.phase.phase_transition on the same spec in one call (float64, as above), with
+    the bound of one unit set so that a cell of 4 trials is run in two parts of 2."""
+    spec = phase_page.spec_from_controls(*CONTROLS)
+    spec = dataclasses.replace(spec, config=spec.config.replace(dtype="float64"))
+    one = core_cost.estimate(spec.config, "phase", trials=1, restarts=spec.restarts).macs
+    monkeypatch.setitem(state.DASH_MACS, "phase_unit", 2.5 * one)
+    assert phase_page.trials_per_unit(spec) == 2
+    store = phase_page.job_new(spec)
+    assert store["total"] == 2 * 2 * 2
+    seen = []
+    while store["status"] == "running":
+        store = jobs.advance(store, phase_page.job_step, budget_s=0.0)   # one unit per step
+        seen.append([[None if c is None else len(c) for c in row] for row in store["data"]["success"]])
+        if store["done"] == 3:                                         # the second cell half done
+            s = phase_page.job_summary(store)
+            assert s["done"].tolist() == [[True, False], [False, False]] and np.isnan(s["p"][0, 1])
+            _, pct, text = phase_page.job_view(store)
+            assert pct == pytest.approx(100 * 3 / 8) and text.startswith("1 of 4 cells")
+            cancelled, _, _ = phase_page.job_drive(ids.PHASE_CANCEL, store, CONTROLS)
+            assert cancelled["status"] == "cancelled" and cancelled["data"] == store["data"]
+    assert seen[:3] == [[[2, None], [None, None]], [[4, None], [None, None]], [[4, 2], [None, None]]]
+    assert len(seen) == 8 and store["done"] == 8
+    ref = phase_transition(PhaseSpec.from_json(store["key"]))
+    assert np.array_equal(np.array(store["data"]["success"], dtype=bool), ref.success)
+    s = phase_page.job_summary(store)
+    assert np.allclose(s["p"], ref.p_success) and s["failures"] == failure_counts(ref.diagnosis)
+    half = {**store, "done": 3, "status": "running",
+            "data": {"success": [[[1, 1, 1, 1], [1, 1]], [None, None]],
+                     "labels": [[{"recovered": 4}, {"recovered": 2}], [None, None]]}}
+    phase_page.check_job(half)                                            # a consistent partial job passes
+    for forged, words in [({"success": [[[1, 1, 1, 1], [1, 1, 1]], [None, None]]}, "must hold 2 successes"),
+                          ({"labels": [[{"recovered": 4}, {"recovered": 3}], [None, None]]}, "labels must be counts"),
+                          ({"success": [[[1, 1, 1, 1], [1, 1]], [[1, 1], None]]}, "holds results")]:
+        with pytest.raises(ConfigError) as e:
+            phase_page.check_job({**half, "data": {**half["data"], **forged}})
+        assert words in str(e.value)
+
+
 def test_phase_drive_starts_advances_and_cancels():
     """Reference: the driver's contract — Start makes a job and enables the timer, a tick adds cells,
     Cancel stops the timer and keeps the partial results; bad controls leave the store alone."""
@@ -171,7 +221,7 @@ def test_phase_drive_starts_advances_and_cancels():
 @pytest.mark.parametrize("forge, words", [
     (lambda j: {**j, "key": "{"}, "spec"),
     (lambda j: {**j, "total": 2 * 10 ** 8}, "total"),
-    (lambda j: {**j, "done": 1}, "cells hold results"),
+    (lambda j: {**j, "done": 1}, "cell 0 must hold 4 successes"),
     (lambda j: {**j, "data": {"success": [[[2] * 4, None]] * 2, "labels": [[{}, None]] * 2}, "done": 2}, "successes"),
     (lambda j: {**j, "key": j["key"].replace('"trials": 4', '"trials": 5000')}, "trials"),
 ])

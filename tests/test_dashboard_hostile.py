@@ -198,9 +198,9 @@ def test_forged_phase_job_and_controls(app, client):
                                                     "phase-interval.n_intervals": 1}, "phase-interval.n_intervals")
     assert banner(resp).startswith("job:")
     controls = {"phase-generator.value": "paper-fig4", "phase-channels.value": "2,128,1", "phase-noise.value": "none",
-                "phase-tol.value": "0.001", "phase-method.value": "lbfgs", "phase-steps.value": "500",
-                "phase-patterns.value": ["random"], "phase-rates.value": "0.1", "phase-trials.value": "500",
-                "phase-restarts.value": "40"}
+                "phase-tol.value": "0.001", "phase-method.value": "lbfgs", "phase-steps.value": "2000",
+                "phase-patterns.value": ["random", "top", "border"], "phase-rates.value": "0.1,0.3,0.5",
+                "phase-trials.value": "500", "phase-restarts.value": "40"}    # ~1.6e14 multiply-adds in all
     resp = call(app, client, "..phase-store.data", {**controls, "phase-start.n_clicks": 1}, "phase-start.n_clicks")
     assert "trials: this phase" in text(resp)
 

@@ -121,6 +121,29 @@ def test_batched_trials_equal_a_per_trial_loop_with_descend():
                 assert block.actual_rate[i, t] == pytest.approx(P.op.rate)
 
 
+def test_a_cell_run_in_parts_holds_the_trials_of_the_cell_run_whole():
+    """Reference: the same runner's block of every trial at once. A trial's z*, mask, noise, starts and
+    search radius are its own, so the rows of a part equal those rows of the whole (float64, where a
+    batch of another size rounds alike); noise on y and a conditional-free random family."""
+    cfg = from_preset("paper-fig4", z_star=(), steps=200, dtype="float64", noise="gaussian:0.01")
+    spec = PhaseSpec(config=cfg, patterns=("random", "top"), rates=(0.02, 0.3), trials=7, restarts=2)
+    runner = PhaseRunner(spec)
+    for pattern in spec.patterns:
+        whole = runner.run_block(pattern, [0, 1])
+        assert np.array_equal(whole.trial_index, np.arange(7))
+        for part in (range(0, 3), range(3, 7), [5, 1]):
+            b = runner.run_block(pattern, [0, 1], trials=part)
+            idx = list(part)
+            assert np.array_equal(b.trial_index, idx)
+            assert np.array_equal(b.success, whole.success[:, idx]) and np.array_equal(b.diagnosis, whole.diagnosis[:, idx])
+            assert np.allclose(b.z_hat, whole.z_hat[:, idx], rtol=0, atol=1e-12)
+            assert np.array_equal(b.actual_rate, whole.actual_rate[:, idx])
+    with pytest.raises(ValueError, match="trials"):
+        runner.run_block("top", [0], trials=[7])
+    with pytest.raises(ValueError, match="trials"):
+        runner.run_block("top", [0], trials=[1, 1])
+
+
 def test_phase_transition_on_paper_fig4_random_mask_rises_to_one():
     """Reference: the paper's observation (Sec. 3, Thm. 4) — recovery probability rises with r and is
     1 with everything observed (r = 1, where every pattern is the identity)."""

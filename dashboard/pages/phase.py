@@ -1,20 +1,23 @@
 """Phase transition page: P(exact recovery) against the sampling rate, one curve per mask pattern.
 
 The experiment is a job of :mod:`dashboard.jobs`: each step runs a few (pattern, rate) cells with
-:class:`core.phase.PhaseRunner`, the partial results live in a ``dcc.Store`` (no server-side
-state besides a bounded cache of runners keyed by the spec), a progress bar follows it and
-Cancel stops it between steps. Any generator the project ships can be measured, with noise on
+:class:`core.phase.PhaseRunner`, or some trials of one cell when a whole cell costs more than one
+unit of the job (:func:`trials_per_unit`), the partial results live in a ``dcc.Store`` (no
+server-side state besides a bounded cache of runners keyed by the spec), a progress bar follows
+it and Cancel stops it between steps. Any generator the project ships can be measured, with noise on
 the measurements; the settings live in the URL (``phase.…``). The plain functions below
 (:func:`spec_from_controls`, :func:`job_new`, :func:`job_step`, :func:`job_drive`,
 :func:`job_summary`, :func:`job_view`) carry all the logic and are what the tests call.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
+from core import cost as core_cost
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
 from core.diagnosis import budget_note, order_failures
 from core.masks import make_operator, parse_noise
@@ -89,20 +92,45 @@ def spec_from_controls(net, channels_text, noise, tol_text, method, steps_text, 
 
 
 def check_spec(spec: PhaseSpec) -> None:
-    """The dashboard's bounds: trials, and the cost model on one cell (one step) and on the whole run."""
+    """The dashboard's bounds: trials, the cost model on one unit of the job (:func:`trials_per_unit`)
+    and on the whole run."""
     if spec.trials > DASH_LIMITS["trials"]:
         raise ConfigError("trials", f"must be in [1, {DASH_LIMITS['trials']}] in the dashboard; use "
                                     "`python -m core phase` for more")
-    cfg = spec.config
-    state.check_request(cfg, "phase_cell", trials=spec.trials, restarts=spec.restarts, rates=1, patterns=1)
-    state.check_request(cfg, "phase", trials=spec.trials, restarts=spec.restarts, rates=len(spec.rates),
+    trials_per_unit(spec)
+    state.check_request(spec.config, "phase", trials=spec.trials, restarts=spec.restarts, rates=len(spec.rates),
                         patterns=len(spec.patterns))
 
 
+def trials_per_unit(spec: PhaseSpec) -> int:
+    """Trials of one (pattern, rate) cell that one unit of the job runs.
+
+    A unit costs at most ``state.DASH_MACS["phase_unit"]`` in core.cost's model, the most one step of
+    the job may do (the MNIST example's cells, 4.3e11 modelled, take 3–23 s each); a cell that costs
+    more is cut into parts of about equal size rather than refused. Each trial's z*, mask, noise and
+    starts are its own (:meth:`PhaseRunner.run_block`), so the parts hold the trials the whole cell
+    would.
+
+    Raises
+    ------
+    ConfigError
+        ``restarts`` when even one trial of one cell passes the bound.
+    """
+    bound = state.DASH_MACS["phase_unit"]
+    one = core_cost.estimate(spec.config, "phase", trials=1, restarts=spec.restarts).macs
+    if one > bound:
+        raise ConfigError("restarts", f"one trial of one (pattern, rate) cell needs about {one:.1e} multiply-adds "
+                                      f"(limit {bound:.0e} per step); reduce restarts × steps by about "
+                                      f"{math.ceil(one / bound)}× (or the network's size)")
+    parts = math.ceil(spec.trials / min(spec.trials, int(bound // one)))
+    return math.ceil(spec.trials / parts)
+
+
 def job_new(spec: PhaseSpec, cancel_clicks: int = 0) -> dict:
-    """A fresh job: every (pattern, rate) cell still to do."""
+    """A fresh job: every part of every (pattern, rate) cell still to do."""
     P, R = len(spec.patterns), len(spec.rates)
-    return jobs.new("phase", spec.to_json(), P * R, {"success": [[None] * R for _ in range(P)],
+    units = P * R * math.ceil(spec.trials / trials_per_unit(spec))
+    return jobs.new("phase", spec.to_json(), units, {"success": [[None] * R for _ in range(P)],
                                                      "labels": [[None] * R for _ in range(P)]}, cancel_clicks)
 
 
@@ -114,25 +142,28 @@ def check_job(job: dict) -> PhaseSpec:
         raise ConfigError("job", f"the phase spec does not parse ({e})") from None
     check_spec(spec)
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
+    per = trials_per_unit(spec)
+    C = math.ceil(T / per)                     # units per cell
     suc, lab = job["data"].get("success"), job["data"].get("labels")
-    if job["total"] != P * R:
-        raise ConfigError("job", f"total must be patterns × rates = {P * R}, got {job['total']}")
+    if job["total"] != P * R * C:
+        raise ConfigError("job", f"total must be patterns × rates × parts of a cell = {P * R * C}, got {job['total']}")
     ok = isinstance(suc, list) and len(suc) == P and all(isinstance(r, list) and len(r) == R for r in suc)
     ok = ok and isinstance(lab, list) and len(lab) == P and all(isinstance(r, list) and len(r) == R for r in lab)
     if not ok:
         raise ConfigError("job", f"success and labels must be {P} × {R} cells")
-    n_done = 0
-    for row, lrow in zip(suc, lab):
-        for c, lc in zip(row, lrow):
-            if c is None:
-                continue
-            n_done += 1
-            if not isinstance(c, list) or len(c) != T or any(x not in (0, 1) or isinstance(x, bool) for x in c):
-                raise ConfigError("job", f"a done cell holds {T} successes (0 or 1)")
-            if not isinstance(lc, dict) or any(not isinstance(v, int) or isinstance(v, bool) for v in lc.values()):
-                raise ConfigError("job", "a done cell's labels are counts")
-    if n_done != job["done"]:
-        raise ConfigError("job", f"done = {job['done']} but {n_done} cells hold results")
+    # Units run in order: the cells before the one in progress are whole, it holds its first parts.
+    whole, parts = divmod(job["done"], C)
+    for i, (c, lc) in enumerate(zip((c for row in suc for c in row), (c for row in lab for c in row))):
+        n = T if i < whole else (min(T, parts * per) if i == whole and parts else 0)
+        if n == 0:
+            if c is not None or lc is not None:
+                raise ConfigError("job", f"done = {job['done']} but cell {i} holds results")
+            continue
+        if not isinstance(c, list) or len(c) != n or any(x not in (0, 1) or isinstance(x, bool) for x in c):
+            raise ConfigError("job", f"done = {job['done']}: cell {i} must hold {n} successes (0 or 1)")
+        if (not isinstance(lc, dict) or any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in lc.values())
+                or sum(lc.values()) != n):
+            raise ConfigError("job", f"cell {i}'s labels must be counts of its {n} trials")
     return spec
 
 
@@ -143,19 +174,30 @@ def _runner(spec_json: str) -> PhaseRunner:
 
 
 def job_step(job: dict, k: int) -> tuple[dict, int]:
-    """The next cells (one pattern, at most k rates) → (the job's new data, cells done)."""
+    """The next units → (the job's new data, units done): at most k whole cells of one pattern when a
+    cell is one unit, else at most k parts of the cell in progress (:func:`trials_per_unit`)."""
     spec = check_job(job)
     R, T, S = len(spec.rates), spec.trials, spec.restarts
-    p, r0 = divmod(job["done"], R)
-    k = max(1, min(k, R - r0, 20_000 // (T * S)))
+    per = trials_per_unit(spec)
+    C = math.ceil(T / per)
+    cell, part = divmod(job["done"], C)
+    p, r0 = divmod(cell, R)
+    if C == 1:
+        k = max(1, min(k, R - r0, 20_000 // (T * S)))
+        rates, trials = list(range(r0, r0 + k)), None
+    else:
+        k = max(1, min(k, C - part))
+        rates, trials = [r0], range(part * per, min(T, (part + k) * per))
     with torch_threads(1):
-        block = _runner(job["key"]).run_block(spec.patterns[p], list(range(r0, r0 + k)))
+        block = _runner(job["key"]).run_block(spec.patterns[p], rates, trials=trials)
     success = [row[:] for row in job["data"]["success"]]
     labels = [row[:] for row in job["data"]["labels"]]
-    for j in range(k):
-        success[p][r0 + j] = block.success[j].astype(int).tolist()
-        names, counts = np.unique(block.diagnosis[j], return_counts=True)
-        labels[p][r0 + j] = {str(a): int(b) for a, b in zip(names, counts)}
+    for j, r in enumerate(rates):
+        success[p][r] = (success[p][r] or []) + block.success[j].astype(int).tolist()
+        counts = dict(labels[p][r] or {})
+        for name, n in zip(*np.unique(block.diagnosis[j], return_counts=True)):
+            counts[str(name)] = counts.get(str(name), 0) + int(n)
+        labels[p][r] = counts
     return {"success": success, "labels": labels}, k
 
 
@@ -176,8 +218,9 @@ def job_summary(store: dict) -> dict:
     spec = check_job(jobs.validate(store, "phase"))
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
     suc = store["data"]["success"]
-    done = np.array([[c is not None for c in row] for row in suc], dtype=bool).reshape(P, R)
-    k = np.array([[sum(c) if c is not None else 0 for c in row] for row in suc], dtype=float).reshape(P, R)
+    done = np.array([[c is not None and len(c) == T for c in row] for row in suc], dtype=bool).reshape(P, R)
+    k = np.array([[sum(c) if c is not None and len(c) == T else 0 for c in row] for row in suc],
+                 dtype=float).reshape(P, R)
     lo, hi = wilson_interval(k, T)
     p = np.where(done, k / T, np.nan)
     lo, hi = np.where(done, lo, np.nan), np.where(done, hi, np.nan)
@@ -247,7 +290,8 @@ def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
     spec = s["spec"]
     pct = 100.0 * store["done"] / store["total"]
     status = {"running": "running…", "done": "done", "cancelled": "cancelled", "failed": "failed"}[store["status"]]
-    text = (f"{store['done']} of {store['total']} cells · {spec.trials} trials × ≤ {spec.restarts} restarts each · "
+    cells = int(s["done"].sum())
+    text = (f"{cells} of {s['done'].size} cells · {spec.trials} trials × ≤ {spec.restarts} restarts each · "
             f"{store.get('seconds', 0.0):.1f} s · {status} · r50: "
             + ", ".join(r50_text(n, r, iv) for n, r, iv in zip(s["patterns"], s["r50"], s["r50_interval"])))
     if s["failures"]:
