@@ -135,6 +135,31 @@ def test_follow_ups_wait_until_the_first_contour_is_painted(page, url):
     assert page.evaluate(f"document.querySelector('#{ids.LAND_CONTOUR} .js-plotly-plot').layout.meta") is not None
 
 
+def test_a_change_draws_the_surface_once_with_its_critical_points(page, url):
+    """After a weight-seed change the 3-D surface waits for the critical points and is drawn once
+    with them (a software-WebGL scene costs ~0.5 s of CPU a draw; drawn first without them and then
+    patched, it cost two). Reference: plotly's own draws of the surface's graph, counted in the page,
+    and the critical points the page reports in its text."""
+    page.add_init_script(_RECORD_REACTS)
+    _load(page, url)
+    browser.wait_text(page, ids.CRITICAL_TEXT, "1 minimum")
+    page.evaluate("window.__reacts = []")
+    before = browser.graph_meta(page, ids.LAND_SURFACE)["config"]
+    browser.type_value(page, ids.WEIGHT_SEED, "7")
+    page.wait_for_function(
+        "(b) => { const g = document.querySelector('#land-surface .js-plotly-plot');"
+        " return g.layout.meta && g.layout.meta.config !== b; }", arg=before, timeout=60_000)
+    browser.wait_idle(page)
+    page.wait_for_timeout(500)
+    draws = [r for r in page.evaluate("window.__reacts") if r[0] == ids.LAND_SURFACE]
+    assert len(draws) == 1, draws
+    minima = browser.graph_json(page, ids.LAND_SURFACE,
+                                "g._fullData.filter(t => t.name === 'minimum').map(t => t.x.length)")
+    assert minima and minima[0] >= 1
+    assert "minimum" in page.inner_text(f"#{ids.CRITICAL_TEXT}")
+    assert browser.console_problems(page.console_log) == []
+
+
 def test_follow_ups_start_where_no_animation_frame_comes(page, url):
     """A page that never gets an animation frame (a tab in the background, a headless page on virtual
     time): requestAnimationFrame does nothing. The contour is served with the page; the mask picture,
