@@ -160,6 +160,21 @@ def test_a_change_draws_the_surface_once_with_its_critical_points(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+@pytest.mark.parametrize("scale", [1, 2])
+def test_the_3d_view_is_drawn_at_the_screens_pixel_ratio(chromium, url, scale):
+    """plotly.js draws WebGL at 2× by default; the surface's canvas must hold the screen's pixels
+    (CSS size × devicePixelRatio), no more. Reference: the canvas's own size against its CSS size."""
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 950}, device_scale_factor=scale)
+    try:
+        pg = ctx.new_page()
+        _load(pg, url)
+        sizes = pg.evaluate(f"Array.from(document.querySelectorAll('#{ids.LAND_SURFACE} canvas'))"
+                            ".map(c => [c.width, c.height, c.clientWidth, c.clientHeight])")
+        assert sizes and all(w == scale * cw and h == scale * ch for w, h, cw, ch in sizes), sizes
+    finally:
+        ctx.close()
+
+
 def test_follow_ups_start_where_no_animation_frame_comes(page, url):
     """A page that never gets an animation frame (a tab in the background, a headless page on virtual
     time): requestAnimationFrame does nothing. The contour is served with the page; the mask picture,

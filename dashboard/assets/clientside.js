@@ -15,10 +15,25 @@ const FRAME_MS = 1000 / 30;      // at most 30 frames a second
 // figure does not pay for it.
 function registerLater() {
   const P = window.Plotly;
+  glPixelRatio();
   if (P && P.registerLater && !P.laterRegistered) {
     (window.requestIdleCallback || window.setTimeout)(function () { P.registerLater(); });
   }
 }
+
+// plotly.js draws its WebGL scenes at twice the screen's resolution by default (plotGlPixelRatio 2,
+// meant for image export): four times the pixels on an ordinary screen, where WebGL is often
+// software-rendered. The 3-D views are drawn at the screen's own pixel ratio instead (a high-density
+// screen keeps its 2). Set before the first 3-D figure: once every script has run, and again when
+// the 3-D traces are registered (a page whose plotly.js came later).
+function glPixelRatio() {
+  const P = window.Plotly;
+  if (P && P.setPlotConfig && !glPixelRatio.done) {
+    glPixelRatio.done = true;
+    P.setPlotConfig({plotGlPixelRatio: Math.min(4, Math.max(1, Math.round(window.devicePixelRatio || 1)))});
+  }
+}
+document.addEventListener('DOMContentLoaded', glPixelRatio);
 
 function iterationText(desc, f) {
   return desc ? ('iteration ' + desc.iters[f] + ' of ' + desc.iters[desc.iters.length - 1]) : '';
