@@ -263,7 +263,10 @@ def register_callbacks(app) -> None:
     # so the 2-D view is not held back by the 3-D one, and after the critical points: CRITICAL is an
     # input, so Dash runs it once the critical callback (same trigger) has answered, and the scene is
     # drawn once with them. Drawn before them and then patched, a change cost two software-WebGL
-    # draws of the scene (GPU process, one busy core: 1.41 s of CPU a change against 0.69 s).
+    # draws of the scene (GPU process, one busy core: 1.41 s of CPU a change against 0.69 s). Where
+    # the critical points are costly (logic.critical_first: a trained generator's take seconds) the
+    # critical callback answers at once and hands them to critical_later, so the surface is drawn
+    # without waiting and the overlays callback patches them in.
     # A descent only redraws the contour when the contour waited for it (an endpoint / pca plane);
     # otherwise landscape_overlays patches its paths in.
     @callback(
@@ -284,6 +287,8 @@ def register_callbacks(app) -> None:
         State(ids.DESCENT, "data"))
     def landscape_surface(_contour_key, crit, config_json, scale, shown, desc):
         cfg, scale, desc = _cfg(config_json), state.parse_scale(scale), _desc(desc)
+        if ids.LAND_PAINTED + ".data" not in ctx.triggered_prop_ids and shown == logic.figure_key(cfg, scale):
+            raise PreventUpdate   # critical points computed after the surface: landscape_overlays patches them in
         waiting = _waiting(cfg, desc, logic.figure_key(cfg, scale))
         if waiting:
             return waiting
@@ -306,15 +311,31 @@ def register_callbacks(app) -> None:
 
     @callback(
         app, Output(ids.CRITICAL, "data"), Output(ids.RHO_TEXT, "children"), Output(ids.CRITICAL_TEXT, "children"),
+        Output(ids.CRITICAL_LATER, "data"),
         Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"),
         State(ids.DESCENT, "data"))
     def critical(_shown, config_json, crit, desc):
         cfg = _cfg(config_json)
-        if isinstance(crit, dict) and crit.get("key") == logic.landscape_key(cfg):
+        key = logic.landscape_key(cfg)
+        if isinstance(crit, dict) and crit.get("key") == key:
             raise PreventUpdate
         wait = planes.plane_ready(cfg, _desc(desc))
         if wait:
-            return None, "ρ̂_ray and the critical points follow once the plane is drawn.", ""
+            return None, "ρ̂_ray and the critical points follow once the plane is drawn.", "", no_update
+        if not logic.critical_first(cfg):
+            return no_update, "ρ̂_ray and the critical points: computing…", "", key
+        gate.background()
+        crit = logic.critical_for(cfg)
+        return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit), no_update
+
+    @callback(
+        app, Output(ids.CRITICAL, "data", allow_duplicate=True), Output(ids.RHO_TEXT, "children", allow_duplicate=True),
+        Output(ids.CRITICAL_TEXT, "children", allow_duplicate=True),
+        Input(ids.CRITICAL_LATER, "data"), State(ids.CONFIG, "data"), prevent_initial_call=True)
+    def critical_later(key, config_json):
+        cfg = _cfg(config_json)
+        if key != logic.landscape_key(cfg):   # the config moved on: its own critical callback runs
+            raise PreventUpdate
         gate.background()
         crit = logic.critical_for(cfg)
         return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)

@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from core import Config, ConfigError, build_problem, from_preset, images
+from core import cost as core_cost
 from core import io as core_io
 from core import landscape as core_landscape
 from core.budget import budget_curves, suggested_step
@@ -238,6 +239,16 @@ def near_for(cfg: Config) -> dict:
     except ConfigError:
         grid, steps = NEAR_SEARCH_SMALL
     return _near(problem_key(cfg), cfg.tol, cfg.eps, grid, steps)
+
+
+CRITICAL_FIRST_MACS = 1e6   # multiply-adds per G(z) up to which the surface waits for the critical points
+
+
+def critical_first(cfg: Config) -> bool:
+    """Whether the 3-D surface waits for the critical points and is drawn once with them: where one
+    G(z) costs at most :data:`CRITICAL_FIRST_MACS` (the random family: paper-fig4 10,800, its critical
+    points ~0.2 s); a shipped DCGAN (4.4e6 a G(z), 3–4 s of critical points) draws its surface first."""
+    return core_cost.macs_per_point(cfg) <= CRITICAL_FIRST_MACS
 
 
 def critical_for(cfg: Config) -> dict:

@@ -160,6 +160,30 @@ def test_a_change_draws_the_surface_once_with_its_critical_points(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+def test_a_costly_generators_surface_does_not_wait_for_its_critical_points(page, url):
+    """A shipped DCGAN's critical points take seconds (logic.critical_first is false): its surface is
+    drawn as soon as the contour is painted, before they are known, and they are patched in when they
+    come. Reference: the order of plotly's draws of the surface against the critical text's change."""
+    from dashboard import logic, state
+
+    assert not logic.critical_first(state.BASE.replace(generator="mnist", z_star=()))
+    page.add_init_script(_RECORD_REACTS)
+    page.add_init_script("""document.addEventListener('DOMContentLoaded', () => new MutationObserver(() => {
+      const e = document.getElementById('%s');
+      if (window.__known === undefined && e && /minim|saddle|none/.test(e.innerText)) { window.__known = performance.now(); }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true}));""" % ids.CRITICAL_TEXT)
+    page.goto(url + "/?generator=mnist&grid=31")
+    browser.wait_graph(page, ids.LAND_SURFACE, 2, timeout=60_000)
+    page.wait_for_function("() => window.__known !== undefined", timeout=120_000)
+    known = page.evaluate("window.__known")
+    first = min(t0 for gid, t0, _, surf in page.evaluate("window.__reacts") if gid == ids.LAND_SURFACE and surf)
+    browser.wait_idle(page)
+    page.wait_for_timeout(300)
+    draws = [r for r in page.evaluate("window.__reacts") if r[0] == ids.LAND_SURFACE and r[3]]
+    assert first < known and len(draws) == 2, (first, known, draws)   # drawn, then the markers patched in
+    assert browser.console_problems(page.console_log) == []
+
+
 @pytest.mark.parametrize("scale", [1, 2])
 def test_the_3d_view_is_drawn_at_the_screens_pixel_ratio(chromium, url, scale):
     """plotly.js draws WebGL at 2× by default; the surface's canvas must hold the screen's pixels
