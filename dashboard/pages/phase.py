@@ -126,10 +126,16 @@ def trials_per_unit(spec: PhaseSpec) -> int:
     return math.ceil(spec.trials / parts)
 
 
+def _parts(spec: PhaseSpec) -> tuple[int, int]:
+    """(trials a unit runs, units a cell takes)."""
+    per = trials_per_unit(spec)
+    return per, math.ceil(spec.trials / per)
+
+
 def job_new(spec: PhaseSpec, cancel_clicks: int = 0) -> dict:
     """A fresh job: every part of every (pattern, rate) cell still to do."""
     P, R = len(spec.patterns), len(spec.rates)
-    units = P * R * math.ceil(spec.trials / trials_per_unit(spec))
+    units = P * R * _parts(spec)[1]
     return jobs.new("phase", spec.to_json(), units, {"success": [[None] * R for _ in range(P)],
                                                      "labels": [[None] * R for _ in range(P)]}, cancel_clicks)
 
@@ -142,8 +148,7 @@ def check_job(job: dict) -> PhaseSpec:
         raise ConfigError("job", f"the phase spec does not parse ({e})") from None
     check_spec(spec)
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
-    per = trials_per_unit(spec)
-    C = math.ceil(T / per)                     # units per cell
+    per, C = _parts(spec)
     suc, lab = job["data"].get("success"), job["data"].get("labels")
     if job["total"] != P * R * C:
         raise ConfigError("job", f"total must be patterns × rates × parts of a cell = {P * R * C}, got {job['total']}")
@@ -178,8 +183,7 @@ def job_step(job: dict, k: int) -> tuple[dict, int]:
     cell is one unit, else at most k parts of the cell in progress (:func:`trials_per_unit`)."""
     spec = check_job(job)
     R, T, S = len(spec.rates), spec.trials, spec.restarts
-    per = trials_per_unit(spec)
-    C = math.ceil(T / per)
+    per, C = _parts(spec)
     cell, part = divmod(job["done"], C)
     p, r0 = divmod(cell, R)
     if C == 1:
