@@ -120,6 +120,13 @@ def _overlay_patch(cfg, scale, marks, three_d: bool, shown):
     return _patch_overlays(logic.overlay_traces(cfg, scale, marks, three_d), logic.figure_meta(cfg, scale))
 
 
+def _critical_answer(gate, cfg):
+    """(critical store, ρ text, critical-points text) of cfg, computed behind any contour in progress."""
+    gate.background()
+    crit = logic.critical_for(cfg)
+    return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
+
+
 def _desc(store):
     return logic.check_descent_store(store)
 
@@ -324,9 +331,7 @@ def register_callbacks(app) -> None:
             return None, "ρ̂_ray and the critical points follow once the plane is drawn.", "", no_update
         if not logic.critical_first(cfg):
             return no_update, "ρ̂_ray and the critical points: computing…", "", key
-        gate.background()
-        crit = logic.critical_for(cfg)
-        return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit), no_update
+        return (*_critical_answer(gate, cfg), no_update)
 
     @callback(
         app, Output(ids.CRITICAL, "data", allow_duplicate=True), Output(ids.RHO_TEXT, "children", allow_duplicate=True),
@@ -336,9 +341,7 @@ def register_callbacks(app) -> None:
         cfg = _cfg(config_json)
         if key != logic.landscape_key(cfg):   # the config moved on: its own critical callback runs
             raise PreventUpdate
-        gate.background()
-        crit = logic.critical_for(cfg)
-        return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
+        return _critical_answer(gate, cfg)
 
     # The σ_min map costs n0 + 1 passes per point: computed only while its box is ticked, after the contour.
     @callback(
