@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from core import PRESETS, Config, ConfigError, from_preset
 from core import cost as core_cost
-from core.config import CONV, PLANES, SHIPPED, spec_kind
+from core.config import CONV, LIMITS, PLANES, SHIPPED, spec_kind
 from core.masks import parse_noise
-from core.problem import resolve_device
+from core.problem import draw_z_star, resolve_device
 
 from . import ids
 
@@ -368,6 +368,22 @@ def preset_of(cfg: Config) -> str | None:
     return None
 
 
+def window_holding_z_star(cfg: Config, n0: int) -> Config:
+    """cfg with its window widened, where needed, to hold z* and −z* with a quarter of ‖z*‖ to spare.
+
+    Used where a generator other than the random family comes in with the default window (a switch
+    of generator, a link that names none): its z* (drawn from ``z_seed`` for its latent size n0)
+    lies ‖z*‖ from the centre of the plane through 0 and z*, and a 10-D z* ~ N(0, I) has
+    ‖z*‖ ≈ 3.1 (90 % below 4.0), beyond the default ±3. The half-width is
+    max(extent, 1.25 ‖z*‖ rounded up to 0.5); an explicit window is the caller's to keep.
+    """
+    if cfg.generator == CONV:
+        return cfg
+    nz = float(draw_z_star(cfg, n0).norm())
+    need = math.ceil(2 * 1.25 * nz) / 2
+    return cfg.replace(extent=min(LIMITS["extent"], need)) if need > cfg.extent else cfg
+
+
 def fit_to_dashboard(cfg: Config) -> tuple[Config, str]:
     """The config with the grid and the starts lowered until the dashboard's cost bounds hold.
 
@@ -579,20 +595,24 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         out["errors"] = error_outputs({})
         out["banner"] = url_error or note
 
-    def probed(cfg):
-        """(cfg, note) after loading a non-conv generator: z* fitted to its n0, costs to the dashboard."""
+    def probed(cfg, default_window=False):
+        """(cfg, note) after loading a non-conv generator: z* fitted to its n0, costs to the dashboard,
+        and (``default_window``) the window widened to hold z*."""
         if cfg.generator == CONV or probe is None:
             return cfg, ""
         n0 = probe(cfg)
         if cfg.z_star and len(cfg.z_star) != n0:
             cfg = cfg.replace(z_star=())
+        if default_window:
+            cfg = window_holding_z_star(cfg, n0)
         return fit_to_dashboard(cfg)
 
     if trigger in (None, ids.URL):
         cfg, sc, vw, url_error, note = state_from_query(search, with_note=True)
         if not url_error:
             try:
-                cfg, more = probed(cfg)
+                named = {k for k, _ in parse_qsl((search or "").lstrip("?"))}
+                cfg, more = probed(cfg, default_window="extent" not in named)
                 note = note or more
             except ConfigError as e:
                 cfg, url_error = BASE, f"URL: {e}"
@@ -629,11 +649,8 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         out["controls"] = {"z_star": text}
     switching = trigger in GENERATOR_CONTROLS
     if switching and values.get("generator_kind") != current.generator:
-        # Another generator: its own z* (drawn from the z seed), and for a trained one a window
-        # wide enough for a 10-D z* ~ N(0, I) on the plane through 0 and z*.
+        # Another generator: its own z* (drawn from the z seed), in a window that holds it (probed).
         values["z_star"] = ""
-        if values.get("generator_kind") != CONV and _number(values.get("extent")):
-            values["extent"] = _fmt(max(5.0, float(values["extent"])))
     # A new generator may cost more: fit grid and starts to the dashboard instead of refusing.
     cfg, errors = config_from_controls(values, base=current, check=not switching)
     if cfg is None:
@@ -641,7 +658,8 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         return out
     note = ""
     try:
-        fitted, note = probed(cfg) if switching or cfg.generator != current.generator else (cfg, "")
+        fitted, note = probed(cfg, default_window=switching) if switching or cfg.generator != current.generator \
+            else (cfg, "")
         check_dashboard_limits(fitted)
     except ConfigError as e:
         out["errors"] = error_outputs({e.field: str(e)})
@@ -652,10 +670,3 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
     show(fitted, note=note)
     out["search"] = query_from_state(fitted, scale, view, search)
     return out
-
-
-def _number(v) -> bool:
-    try:
-        return math.isfinite(float(str(v)))
-    except (TypeError, ValueError):
-        return False
