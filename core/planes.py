@@ -24,6 +24,7 @@ descent with the config's solver when none is given.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,21 @@ def _box(uv: np.ndarray) -> tuple[tuple, float]:
     """Centre and WINDOW_MARGIN × half of the larger side of the bounding box of points (K, 2)."""
     lo, hi = uv.min(0), uv.max(0)
     return (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2)), float(WINDOW_MARGIN * (hi - lo).max() / 2)
+
+
+def extent_holding_z_star(extent: float, z_star) -> float:
+    """The half-width of a window centred on 0 that holds z* and −z*: max(extent, WINDOW_MARGIN · ‖z*‖
+    rounded up to a multiple of 0.5).
+
+    The star plane (``auto`` for n0 > 2) puts z* and −z* at u = ±‖z*‖, and a generator's own
+    z* ~ N(0, I) has ‖z*‖ ≈ √n0: 3.1 for the shipped DCGANs' n0 = 10 (90 % below 4.0, 3.49 for
+    z seed 0), beyond the default ±3. The CLI and the dashboard widen the window of a generator
+    other than the random family by this rule when none is given.
+    """
+    n = float(np.linalg.norm(np.asarray(z_star, dtype=float)))
+    if not np.isfinite(n):
+        raise ValueError("z_star: must be finite")
+    return max(float(extent), math.ceil(2 * WINDOW_MARGIN * n) / 2)
 
 
 def _z_star(problem) -> np.ndarray:

@@ -17,6 +17,7 @@ from core import PRESETS, Config, ConfigError, from_preset
 from core import cost as core_cost
 from core.config import CONV, LIMITS, PLANES, SHIPPED, spec_kind
 from core.masks import parse_noise
+from core.planes import extent_holding_z_star
 from core.problem import draw_z_star, resolve_device
 
 from . import ids
@@ -369,19 +370,12 @@ def preset_of(cfg: Config) -> str | None:
 
 
 def window_holding_z_star(cfg: Config, n0: int) -> Config:
-    """cfg with its window widened, where needed, to hold z* and −z* with a quarter of ‖z*‖ to spare.
-
-    Used where a generator other than the random family comes in with the default window (a switch
-    of generator, a link that names none): its z* (drawn from ``z_seed`` for its latent size n0)
-    lies ‖z*‖ from the centre of the plane through 0 and z*, and a 10-D z* ~ N(0, I) has
-    ‖z*‖ ≈ 3.1 (90 % below 4.0), beyond the default ±3. The half-width is
-    max(extent, 1.25 ‖z*‖ rounded up to 0.5); an explicit window is the caller's to keep.
-    """
+    """cfg with its window widened, where needed, to hold z* and −z* (core.planes.extent_holding_z_star):
+    for a generator other than the random family that comes in with the default window (a switch of
+    generator, a link that names no window), its z* drawn from ``z_seed`` for its latent size n0."""
     if cfg.generator == CONV:
         return cfg
-    nz = float(draw_z_star(cfg, n0).norm())
-    need = math.ceil(2 * 1.25 * nz) / 2
-    return cfg.replace(extent=min(LIMITS["extent"], need)) if need > cfg.extent else cfg
+    return cfg.replace(extent=min(LIMITS["extent"], extent_holding_z_star(cfg.extent, draw_z_star(cfg, n0))))
 
 
 def fit_to_dashboard(cfg: Config) -> tuple[Config, str]:

@@ -5,8 +5,7 @@ import numpy as np
 
 from ..descent import descend, random_starts
 from ..io import landscape_arrays
-from ..problem import build_problem
-from .common import budget_warning, checked_config, cli_check, landscape_of
+from .common import budget_warning, checked_config, cli_check, landscape_of, problem_of
 from .flags import add_config_flags
 
 HELP = "batched solves from random starts, every end point diagnosed"
@@ -28,7 +27,7 @@ def add(p):
 def run(args):
     cfg = checked_config(args, "descend")
     cli_check(cfg, "landscape")
-    P = build_problem(cfg)
+    P = problem_of(cfg, args)
     L = landscape_of(P) if P.n0 >= 2 else None
     d = descend(P, random_starts(P.n0, cfg.starts, cfg.start_seed))
     arrays = landscape_arrays(P, L) if L is not None else {}
