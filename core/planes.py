@@ -111,19 +111,25 @@ def _box(uv: np.ndarray) -> tuple[tuple, float]:
     return (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2)), float(WINDOW_MARGIN * (hi - lo).max() / 2)
 
 
-def extent_holding_z_star(extent: float, z_star) -> float:
-    """The half-width of a window centred on 0 that holds z* and −z*: max(extent, WINDOW_MARGIN · ‖z*‖
-    rounded up to a multiple of 0.5).
+def window_holding_z_star(cfg, z_star):
+    """``cfg`` with its window (``extent``) widened where needed to hold z* and −z* with a quarter of
+    ‖z*‖ to spare: max(extent, WINDOW_MARGIN · ‖z*‖ rounded up to a multiple of 0.5), at most
+    ``LIMITS["extent"]``. The random family (``conv``, whose presets choose their windows) is left as
+    it is.
 
     The star plane (``auto`` for n0 > 2) puts z* and −z* at u = ±‖z*‖, and a generator's own
     z* ~ N(0, I) has ‖z*‖ ≈ √n0: 3.1 for the shipped DCGANs' n0 = 10 (90 % below 4.0, 3.49 for
-    z seed 0), beyond the default ±3. The CLI and the dashboard widen the window of a generator
-    other than the random family by this rule when none is given.
+    z seed 0), beyond the default ±3. The CLI and the dashboard apply it where no window is given.
     """
+    from .config import CONV, LIMITS
+
+    if cfg.generator == CONV:
+        return cfg
     n = float(np.linalg.norm(np.asarray(z_star, dtype=float)))
     if not np.isfinite(n):
         raise ValueError("z_star: must be finite")
-    return max(float(extent), math.ceil(2 * WINDOW_MARGIN * n) / 2)
+    extent = min(LIMITS["extent"], max(float(cfg.extent), math.ceil(2 * WINDOW_MARGIN * n) / 2))
+    return cfg if extent == cfg.extent else cfg.replace(extent=extent)
 
 
 def _z_star(problem) -> np.ndarray:

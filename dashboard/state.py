@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from core import PRESETS, Config, ConfigError, from_preset
 from core import cost as core_cost
-from core.config import CONV, LIMITS, PLANES, SHIPPED, spec_kind
+from core.config import CONV, PLANES, SHIPPED, spec_kind
 from core.masks import parse_noise
-from core.planes import extent_holding_z_star
+from core.planes import window_holding_z_star
 from core.problem import draw_z_star, resolve_device
 
 from . import ids
@@ -369,15 +369,6 @@ def preset_of(cfg: Config) -> str | None:
     return None
 
 
-def window_holding_z_star(cfg: Config, n0: int) -> Config:
-    """cfg with its window widened, where needed, to hold z* and −z* (core.planes.extent_holding_z_star):
-    for a generator other than the random family that comes in with the default window (a switch of
-    generator, a link that names no window), its z* drawn from ``z_seed`` for its latent size n0."""
-    if cfg.generator == CONV:
-        return cfg
-    return cfg.replace(extent=min(LIMITS["extent"], extent_holding_z_star(cfg.extent, draw_z_star(cfg, n0))))
-
-
 def fit_to_dashboard(cfg: Config) -> tuple[Config, str]:
     """The config with the grid and the starts lowered until the dashboard's cost bounds hold.
 
@@ -598,7 +589,7 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         if cfg.z_star and len(cfg.z_star) != n0:
             cfg = cfg.replace(z_star=())
         if default_window:
-            cfg = window_holding_z_star(cfg, n0)
+            cfg = window_holding_z_star(cfg, draw_z_star(cfg, n0))
         return fit_to_dashboard(cfg)
 
     if trigger in (None, ids.URL):

@@ -208,3 +208,20 @@ def test_plane_for_uses_a_given_descent_and_rejects_bad_input():
         plane_for(build_problem(Config(channels=(1, 8, 1))))
     with pytest.raises(ValueError, match=r"^plane: must be one of"):
         plane_for(P, kind="sideways")
+
+
+def test_the_window_rule_holds_z_star_within_the_config_limit():
+    """Reference: 1.25‖z*‖ rounded up to 0.5 by hand; the random family keeps its window; a z* at
+    the config's bound gives the bound (a window Config accepts), never a refused config."""
+    from core import from_preset
+    from core.config import LIMITS
+    from core.planes import window_holding_z_star
+
+    cfg = from_preset("paper-fig4").replace(generator="mnist", z_star=())
+    z = np.array([3.0, 4.0])                                    # ‖z*‖ = 5: 6.25 → 6.5
+    assert window_holding_z_star(cfg, z).extent == 6.5
+    assert window_holding_z_star(cfg.replace(extent=7.0), z).extent == 7.0
+    assert window_holding_z_star(cfg, 0.1 * z) is cfg           # 0.625 → 1.0 < 3: unchanged
+    assert window_holding_z_star(from_preset("paper-fig4"), 10 * z) == from_preset("paper-fig4")
+    huge = window_holding_z_star(cfg, np.full(10, LIMITS["extent"]))
+    assert huge.extent == LIMITS["extent"]

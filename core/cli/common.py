@@ -89,20 +89,19 @@ def require_finite(J, what: str = "J") -> None:
 
 
 def problem_of(cfg, args):
-    """The config's problem; for a generator other than the random family and no ``--extent``, with
-    a window that holds z* and −z* (:func:`core.planes.extent_holding_z_star`), so that what is
-    written (its config included) shows them."""
+    """The config's problem; where no ``--extent`` was given, with a window that holds z* and −z*
+    (:func:`core.planes.window_holding_z_star`), so that what is written (its config included) shows
+    them."""
     import dataclasses
 
-    from ..config import CONV
-    from ..planes import extent_holding_z_star
+    from ..planes import window_holding_z_star
     from ..problem import build_problem
 
     P = build_problem(cfg)
-    if cfg.generator == CONV or getattr(args, "extent", None) is not None:
+    if getattr(args, "extent", None) is not None:
         return P
-    extent = extent_holding_z_star(cfg.extent, P.z_star.double().cpu().numpy())
-    return P if extent == cfg.extent else dataclasses.replace(P, cfg=cfg.replace(extent=extent))
+    wide = window_holding_z_star(cfg, P.z_star.double().cpu().numpy())
+    return P if wide is cfg else dataclasses.replace(P, cfg=wide)
 
 
 def landscape_of(problem):
