@@ -24,7 +24,6 @@ descent with the config's solver when none is given.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,27 +110,6 @@ def _box(uv: np.ndarray) -> tuple[tuple, float]:
     return (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2)), float(WINDOW_MARGIN * (hi - lo).max() / 2)
 
 
-def window_holding_z_star(cfg, z_star):
-    """``cfg`` with its window (``extent``) widened where needed to hold z* and −z* with a quarter of
-    ‖z*‖ to spare: max(extent, WINDOW_MARGIN · ‖z*‖ rounded up to a multiple of 0.5), at most
-    ``LIMITS["extent"]``. The random family (``conv``, whose presets choose their windows) is left as
-    it is.
-
-    The star plane (``auto`` for n0 > 2) puts z* and −z* at u = ±‖z*‖, and a generator's own
-    z* ~ N(0, I) has ‖z*‖ ≈ √n0: 3.1 for the shipped DCGANs' n0 = 10 (90 % below 4.0, 3.49 for
-    z seed 0), beyond the default ±3. The CLI and the dashboard apply it where no window is given.
-    """
-    from .config import CONV, LIMITS
-
-    if cfg.generator == CONV:
-        return cfg
-    n = float(np.linalg.norm(np.asarray(z_star, dtype=float)))
-    if not np.isfinite(n):
-        raise ValueError("z_star: must be finite")
-    extent = min(LIMITS["extent"], max(float(cfg.extent), math.ceil(2 * WINDOW_MARGIN * n) / 2))
-    return cfg if extent == cfg.extent else cfg.replace(extent=extent)
-
-
 def _z_star(problem) -> np.ndarray:
     return problem.z_star.double().cpu().numpy()
 
@@ -162,6 +140,10 @@ def latent_plane(z_star: np.ndarray) -> NamedPlane:
 def star_plane(z_star: np.ndarray, seed: int = 0) -> NamedPlane:
     """Through 0, z* and −z*: d1 = z*/‖z*‖, d2 a random unit vector ⟂ d1 from ``seed``.
 
+    Centred on 0, with z* and −z* at u = ±‖z*‖: its window is at least WINDOW_MARGIN · ‖z*‖ wide on
+    each side (``need``), so that it shows them whatever the extent (a generator's own z* ~ N(0, I)
+    has ‖z*‖ ≈ √n0: 3.49 for the shipped DCGANs' n0 = 10 at z seed 0, beyond the default ±3).
+
     The same directions as :func:`core.landscape.default_plane` for n0 > 2 (same seed, same draw).
     """
     z_star = np.asarray(z_star, float)
@@ -171,8 +153,9 @@ def star_plane(z_star: np.ndarray, seed: int = 0) -> NamedPlane:
     d2, _ = _orthogonal(d1, None, seed)
     origin = np.zeros(n0)
     pts = {"z*": z_star, "0": origin, "-z*": -z_star}
-    return NamedPlane(origin, d1, d2, kind="star", center=(0.0, 0.0),
-                      marks=_marks(origin, d1, d2, pts),
+    marks = _marks(origin, d1, d2, pts)
+    _, need = _box(np.array([marks["z*"], marks["-z*"]]))
+    return NamedPlane(origin, d1, d2, kind="star", center=(0.0, 0.0), need=need, marks=marks,
                       explanation=(f"through 0, z* and -z* (u along z*/|z*|, v a random direction from seed "
                                    f"{seed}): Theorem 1 allows a spurious critical point only near -rho z* on "
                                    f"the u axis."))

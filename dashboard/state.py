@@ -17,8 +17,7 @@ from core import PRESETS, Config, ConfigError, from_preset
 from core import cost as core_cost
 from core.config import CONV, PLANES, SHIPPED, spec_kind
 from core.masks import parse_noise
-from core.planes import window_holding_z_star
-from core.problem import draw_z_star, resolve_device
+from core.problem import resolve_device
 
 from . import ids
 
@@ -580,24 +579,20 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         out["errors"] = error_outputs({})
         out["banner"] = url_error or note
 
-    def probed(cfg, default_window=False):
-        """(cfg, note) after loading a non-conv generator: z* fitted to its n0, costs to the dashboard,
-        and (``default_window``) the window widened to hold z*."""
+    def probed(cfg):
+        """(cfg, note) after loading a non-conv generator: z* fitted to its n0, costs to the dashboard."""
         if cfg.generator == CONV or probe is None:
             return cfg, ""
         n0 = probe(cfg)
         if cfg.z_star and len(cfg.z_star) != n0:
             cfg = cfg.replace(z_star=())
-        if default_window:
-            cfg = window_holding_z_star(cfg, draw_z_star(cfg, n0))
         return fit_to_dashboard(cfg)
 
     if trigger in (None, ids.URL):
         cfg, sc, vw, url_error, note = state_from_query(search, with_note=True)
         if not url_error:
             try:
-                named = {k for k, _ in parse_qsl((search or "").lstrip("?"))}
-                cfg, more = probed(cfg, default_window="extent" not in named)
+                cfg, more = probed(cfg)
                 note = note or more
             except ConfigError as e:
                 cfg, url_error = BASE, f"URL: {e}"
@@ -634,7 +629,7 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         out["controls"] = {"z_star": text}
     switching = trigger in GENERATOR_CONTROLS
     if switching and values.get("generator_kind") != current.generator:
-        # Another generator: its own z* (drawn from the z seed), in a window that holds it (probed).
+        # Another generator: its own z* (drawn from the z seed; the star plane's window holds it).
         values["z_star"] = ""
     # A new generator may cost more: fit grid and starts to the dashboard instead of refusing.
     cfg, errors = config_from_controls(values, base=current, check=not switching)
@@ -643,8 +638,7 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
         return out
     note = ""
     try:
-        fitted, note = probed(cfg, default_window=switching) if switching or cfg.generator != current.generator \
-            else (cfg, "")
+        fitted, note = probed(cfg) if switching or cfg.generator != current.generator else (cfg, "")
         check_dashboard_limits(fitted)
     except ConfigError as e:
         out["errors"] = error_outputs({e.field: str(e)})
@@ -655,3 +649,4 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
     show(fitted, note=note)
     out["search"] = query_from_state(fitted, scale, view, search)
     return out
+

@@ -50,11 +50,11 @@ def test_descend_writes_one_diagnosis_per_start_consistent_with_its_end_points(t
     np.testing.assert_array_equal(f["diagnosis"] == "recovered", rec)
 
 
-@pytest.mark.parametrize("extent", [None, "2"])
-def test_a_trained_generator_s_landscape_holds_z_star_unless_a_window_is_given(tmp_path, capsys, extent):
+@pytest.mark.parametrize("extent", [None, "2", "6"])
+def test_a_trained_generator_s_landscape_holds_z_star_and_minus_z_star(tmp_path, capsys, extent):
     """Reference: z* ~ N(0, I_10) drawn by hand from the z seed; the star plane puts z* and −z* at
-    u = ±‖z*‖ (3.49 for z seed 0, beyond the default ±3). Without --extent the written window holds
-    them with a quarter of ‖z*‖ to spare, and the written config says so; --extent 2 is kept."""
+    u = ±‖z*‖ (3.49 for z seed 0, beyond the default ±3). The written window is max(extent, 1.25‖z*‖)
+    on each side: a smaller --extent cannot cut them out, a larger one is kept."""
     import torch
 
     argv = ["landscape", "--generator", "mnist", "--grid", "5", "--out", str(tmp_path / "m")]
@@ -63,14 +63,11 @@ def test_a_trained_generator_s_landscape_holds_z_star_unless_a_window_is_given(t
     f = np.load(tmp_path / "m.npz")
     zs = torch.randn(10, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
     np.testing.assert_allclose(f["z_star"], zs)
-    half = float(f["u"][-1])
-    assert half == Config.from_json(str(f["config"])).extent == -float(f["u"][0]) == float(f["v"][-1])
-    if extent:
-        assert half == 2.0
-    else:
-        assert 1.25 * np.linalg.norm(zs) <= half <= 1.25 * np.linalg.norm(zs) + 0.5
-        u_star = float(np.dot(zs, f["d1"]))            # z* on the plane: (‖z*‖, 0)
-        assert abs(u_star) == pytest.approx(np.linalg.norm(zs)) and abs(u_star) < half
+    assert Config.from_json(str(f["config"])).extent == float(extent or 3)
+    half = max(float(extent or 3), 1.25 * np.linalg.norm(zs))
+    np.testing.assert_allclose([f["u"][0], f["u"][-1], f["v"][0], f["v"][-1]], [-half, half, -half, half])
+    u_star = float(np.dot(zs, f["d1"]))                 # z* on the plane: (‖z*‖, 0)
+    assert u_star == pytest.approx(np.linalg.norm(zs)) and u_star < half
 
 
 def test_basins_writes_the_map_and_the_same_labels_flattened_in_row_order(tmp_path, capsys, one_torch_thread):
@@ -256,9 +253,8 @@ def test_every_readme_command_passes_its_checks(monkeypatch, tmp_path, capsys):
     def stop(*a, **k):
         raise _Accepted
 
-    for mod in (core.cli.landscape, core.cli.descend, core.cli.basins):
-        monkeypatch.setattr(mod, "problem_of", stop)
-    monkeypatch.setattr(core.cli.solvers, "build_problem", stop)
+    for mod in (core.cli.landscape, core.cli.descend, core.cli.basins, core.cli.solvers):
+        monkeypatch.setattr(mod, "build_problem", stop)
     monkeypatch.setattr(core.cli.invert, "run_inversion", stop)
     monkeypatch.setattr(core.cli.phase, "phase_transition", stop)
     monkeypatch.setattr(core.expected, "expected_report", stop)

@@ -276,43 +276,9 @@ def test_switching_to_a_trained_generator_fits_the_view_to_the_dashboard():
     assert cfg.grid < 201 and "grid 201 →" in r["banner"]
     state.check_dashboard_limits(cfg)
     assert r["controls"]["grid"] == str(cfg.grid) and r["controls"]["z_star"] == ""
-    _assert_window_holds_z_star(cfg, 10)
-    assert r["controls"]["extent"] == state.controls_from_config(cfg)["extent"]
-
-
-def _z_star_by_hand(z_seed: int, n0: int) -> np.ndarray:
-    import torch
-
-    return torch.randn(n0, generator=torch.Generator().manual_seed(z_seed), dtype=torch.float64).numpy()
-
-
-def _assert_window_holds_z_star(cfg, n0):
-    """z* and −z* inside the window on the star plane (u along z*: at ±‖z*‖), with ‖z*‖/4 to spare."""
-    nz = float(np.linalg.norm(_z_star_by_hand(cfg.z_seed, n0)))
-    assert cfg.extent >= 1.25 * nz, (cfg.extent, nz)
-    assert cfg.extent <= max(3.0, 1.25 * nz + 0.5)     # no wider than the rule needs
-
-
-@pytest.mark.parametrize("z_seed", [0, 5, 11])
-def test_a_link_to_a_trained_generator_opens_a_window_that_holds_z_star(z_seed):
-    """Default window ±3, a 10-D z* ~ N(0, I): ‖z*‖ = 3.49 for z seed 0, so z* and −z* fell outside
-    the star plane's window. A link that names no window gets one that holds them; one that names a
-    window keeps it."""
-    r = state.sync(None, f"?generator=mnist&grid=31&z_seed={z_seed}", None, "log", ids.TAB_LANDSCAPE, {},
-                   current_json=None, probe=lambda cfg: 10)
-    cfg = Config.from_json(r["config"])
-    assert cfg.generator == "mnist" and cfg.z_seed == z_seed
-    _assert_window_holds_z_star(cfg, 10)
-    assert f"extent={cfg.extent:g}" in r["search"] or cfg.extent == 3.0
-    r = state.sync(None, f"?generator=mnist&grid=31&z_seed={z_seed}&extent=2", None, "log", ids.TAB_LANDSCAPE, {},
-                   current_json=None, probe=lambda cfg: 10)
-    assert Config.from_json(r["config"]).extent == 2.0
-
-
-def test_the_random_family_keeps_its_window():
-    """The window rule is for the other generators: paper-fig4's window stays ±3 from a link."""
-    r = state.sync(None, "?z_seed=4", None, "log", ids.TAB_LANDSCAPE, {}, current_json=None, probe=lambda cfg: 2)
-    assert Config.from_json(r["config"]).extent == 3.0
+    L = logic.landscape_for(cfg)                         # the star plane's window holds z* and −z*
+    nz = float(np.linalg.norm(L.z_star))
+    assert L.u[-1] >= 1.25 * nz - 1e-9 and L.u[0] <= -1.25 * nz + 1e-9
 
 
 def test_a_generator_that_does_not_load_is_a_message_next_to_its_control():

@@ -56,7 +56,7 @@ def test_star_plane_is_the_old_default_and_contains_0_z_star_minus_z_star():
 
 def test_default_landscape_windows_are_unchanged():
     """n0 = 2: the latent plane over z* ± extent (the window of the landscape before planes); n0 > 2:
-    the star plane over [−extent, extent]²."""
+    the star plane over [−h, h]², h = max(extent, 1.25‖z*‖), so that it shows z* and −z*."""
     P = build_problem(from_preset("paper-fig4"))
     L = landscape(P, grid=5)
     zs, e = np.array([0.8, -0.5]), 3.0
@@ -64,9 +64,13 @@ def test_default_landscape_windows_are_unchanged():
     np.testing.assert_allclose(L.v, np.linspace(zs[1] - e, zs[1] + e, 5))
     np.testing.assert_array_equal(L.plane.d1, [1, 0])
     assert isinstance(L.plane, NamedPlane) and L.plane.kind == "latent"
-    P4 = build_problem(Config(channels=(4, 8, 1), extent=2.0))
-    L4 = landscape(P4, grid=3)
-    np.testing.assert_allclose(L4.u, [-2, 0, 2])
+    for extent in (2.0, 9.0):
+        P4 = build_problem(Config(channels=(4, 8, 1), extent=extent))
+        L4 = landscape(P4, grid=3)
+        h = max(extent, 1.25 * float(np.linalg.norm(P4.z_star.double().numpy())))
+        assert (h > extent) if extent == 2.0 else (h == extent)   # this z* widens ±2 and fits in ±9
+        np.testing.assert_allclose(L4.u, [-h, 0, h])
+        np.testing.assert_allclose(L4.v, [-h, 0, h])
     np.testing.assert_array_equal(L4.plane.d2, default_plane(P4.cfg, P4.z_star.double().numpy()).d2)
 
 
@@ -210,18 +214,19 @@ def test_plane_for_uses_a_given_descent_and_rejects_bad_input():
         plane_for(P, kind="sideways")
 
 
-def test_the_window_rule_holds_z_star_within_the_config_limit():
-    """Reference: 1.25‖z*‖ rounded up to 0.5 by hand; the random family keeps its window; a z* at
-    the config's bound gives the bound (a window Config accepts), never a refused config."""
-    from core import from_preset
-    from core.config import LIMITS
-    from core.planes import window_holding_z_star
 
-    cfg = from_preset("paper-fig4").replace(generator="mnist", z_star=())
-    z = np.array([3.0, 4.0])                                    # ‖z*‖ = 5: 6.25 → 6.5
-    assert window_holding_z_star(cfg, z).extent == 6.5
-    assert window_holding_z_star(cfg.replace(extent=7.0), z).extent == 7.0
-    assert window_holding_z_star(cfg, 0.1 * z) is cfg           # 0.625 → 1.0 < 3: unchanged
-    assert window_holding_z_star(from_preset("paper-fig4"), 10 * z) == from_preset("paper-fig4")
-    huge = window_holding_z_star(cfg, np.full(10, LIMITS["extent"]))
-    assert huge.extent == LIMITS["extent"]
+@pytest.mark.parametrize("extent", [1.0, 3.0, 9.0])
+def test_the_star_plane_s_window_holds_z_star_and_minus_z_star(extent):
+    """Reference: z* and −z* lie at u = ±‖z*‖, v = 0 (checked by projecting them by hand); the window
+    is max(extent, 1.25‖z*‖) on each side of 0, like the endpoint and PCA planes' margins."""
+    z = np.array([2.0, -1.0, 2.5, 0.5, -1.5, 1.0, 0.7, -2.2, 1.1, 0.3])
+    nz = float(np.linalg.norm(z))
+    p = star_plane(z, seed=3)
+    for s, name in ((1, "z*"), (-1, "-z*")):
+        uv = np.array([(s * z) @ p.d1, (s * z) @ p.d2])
+        np.testing.assert_allclose(uv, [s * nz, 0.0], atol=1e-12)
+        np.testing.assert_allclose(p.marks[name], uv, atol=1e-12)
+    (u0, u1), (v0, v1) = p.window(extent)
+    h = max(extent, 1.25 * nz)
+    np.testing.assert_allclose([u0, u1, v0, v1], [-h, h, -h, h])
+    assert u1 > nz and u0 < -nz

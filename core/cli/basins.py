@@ -14,7 +14,8 @@ import numpy as np
 
 from ..descent import basins
 from ..io import landscape_arrays
-from .common import budget_warning, checked_config, cli_check, landscape_of, problem_of
+from ..problem import build_problem
+from .common import budget_warning, checked_config, cli_check, landscape_of
 from .flags import add_config_flags
 
 HELP = "a solve from every grid point"
@@ -29,7 +30,7 @@ def run(args):
     cfg = checked_config(args, "landscape")
     n = min(cfg.grid, MAX_SIDE)
     cli_check(cfg, "basins", grid=n)
-    P = problem_of(cfg, args)
+    P = build_problem(cfg)
     L = landscape_of(P)
     u = np.linspace(L.u[0], L.u[-1], n)
     v = np.linspace(L.v[0], L.v[-1], n)

@@ -88,22 +88,6 @@ def require_finite(J, what: str = "J") -> None:
                                      "use --dtype float64, or lower --weight-std, the depth or --extent")
 
 
-def problem_of(cfg, args):
-    """The config's problem; where no ``--extent`` was given, with a window that holds z* and −z*
-    (:func:`core.planes.window_holding_z_star`), so that what is written (its config included) shows
-    them."""
-    import dataclasses
-
-    from ..planes import window_holding_z_star
-    from ..problem import build_problem
-
-    P = build_problem(cfg)
-    if getattr(args, "extent", None) is not None:
-        return P
-    wide = window_holding_z_star(cfg, P.z_star.double().cpu().numpy())
-    return P if wide is cfg else dataclasses.replace(P, cfg=wide)
-
-
 def landscape_of(problem):
     """The landscape of the config's plane, checked finite."""
     from ..landscape import landscape

@@ -5,7 +5,8 @@ import numpy as np
 
 from ..descent import descend, random_starts
 from ..io import landscape_arrays
-from .common import budget_warning, checked_config, cli_check, landscape_of, problem_of
+from ..problem import build_problem
+from .common import budget_warning, checked_config, cli_check, landscape_of
 from .flags import add_config_flags
 
 HELP = "batched solves from random starts, every end point diagnosed"
@@ -27,7 +28,7 @@ def add(p):
 def run(args):
     cfg = checked_config(args, "descend")
     cli_check(cfg, "landscape")
-    P = problem_of(cfg, args)
+    P = build_problem(cfg)
     L = landscape_of(P) if P.n0 >= 2 else None
     d = descend(P, random_starts(P.n0, cfg.starts, cfg.start_seed))
     arrays = landscape_arrays(P, L) if L is not None else {}
