@@ -44,6 +44,13 @@ class CriticalPoint:
         Of the in-plane Hessian.
     hessian : ndarray (2, 2)
         The in-plane Hessian (autograd, symmetrised).
+    label : str
+        What the point is in the whole latent space, by :func:`core.diagnosis.diagnose`:
+        ``recovered`` (z*), ``other_fit``, ``critical`` (∇J ≈ 0 or a kink minimum: a critical point of
+        J), or ``unconverged``: J still falls off the plane, so the point is a critical point of J's
+        restriction to the plane only. For n0 = 2 the plane is the latent space.
+    full_grad_norm : float
+        ‖∇J‖ over all n0 coordinates at ``z`` (equal to ``grad_norm`` when n0 = 2).
     """
 
     z: np.ndarray
@@ -54,6 +61,8 @@ class CriticalPoint:
     grad_norm: float
     eigenvalues: np.ndarray
     hessian: np.ndarray | None = None
+    label: str = ""
+    full_grad_norm: float = float("nan")
 
 
 def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
@@ -115,7 +124,9 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     Returns
     -------
     list of CriticalPoint
-        Deduplicated (points closer than two grid cells merge), sorted by J.
+        Deduplicated (points closer than two grid cells merge), sorted by J, each judged in the whole
+        latent space (``label``, ``full_grad_norm``): for n0 > 2 a critical point of J on the plane
+        need not be one of J.
     """
     u, v = np.asarray(u, float), np.asarray(v, float)
     gu, gv = plane_gradient(problem, plane, u, v)
@@ -164,7 +175,21 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
             continue
         found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
                                    grad_norm=gk, eigenvalues=ev, hessian=Hk.cpu().numpy()))
-    return sorted(found, key=lambda p: p.J)
+    return sorted(_in_latent_space(p64, found), key=lambda p: p.J)
+
+
+def _in_latent_space(problem: Problem, points: list) -> list:
+    """The points with their label and full ‖∇J‖ in the whole latent space (core.diagnosis.diagnose)."""
+    import dataclasses
+
+    from .diagnosis import diagnose
+
+    if not points:
+        return points
+    at, g = _at_points(problem, np.array([p.z for p in points]))
+    d = diagnose(problem.objective(), at, tol=problem.cfg.tol, eps=problem.cfg.eps)
+    return [dataclasses.replace(p, label=str(d.label[k]), full_grad_norm=float(np.linalg.norm(g[k])))
+            for k, p in enumerate(points)]
 
 
 # ---------------------------------------------------------------------------

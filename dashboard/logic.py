@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -260,7 +261,9 @@ def critical_for(cfg: Config) -> dict:
     depth = cfg.depth if cfg.generator == CONV else 4
     return {
         "key": landscape_key(cfg),
-        "points": [{"kind": p.kind, "u": p.u, "v": p.v, "J": p.J} for p in pts],
+        "points": [{"kind": p.kind, "u": p.u, "v": p.v, "J": p.J, "label": p.label, "grad": p.full_grad_norm}
+                   for p in pts],
+        "n0": n0_of(cfg),
         "rho_hat": near["rho_hat"],
         "near": near,
         "rho": theory_neighbourhoods(L.z_star, depth, cfg.eps)["rho"],
@@ -300,16 +303,43 @@ def rho_text(crit: dict, depth: int) -> str:
     return text + " · " + near_text(near) if near else text
 
 
+# core.diagnosis's label of a critical point of J on the plane → what it is in the whole latent space
+IN_SPACE = {"recovered": "z*", "other_fit": "another code that fits y", "critical": "a critical point of J other than z*",
+            "unconverged": "not a critical point of J", "diverged": "beyond the solver's radius"}
+LISTED = 4   # points named one by one in the text; the rest are counted
+
+
+def in_space(point: dict) -> str:
+    """What a critical point of J on the plane is in the whole latent space, in words ("not judged"
+    for a point without a known label, e.g. one the browser sent back altered)."""
+    what = IN_SPACE.get(point.get("label"), "not judged") if isinstance(point.get("label"), str) else "not judged"
+    g = point.get("grad")
+    if point.get("label") == "unconverged" and isinstance(g, (int, float)) and math.isfinite(g):
+        what += f" (‖∇J‖ = {g:.3g}: J falls off the plane)"
+    return what
+
+
 def critical_text(crit: dict) -> str:
-    if not crit["points"]:
-        return "critical points in the window: none found"
+    """The critical points in the window, counted by kind, and what each is in the whole latent space
+    (core.critical's judge, core.diagnosis): for n0 > 2 they are critical points of J on the plane,
+    which need not be critical points of J."""
     plural = {"minimum": "minima", "saddle": "saddles", "maximum": "maxima"}
-    parts = []
-    for k in ("minimum", "saddle", "maximum"):
-        n = sum(p["kind"] == k for p in crit["points"])
-        if n:
-            parts.append(f"{n} {k if n == 1 else plural[k]}")
-    return "critical points in the window: " + ", ".join(parts)
+    pts = crit["points"]
+    whole = crit.get("n0") == 2
+    head = "critical points in the window" if whole else "critical points of J on this plane"
+    if not pts:
+        return f"{head}: none found"
+    counts = [(k, sum(p["kind"] == k for p in pts)) for k in ("minimum", "saddle", "maximum")]
+    text = f"{head}: " + ", ".join(f"{n} {k if n == 1 else plural[k]}" for k, n in counts if n)
+    said = []
+    for p in pts[:LISTED]:
+        said.append(f"the {p['kind']} at ({p['u']:.2f}, {p['v']:.2f}) is {in_space(p)}")
+    rest = len(pts) - LISTED
+    if rest > 0:
+        off = sum(p.get("label") == "unconverged" for p in pts[LISTED:])
+        said.append(f"{rest} more, {off} of them not critical points of J")
+    where = "" if whole else f"in all {crit.get('n0')} coordinates, "
+    return text + f" — {where}" + "; ".join(said)
 
 
 # ---------------------------------------------------------------------------
@@ -728,8 +758,8 @@ def marks_for(cfg: Config, crit: dict | None = None, desc: dict | None = None, f
                  plane_source(cfg))
     pts = []
     if critical and isinstance(crit, dict) and crit.get("key") == landscape_key(cfg):
-        pts = [p for p in crit.get("points", []) if isinstance(p, dict) and p.get("kind") in ("minimum", "saddle",
-                                                                                                "maximum")]
+        pts = [{**p, "said": in_space(p)} for p in crit.get("points", [])
+               if isinstance(p, dict) and p.get("kind") in ("minimum", "saddle", "maximum")]
     paths = []
     if isinstance(desc, dict) and desc.get("key") == descent_key(cfg):
         desc = check_descent_store(desc)

@@ -125,3 +125,37 @@ def test_critical_points_and_sigma_min_run_one_intra_op_thread(threads_seen):
     assert torch.get_num_threads() == 2
     seen = threads_seen.seen
     assert {n for n, _ in seen} == {"_grad_hess", "_rows"} and {t for _, t in seen} == {1}
+
+
+def _fd_grad(problem, z, h=1e-6):
+    """∇J by central differences in every latent coordinate, float64 (the reference)."""
+    n0 = z.size
+    E = np.eye(n0) * h
+    pts = np.concatenate([z + E, z - E])
+    Jp = _J_reference(problem, pts)
+    return (Jp[:n0] - Jp[n0:]) / (2 * h)
+
+
+def test_a_minimum_on_a_plane_is_judged_in_the_whole_latent_space():
+    """On a plane through z*, the in-plane minimum at z* is z* (``recovered``). On the parallel plane
+    moved off z* by 0.3 along a third direction, J restricted to the plane still has a minimum near
+    z*'s projection, but it is not a critical point of J: ``unconverged``, with the full ‖∇J‖ of
+    central differences in all six coordinates (and J lower at z*, off the plane)."""
+    from core.critical import critical_points
+    from core.landscape import Plane
+
+    P = build_problem(Config(channels=(6, 16, 1)), dtype="float64")
+    zs = P.z_star.numpy()
+    q, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((6, 3)))
+    u = v = np.linspace(-0.6, 0.6, 25)
+    for shift, label in ((0.0, "recovered"), (0.3, "unconverged")):
+        plane = Plane(origin=zs + shift * q[:, 2], d1=q[:, 0], d2=q[:, 1])
+        pts = [p for p in critical_points(P, plane, u, v) if abs(p.u) < 0.3 and abs(p.v) < 0.3]
+        assert len(pts) == 1 and pts[0].kind == "minimum" and pts[0].grad_norm < 1e-6
+        p = pts[0]
+        assert p.label == label
+        g = _fd_grad(P, p.z)
+        assert p.full_grad_norm == pytest.approx(np.linalg.norm(g), rel=1e-5, abs=1e-6)
+        assert abs(g @ q[:, 0]) < 1e-4 * (1 + np.linalg.norm(g)) and abs(g @ q[:, 1]) < 1e-4 * (1 + np.linalg.norm(g))
+        if shift:
+            assert np.linalg.norm(g) > 1.0 and _J_reference(P, zs[None])[0] < p.J

@@ -565,3 +565,35 @@ def test_one_config_builds_its_problem_once_for_every_view(monkeypatch):
     logic.landscape_for(cfg)
     logic.problem_for(cfg)
     assert len(calls) == 1
+
+
+def test_the_critical_points_text_says_what_each_is_in_the_latent_space():
+    """For n0 > 2 the points are J's on the plane, each judged in all n0 coordinates (the labels of
+    core.diagnosis); for n0 = 2 the plane is the space. A label the browser altered reads "not judged"."""
+    pts = [{"kind": "minimum", "u": 3.49, "v": 0.0, "J": 0.0, "label": "recovered", "grad": 1e-6},
+           {"kind": "minimum", "u": -3.41, "v": -0.88, "J": 129.7, "label": "unconverged", "grad": 13.26},
+           {"kind": "saddle", "u": 0.1, "v": 0.2, "J": 50.0, "label": "critical", "grad": 1e-9}]
+    text = logic.critical_text({"points": pts, "n0": 10})
+    assert text.startswith("critical points of J on this plane: 2 minima, 1 saddle — in all 10 coordinates, ")
+    assert "the minimum at (3.49, 0.00) is z*" in text
+    assert "the minimum at (-3.41, -0.88) is not a critical point of J (‖∇J‖ = 13.3: J falls off the plane)" in text
+    assert "the saddle at (0.10, 0.20) is a critical point of J other than z*" in text
+    two = logic.critical_text({"points": pts[:1], "n0": 2})
+    assert two == "critical points in the window: 1 minimum — the minimum at (3.49, 0.00) is z*"
+    assert logic.critical_text({"points": [], "n0": 10}) == "critical points of J on this plane: none found"
+    forged = {**pts[1], "label": ["unconverged"], "grad": "13"}
+    assert logic.in_space(forged) == "not judged"
+    many = logic.critical_text({"points": [pts[1]] * 6, "n0": 10})
+    assert many.count("is not a critical point") == logic.LISTED and "2 more, 2 of them not critical points" in many
+
+
+def test_the_critical_markers_say_on_hover_what_each_point_is():
+    """The verdict of each point reaches the figure: the markers' hover text, from marks_for's "said"."""
+    cfg = state.BASE.replace(grid=21)
+    crit = {**logic.critical_for(cfg), "points": [
+        {"kind": "minimum", "u": 0.8, "v": -0.5, "J": 0.0, "label": "recovered", "grad": 0.0},
+        {"kind": "minimum", "u": -0.2, "v": 0.1, "J": 5.0, "label": "unconverged", "grad": 2.5}]}
+    fig = logic.landscape_figure(cfg, "log", logic.marks_for(cfg, crit, None, heights=False), False, as_dict=True)
+    tr = [t for t in fig["data"] if t.get("name") == "minimum"][0]
+    assert list(tr["text"]) == ["z*", "not a critical point of J (‖∇J‖ = 2.5: J falls off the plane)"]
+    assert "in the latent space: %{text}" in tr["hovertemplate"]

@@ -125,7 +125,8 @@ class Marks:
 
     points : {name: (u, v, J)} for names among z*, −ρ_d z*, origin
     circles : {name: (cu (K,), cv (K,), cJ (K,))}
-    critical : list of {"kind", "u", "v", "J"}
+    critical : list of {"kind", "u", "v", "J", "said"} ("said": what the point is in the whole latent
+        space, in words, shown on hover)
     paths : list of (u (F,), v (F,), J (F,), outcome) or (…, outcome, exits): the path as cut by
         :func:`clip_to_window` (NaN where it is not drawn) and the frames at which it left the
         window (each drawn at the edge)
@@ -312,7 +313,9 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
         traces[kind] = tr(kind, [p["u"] for p in pts], [p["v"] for p in pts], [p["J"] for p in pts],
                           mode="markers", marker=dict(color=colour, symbol=s3 if three_d else s2,
                                                       size=7 if three_d else 18, line=dict(color=colour, width=2)),
-                          hovertemplate=f"critical point: {kind}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
+                          text=[p.get("said", "") for p in pts],
+                          hovertemplate=f"critical point of J on the plane: {kind}<br>(%{{x:.3f}}, %{{y:.3f}})"
+                                        f"<br>in the latent space: %{{text}}<extra></extra>")
     for name in ("z*", "−ρ_d z*", "origin"):
         u, v, J = marks.points.get(name, (np.empty(0), np.empty(0), np.empty(0)))
         traces[name] = tr(name, np.atleast_1d(u), np.atleast_1d(v), np.atleast_1d(J), mode="markers",
