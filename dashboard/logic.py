@@ -319,6 +319,11 @@ def in_space(point: dict) -> str:
     return what
 
 
+def _2(x: float) -> str:
+    """x to two decimals, without a minus sign on zero."""
+    return f"{round(float(x), 2) + 0.0:.2f}"
+
+
 def critical_text(crit: dict) -> str:
     """The critical points in the window, counted by kind, and what each is in the whole latent space
     (core.critical's judge, core.diagnosis): for n0 > 2 they are critical points of J on the plane,
@@ -333,7 +338,7 @@ def critical_text(crit: dict) -> str:
     text = f"{head}: " + ", ".join(f"{n} {k if n == 1 else plural[k]}" for k, n in counts if n)
     said = []
     for p in pts[:LISTED]:
-        said.append(f"the {p['kind']} at ({p['u']:.2f}, {p['v']:.2f}) is {in_space(p)}")
+        said.append(f"the {p['kind']} at ({_2(p['u'])}, {_2(p['v'])}) is {in_space(p)}")
     rest = len(pts) - LISTED
     if rest > 0:
         off = sum(p.get("label") == "unconverged" for p in pts[LISTED:])

@@ -62,12 +62,15 @@ def _vector(d: np.ndarray) -> str:
 
 def plane_text(cfg: Config) -> str:
     """The plane's kind, core's explanation of it, and its direction vectors d1, d2 (rounded)."""
-    pl = logic.landscape_for(cfg).plane
+    L = logic.landscape_for(cfg)
+    pl, half = L.plane, float(L.u[-1] - L.u[0]) / 2
     n0 = pl.d1.size
     where = ("the random starts of the sidebar's solver" if cfg.plane in logic.NEEDS_DESCENT else "")
     text = (f"Plane {getattr(pl, 'kind', cfg.plane)}"
             + (f" (auto for n0 = {n0})" if cfg.plane == "auto" else "")
             + f": {getattr(pl, 'explanation', '')}"
+            + (f" Its window is ±{half:.2f}, wider than the ±{cfg.extent:g} asked, to hold the points the plane "
+               f"goes through." if half > cfg.extent * (1 + 1e-9) else "")
             + (f" The descent: {where}." if where else "")
             + f" z = origin + u·d1 + v·d2 with d1 = {_vector(pl.d1)}, d2 = {_vector(pl.d2)}"
             + (f" ({n0} entries each)." if n0 > VECTOR_SHOWN else "."))

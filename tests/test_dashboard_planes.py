@@ -210,3 +210,13 @@ def test_minus_rho_z_star_is_marked_only_where_the_theorem_speaks():
     assert np.isfinite(th["points"]["z*"][0]) and th["circles"]["B(z*, ε‖z*‖)"][0].size > 0
     th = logic.theory_marks(BASE, heights=False)
     assert np.isfinite(th["points"]["−ρ_d z*"][0]) and th["circles"]["B(−ρ_d z*, ε‖z*‖)"][0].size > 0
+
+
+def test_the_plane_text_says_when_the_window_is_wider_than_asked():
+    """Reference: the star plane's half-width max(extent, 1.25‖z*‖) from z* by hand; the text names it
+    only when it exceeds the extent asked."""
+    small = BASE.replace(plane="star", extent=0.5)
+    nz = float(np.linalg.norm(small.z_star))
+    assert 1.25 * nz > 0.5
+    assert f"Its window is ±{1.25 * nz:.2f}, wider than the ±0.5 asked" in planes.plane_text(small)
+    assert "wider than" not in planes.plane_text(BASE.replace(plane="star", extent=5.0))
