@@ -304,8 +304,9 @@ def rho_text(crit: dict, depth: int) -> str:
 
 
 # core.diagnosis's label of a critical point of J on the plane → what it is in the whole latent space
-IN_SPACE = {"recovered": "z*", "other_fit": "another code that fits y", "critical": "a critical point of J other than z*",
-            "unconverged": "not a critical point of J", "diverged": "beyond the solver's radius"}
+IN_SPACE = {"recovered": "z*", "other_fit": "another code that fits y",
+            "critical": "a critical point of J other than z*", "unconverged": "not a critical point of J",
+            "diverged": "beyond the solver's radius"}
 LISTED = 4   # points named one by one in the text; the rest are counted
 
 

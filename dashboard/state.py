@@ -649,4 +649,3 @@ def sync(trigger: str | None, search: str | None, preset: str | None, scale: str
     show(fitted, note=note)
     out["search"] = query_from_state(fitted, scale, view, search)
     return out
-

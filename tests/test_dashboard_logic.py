@@ -576,7 +576,8 @@ def test_the_critical_points_text_says_what_each_is_in_the_latent_space():
     text = logic.critical_text({"points": pts, "n0": 10})
     assert text.startswith("critical points of J on this plane: 2 minima, 1 saddle — in all 10 coordinates, ")
     assert "the minimum at (3.49, 0.00) is z*" in text
-    assert "the minimum at (-3.41, -0.88) is not a critical point of J (‖∇J‖ = 13.3: J falls off the plane)" in text
+    assert ("the minimum at (-3.41, -0.88) is not a critical point of J (‖∇J‖ = 13.3: J falls off the plane)"
+            in text)
     assert "the saddle at (0.10, 0.20) is a critical point of J other than z*" in text
     two = logic.critical_text({"points": pts[:1], "n0": 2})
     assert two == "critical points in the window: 1 minimum — the minimum at (3.49, 0.00) is z*"
