@@ -108,7 +108,7 @@ def _local_minima(a: np.ndarray) -> np.ndarray:
 
 @one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_candidates: int = 40,
-                    newton_steps: int = 30) -> list[CriticalPoint]:
+                    newton_steps: int = 30, judge: bool = True) -> list[CriticalPoint]:
     """Critical points of J in the window ``u × v`` of ``plane``.
 
     Parameters
@@ -120,6 +120,9 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     max_candidates : int
         The candidates with the smallest gradient norm are refined first.
     newton_steps : int
+    judge : bool
+        Judge each point in the whole latent space (``label``, ``full_grad_norm``); a caller that
+        judges its candidates itself (:func:`near_negative_critical`) leaves them unset.
 
     Returns
     -------
@@ -175,7 +178,7 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
             continue
         found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
                                    grad_norm=gk, eigenvalues=ev, hessian=Hk.cpu().numpy()))
-    return sorted(_in_latent_space(p64, found), key=lambda p: p.J)
+    return sorted(_in_latent_space(p64, found) if judge else found, key=lambda p: p.J)
 
 
 def _in_latent_space(problem: Problem, points: list) -> list:
@@ -324,7 +327,8 @@ class NegativeRayReport:
         Every critical point of J found in the window, sorted by J (empty: none).
     in_plane : list of CriticalPoint
         Critical points of J restricted to the plane (the same as ``critical``'s smooth ones when
-        n0 = 2; for n0 > 2 they need not be critical points of J).
+        n0 = 2; for n0 > 2 they need not be critical points of J), unjudged: ``critical`` holds
+        those the judge found critical.
     summary : str
         One line.
     """
@@ -443,7 +447,7 @@ def near_negative_critical(problem: Problem, t: float | None = None, half_width:
     along = float(g_ray @ e)
     across = float(np.linalg.norm(g_ray - along * e))
 
-    smooth = critical_points(p, plane, u, v, max_candidates=12)
+    smooth = critical_points(p, plane, u, v, max_candidates=12, judge=False)   # judged below, with the kinks
     J_grid = evaluate_plane(p, plane, u, v)
     idx = np.argwhere(_local_minima(J_grid))
     starts = [plane.lift(u[j], v[i]) for i, j in idx]
