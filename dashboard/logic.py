@@ -37,12 +37,13 @@ from core.planes import plane_for
 from core.theory import neighbourhood_circle, theory_neighbourhoods
 
 from . import figures, ids, jobs
-from .state import DASH_LIMITS, DEFAULT, check_request, parse_int
+from .state import DASH_LIMITS, DEFAULT, check_request, judges_critical, parse_int
 
 COMPARE_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 COMPARE_GRID = 101     # points per side of each of the four compare surfaces
 COLLAPSE_GRID = 121    # points per side of the collapse-set grids
 CRITICAL_GRID = 41     # candidate grid of the critical-point search (refined by Newton)
+CRITICAL_MAX = 12      # candidates refined (and judged in the whole latent space) at most
 MAX_FRAMES = 101       # frames of a descent path sent to the browser
 MAX_PAIRS = 3          # other_fit end points kept for their images
 METHOD_NAMES = {"lbfgs": "L-BFGS", "gauss_newton": "Gauss–Newton", "adam": "Adam", "gd": "GD"}
@@ -207,7 +208,8 @@ def _critical(key: str, grid: int, extent: float, plane: str, plane_seed: int, s
     L = _landscape(key, grid, extent, plane, plane_seed, source)
     n = min(CRITICAL_GRID if p64.cfg.generator == CONV else 21, grid)
     u, v = np.linspace(L.u[0], L.u[-1], n), np.linspace(L.v[0], L.v[-1], n)
-    return critical_points(p64, L.plane, u, v, max_candidates=12)
+    return critical_points(p64, L.plane, u, v, max_candidates=CRITICAL_MAX,
+                           judge=judges_critical(p64.cfg, p64.n0, CRITICAL_MAX))
 
 
 @lru_cache(maxsize=8)
@@ -313,7 +315,9 @@ LISTED = 4   # points named one by one in the text; the rest are counted
 def in_space(point: dict) -> str:
     """What a critical point of J on the plane is in the whole latent space, in words ("not judged"
     for a point without a known label, e.g. one the browser sent back altered)."""
-    what = IN_SPACE.get(point.get("label"), "not judged") if isinstance(point.get("label"), str) else "not judged"
+    label = point.get("label")
+    what = ("not judged (in all coordinates it would pass the dashboard's work bound)" if label == "" else
+            IN_SPACE.get(label, "not judged") if isinstance(label, str) else "not judged")
     g = point.get("grad")
     if point.get("label") == "unconverged" and isinstance(g, (int, float)) and math.isfinite(g):
         what += f" (‖∇J‖ = {g:.3g}: J falls off the plane)"

@@ -47,6 +47,7 @@ DASH_MACS = {
     "phase": 1e13,       # cut into units of at most "phase_unit" each, a step doing as many as fit in ~1 s
     "phase_unit": 5e11,  # one unit of the phase job: a cell, or part of one (MNIST example: 4.3e11 a cell, 3–23 s)
     "injectivity": 2.5e10,   # the σ_min map: n0 + 1 passes per point (paper-fig4's 41²: ~0.1 s; mnist's 13²: ~2 s)
+    "judge": 2e11,       # the window's critical points judged in the whole latent space (mnist: 9e9 for 12 points)
 }
 INJECTIVITY_GRIDS = (41, 31, 21, 15, 11, 7, 5)   # points per side of the σ_min map, the largest affordable
 # How a field is called in the sidebar (messages name the control the user sees).
@@ -248,6 +249,16 @@ def injectivity_grid(cfg: Config, n0: int) -> int:
     raise ConfigError("grid", f"even a {INJECTIVITY_GRIDS[-1]}² map of σ_min needs "
                               f"{INJECTIVITY_GRIDS[-1] ** 2 * per_point:.3g} multiply-adds, above the dashboard's "
                               f"{DASH_MACS['injectivity']:.3g}; use a smaller generator")
+
+
+def judges_critical(cfg: Config, n0: int, points: int) -> bool:
+    """Whether judging ``points`` critical points in the whole latent space stays within
+    ``DASH_MACS["judge"]``: core.diagnosis probes 2 n0 + N_RANDOM_PROBES + 3 directions at two radii
+    (one G(z) each) and takes the Hessian from 2 n0 + 1 gradients (~3 G(z) each), per point."""
+    from core.diagnosis import N_RANDOM_PROBES
+
+    per_point = 2 * (2 * n0 + N_RANDOM_PROBES + 3) + 3 * (2 * n0 + 1)
+    return points * per_point * core_cost.macs_per_point(cfg) <= DASH_MACS["judge"]
 
 
 def check_dashboard_limits(cfg: Config) -> None:

@@ -598,3 +598,20 @@ def test_the_critical_markers_say_on_hover_what_each_point_is():
     tr = [t for t in fig["data"] if t.get("name") == "minimum"][0]
     assert list(tr["text"]) == ["z*", "not a critical point of J (‖∇J‖ = 2.5: J falls off the plane)"]
     assert "in the latent space: %{text}" in tr["hovertemplate"]
+
+
+def test_the_judgement_of_critical_points_is_bounded(monkeypatch):
+    """Beyond DASH_MACS["judge"] the window's points are found but not judged, and the text says why.
+    Reference: the same config within the bound is judged (z* recovered)."""
+    cfg = state.BASE.replace(grid=41, weight_seed=77)
+    assert state.judges_critical(cfg, 2, logic.CRITICAL_MAX)
+    judged = logic.critical_for(cfg)
+    assert judged["points"] and judged["points"][0]["label"] == "recovered"
+    logic._critical.cache_clear()
+    monkeypatch.setitem(state.DASH_MACS, "judge", 1.0)
+    assert not state.judges_critical(cfg, 2, 1)
+    crit = logic.critical_for(cfg)
+    assert [p["label"] for p in crit["points"]] == [""] * len(crit["points"])
+    assert [(p["u"], p["v"]) for p in crit["points"]] == [(p["u"], p["v"]) for p in judged["points"]]
+    assert "is not judged (in all coordinates it would pass the dashboard's work bound)" in logic.critical_text(crit)
+    logic._critical.cache_clear()
