@@ -141,7 +141,9 @@ def landscape(cfg_or_problem, grid: int | tuple | None = None, extent: float | N
     grid : int or (M, N), optional
         Points per side; defaults to ``cfg.grid``.
     extent : float, optional
-        Half-width of the default window; defaults to ``cfg.extent``.
+        Half-width of the default window; defaults to ``cfg.extent``. A plane of :mod:`core.planes`
+        widens it where needed to show the points it goes through (``NamedPlane.window``: the star
+        plane holds z* and −z*, the end-point and PCA planes z*, ẑ or the paths).
     plane : Plane, optional
         Defaults to :func:`core.planes.plane_for` (the plane of ``cfg.plane``).
     u_range, v_range : (lo, hi), optional
