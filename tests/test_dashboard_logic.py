@@ -598,6 +598,8 @@ def test_the_critical_markers_say_on_hover_what_each_point_is():
     tr = [t for t in fig["data"] if t.get("name") == "minimum"][0]
     assert list(tr["text"]) == ["z*", "not a critical point of J (‖∇J‖ = 2.5: J falls off the plane)"]
     assert "in the latent space: %{text}" in tr["hovertemplate"]
+    from dashboard.figures.landscape import OFF_PLANE_COLOUR, _POINT_STYLE
+    assert list(tr["marker"]["color"]) == [_POINT_STYLE["minimum"][0], OFF_PLANE_COLOUR]   # grey: the plane's only
 
 
 def test_the_judgement_of_critical_points_is_bounded(monkeypatch):

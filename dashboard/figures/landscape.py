@@ -50,6 +50,7 @@ _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
     "saddle": ("#ff4dff", "x", "x"),
     "maximum": ("#ffff33", "triangle-up-open", "diamond-open"),
 }
+OFF_PLANE_COLOUR = "#9e9e9e"   # a critical point of J on the plane that is not one of J
 _CIRCLE_COLOUR = {"B(z*, ε‖z*‖)": "#e41a1c", "B(−ρ_d z*, ε‖z*‖)": "#ff7f00"}
 _TITLE_TOP = 58   # px above the plot: the mode bar (top ~28 px), then the title's line below it
 _MARGIN = dict(l=50, r=20, t=_TITLE_TOP, b=40)
@@ -310,9 +311,11 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
     for kind in ("minimum", "saddle", "maximum"):
         pts = [p for p in marks.critical if p["kind"] == kind]
         colour, s2, s3 = _POINT_STYLE[kind]
+        # Grey where the point is a critical point of J on the plane only (J falls off it).
+        each = [OFF_PLANE_COLOUR if p.get("label") == "unconverged" else colour for p in pts]
         traces[kind] = tr(kind, [p["u"] for p in pts], [p["v"] for p in pts], [p["J"] for p in pts],
-                          mode="markers", marker=dict(color=colour, symbol=s3 if three_d else s2,
-                                                      size=7 if three_d else 18, line=dict(color=colour, width=2)),
+                          mode="markers", marker=dict(color=each, symbol=s3 if three_d else s2,
+                                                      size=7 if three_d else 18, line=dict(color=each, width=2)),
                           text=[p.get("said", "") for p in pts],
                           hovertemplate=f"critical point of J on the plane: {kind}<br>(%{{x:.3f}}, %{{y:.3f}})"
                                         f"<br>in the latent space: %{{text}}<extra></extra>")
