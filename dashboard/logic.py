@@ -312,6 +312,11 @@ IN_SPACE = {"recovered": "z*", "other_fit": "another code that fits y",
 LISTED = 4   # points named one by one in the text; the rest are counted
 
 
+def off_plane(point: dict) -> bool:
+    """Whether a critical point of J on the plane is not one of J: the judge found J still falling."""
+    return point.get("label") == "unconverged"
+
+
 def in_space(point: dict) -> str:
     """What a critical point of J on the plane is in the whole latent space, in words ("not judged"
     for a point without a known label, e.g. one the browser sent back altered)."""
@@ -319,7 +324,7 @@ def in_space(point: dict) -> str:
     what = ("not judged (in all coordinates it would pass the dashboard's work bound)" if label == "" else
             IN_SPACE.get(label, "not judged") if isinstance(label, str) else "not judged")
     g = point.get("grad")
-    if point.get("label") == "unconverged" and isinstance(g, (int, float)) and math.isfinite(g):
+    if off_plane(point) and isinstance(g, (int, float)) and math.isfinite(g):
         what += f" (‖∇J‖ = {g:.3g}: J falls off the plane)"
     return what
 
@@ -346,7 +351,7 @@ def critical_text(crit: dict) -> str:
         said.append(f"the {p['kind']} at ({_2(p['u'])}, {_2(p['v'])}) is {in_space(p)}")
     rest = len(pts) - LISTED
     if rest > 0:
-        off = sum(p.get("label") == "unconverged" for p in pts[LISTED:])
+        off = sum(off_plane(p) for p in pts[LISTED:])
         said.append(f"{rest} more, {off} of them not critical points of J")
     where = "" if whole else f"in all {crit.get('n0')} coordinates, "
     return text + f" — {where}" + "; ".join(said)
@@ -768,7 +773,7 @@ def marks_for(cfg: Config, crit: dict | None = None, desc: dict | None = None, f
                  plane_source(cfg))
     pts = []
     if critical and isinstance(crit, dict) and crit.get("key") == landscape_key(cfg):
-        pts = [{**p, "said": in_space(p)} for p in crit.get("points", [])
+        pts = [{**p, "said": in_space(p), "off_plane": off_plane(p)} for p in crit.get("points", [])
                if isinstance(p, dict) and p.get("kind") in ("minimum", "saddle", "maximum")]
     paths = []
     if isinstance(desc, dict) and desc.get("key") == descent_key(cfg):

@@ -126,8 +126,8 @@ class Marks:
 
     points : {name: (u, v, J)} for names among z*, −ρ_d z*, origin
     circles : {name: (cu (K,), cv (K,), cJ (K,))}
-    critical : list of {"kind", "u", "v", "J", "said"} ("said": what the point is in the whole latent
-        space, in words, shown on hover)
+    critical : list of {"kind", "u", "v", "J", "said", "off_plane"} ("said": what the point is in the
+        whole latent space, in words, shown on hover; "off_plane": not a critical point of J, drawn grey)
     paths : list of (u (F,), v (F,), J (F,), outcome) or (…, outcome, exits): the path as cut by
         :func:`clip_to_window` (NaN where it is not drawn) and the frames at which it left the
         window (each drawn at the edge)
@@ -312,7 +312,7 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
         pts = [p for p in marks.critical if p["kind"] == kind]
         colour, s2, s3 = _POINT_STYLE[kind]
         # Grey where the point is a critical point of J on the plane only (J falls off it).
-        each = [OFF_PLANE_COLOUR if p.get("label") == "unconverged" else colour for p in pts]
+        each = [OFF_PLANE_COLOUR if p.get("off_plane") else colour for p in pts]
         traces[kind] = tr(kind, [p["u"] for p in pts], [p["v"] for p in pts], [p["J"] for p in pts],
                           mode="markers", marker=dict(color=each, symbol=s3 if three_d else s2,
                                                       size=7 if three_d else 18, line=dict(color=each, width=2)),
