@@ -69,7 +69,7 @@ from core.generators import build_generator  # noqa: E402
 from core.generators.engine import set_workers, workers  # noqa: E402
 from core.inversion import InvertSpec, draw_truth, run_inversion  # noqa: E402
 from core.masks import make_operator  # noqa: E402
-from core.problem import Objective, build_problem  # noqa: E402
+from core.problem import Objective, build_problem, trial_starts  # noqa: E402
 from core.solvers import METHODS, solve  # noqa: E402
 
 TARGET_MASKS = ("random", "top", "bottom", "left", "right")
@@ -187,15 +187,14 @@ def mnist_objective(draws: int):
     spec = InvertSpec(config=cfg, trials=draws)
     G = build_generator(cfg, dtype=torch.float64)
     op = make_operator(cfg.mask, tuple(G.output_shape), rate=cfg.rate, seed=cfg.mask_seed, dtype=torch.float64)
-    z_star, labels = draw_truth(spec, G.latent_dim, G.conditional)
+    z_star, labels, _ = draw_truth(spec, G.latent_dim, G.conditional)
     lab = labels if G.conditional else None
     with torch.no_grad():
         y = op.A(G(z_star, *(() if lab is None else (lab,))))
     obj = Objective(G.evaluator(op, torch.zeros(op.m, dtype=torch.float64)), G.latent_dim,
                     group=torch.arange(draws), target=y, labels=lab, scale=0.5 * (y ** 2).sum(1),
                     floor=torch.zeros(draws, dtype=torch.float64), z_star=z_star)
-    gen = torch.Generator().manual_seed(cfg.start_seed)    # run_inversion's starts; restart 0 of each draw
-    starts = torch.randn(draws, spec.restarts, G.latent_dim, generator=gen, dtype=torch.float64)[:, 0]
+    starts = trial_starts(cfg.start_seed, draws, 1, G.latent_dim)[:, 0]     # run_inversion's restart 0 of each draw
     radius = RADIUS_FACTOR * (cfg.extent + float(z_star.norm(dim=1).max()))
     return cfg, obj, starts, radius
 

@@ -12,11 +12,10 @@ import torch
 
 from .config import LIMITS
 from .diagnosis import LABELS, Diagnosis, continue_unconverged, diagnose
-from .problem import Problem
+from .problem import STARTS_STREAM, Problem
 from .solvers import Solve, solve
 
 MAX_PATH_ENTRIES = 50_000_000  # (T + 1) · S · n0 floats kept for the paths
-STARTS_STREAM = 0x5747_5254  # names the starts' stream among the draws of one seed (see starts_generator)
 RADIUS_FACTOR = 1e3            # beyond RADIUS_FACTOR · (extent + ‖z*‖) a start has run away: diverged
 
 

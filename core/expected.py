@@ -87,7 +87,7 @@ import torch
 from .config import FIELDS, LIMITS, Config, ConfigError
 from .generators.conv_family import _CONV_T, draw_weights, weight_std
 from .generators.engine import one_thread
-from .problem import draw_z_star
+from .problem import draw_z_star, trial_seeds
 from .masks import make_operator
 
 # The closed form and the float64 landscape of expected_report cost about this many multiply-adds' worth
@@ -120,8 +120,7 @@ def draw_seeds(seed: int, K: int, start: int = 0) -> list[int]:
     """
     _check_int("draws", K, 1, EXPECTED_LIMITS["draws"])
     _check_int("start", start, 0, EXPECTED_LIMITS["draws"])
-    state = np.random.SeedSequence(seed).generate_state(start + K)[start:]
-    return [int(s) & 0x7FFFFFFF for s in state]
+    return trial_seeds(seed, start + K)[start:]
 
 
 def draw_configs(cfg: Config, K: int, redraw_mask: bool = True, start: int = 0) -> list[Config]:

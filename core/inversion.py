@@ -128,6 +128,7 @@ class InversionResult:
     baseline_psnr_hidden: np.ndarray        # (T,) hidden pixels filled with the mean training image
     class_baseline_psnr_hidden: np.ndarray  # (T,) ... with the class's mean training image
     test_index: np.ndarray        # (T,) index into the test set; -1 for latent targets
+    trial_seed: np.ndarray        # (T,) the z_seed whose landscape is trial t's (its z* and class); -1 for real images
     noise_floor: np.ndarray       # (T,) J(z*)
     crb_rel: np.ndarray           # (T,) linearised Cramér–Rao reference, relative to ‖z*‖ (0 noiseless)
     sigma_min: np.ndarray         # (T,) smallest singular value of A ∂G/∂z at z*
@@ -202,19 +203,12 @@ def mean_images(dataset: str, root: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def draw_truth(spec: InvertSpec, n0: int, conditional: bool):
-    """z* (T, n0) float64 and classes (T,) (−1 for an unconditional generator), from ``z_seed``.
+    """z* (T, n0) float64, classes (T,) (−1 for an unconditional generator) and the trials' seeds.
 
-    Drawn together, so they depend on T: torch draws the last few normals of a tensor apart from the
-    rest, and the classes come after z* from the same generator (T = 50 against 100, n0 = 10: 48
-    of the 50 z* and 6 of the classes agree). A trial is reproduced by a run of the same T."""
-    cfg = spec.config
-    gen = torch.Generator().manual_seed(cfg.z_seed)
-    z = torch.randn(spec.trials, n0, generator=gen, dtype=torch.float64)
-    if not conditional:
-        return z, torch.full((spec.trials,), -1, dtype=torch.int64)
-    c = torch.randint(0, 10, (spec.trials,), generator=gen) if cfg.label < 0 else \
-        torch.full((spec.trials,), cfg.label, dtype=torch.int64)
-    return z, c
+    Trial t is the landscape of ``z_seed = seeds[t]`` (:func:`core.problem.draw_trials`): its z*
+    and class do not depend on T, so a run of 50 trials holds the first 50 of a run of 100."""
+    from .problem import draw_trials
+    return draw_trials(spec.config, spec.trials, n0, conditional)
 
 
 def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
@@ -228,10 +222,10 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
         Naming the field, for what the cost model refuses or the generator cannot do.
     """
     from .cost import check
-    from .descent import RADIUS_FACTOR, solver_settings, starts_generator
+    from .descent import RADIUS_FACTOR, solver_settings
     from .diagnosis import continue_unconverged, diagnose, refine_in_float64
     from .generators import build_generator
-    from .problem import DTYPES, Objective, resolve_device
+    from .problem import DTYPES, Objective, resolve_device, trial_seeds, trial_starts
     from .solvers import solve_restarts
 
     cfg = spec.config
@@ -246,7 +240,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
         raise ConfigError("mask", str(e)) from None
     op = op.to(dtype=dt, device=dev)
     T = spec.trials
-    z_star, labels = draw_truth(spec, n0, G.conditional)
+    z_star, labels, seeds = draw_truth(spec, n0, G.conditional)
     lab = labels.to(dev) if G.conditional else None
     kw = {} if lab is None else {"labels": lab}
     test_index = np.full(T, -1)
@@ -266,8 +260,8 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
             kw = {"labels": lab}
             z_star = torch.full((T, n0), float("nan"), dtype=torch.float64)
         y_clean = op.A(x)
-    seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(cfg.noise_seed).generate_state(T)]
-    y = torch.stack([add_noise(y_clean[t], cfg.noise, seeds[t], G.output_range) for t in range(T)]) \
+    noise_seeds = trial_seeds(cfg.noise_seed, T)
+    y = torch.stack([add_noise(y_clean[t], cfg.noise, noise_seeds[t], G.output_range) for t in range(T)]) \
         if cfg.noise not in ("", "none") else y_clean
     evaluator = G.evaluator(op, torch.zeros(op.m, dtype=dt, device=dev))
     scale = 0.5 * (y.double() ** 2).sum(1)
@@ -275,8 +269,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     floor = 0.5 * ((y - y_clean).double() ** 2).sum(1) if spec.target == "latent" else torch.zeros(T, dtype=torch.float64)
     obj = Objective(evaluator, n0, group=torch.arange(T, device=dev), target=y, labels=lab, scale=scale,
                     floor=floor, z_star=z_star.to(dt).to(dev) if spec.target == "latent" else None)
-    starts = torch.randn(T, spec.restarts, n0, generator=starts_generator(cfg.start_seed), dtype=torch.float64)
-    starts = (starts * spec.start_scale).to(dt).to(dev)
+    starts = trial_starts(cfg.start_seed, T, spec.restarts, n0, spec.start_scale).to(dt).to(dev)
     zn = float(z_star.norm(dim=1).max()) if spec.target == "latent" else 3.0 * math.sqrt(n0)
     radius = RADIUS_FACTOR * (cfg.extent + zn)
     t0 = time.perf_counter()
@@ -332,6 +325,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
                           continued=continued, refined=refined,
                           psnr=psnr(x_hat, xs, None, vr), psnr_hidden=psnr(x_hat, xs, hidden, vr) if has_hidden else nan,
                           baseline_psnr_hidden=base, class_baseline_psnr_hidden=cbase, test_index=np.asarray(test_index),
+                          trial_seed=np.asarray(seeds if spec.target == "latent" else [-1] * T, dtype=np.int64),
                           noise_floor=floor.cpu().numpy(), crb_rel=crb, sigma_min=sig, cond=cond,
                           rate=float(op.rate), seconds=seconds)
     if log:

@@ -52,7 +52,7 @@ import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
 from .masks import make_operator
-from .problem import resolve_device
+from .problem import draw_trials, resolve_device, trial_seeds, trial_starts
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -224,7 +224,9 @@ class PhaseSpec:
         ``steps``, ``tol``, …) and the base seeds: ``z_seed`` for the trials' z* (and classes),
         ``mask_seed`` for their random masks, ``noise_seed`` for their noise, ``start_seed`` for
         the restarts. ``config.z_star``, ``mask`` and ``rate`` are ignored: every trial draws its
-        own z* ~ N(0, I) and the mask comes from ``patterns`` × ``rates``.
+        own z* ~ N(0, I) and the mask comes from ``patterns`` × ``rates``. Each trial has seeds of
+        its own (:func:`core.problem.draw_trials`, :func:`core.problem.trial_starts`), so the first
+        T trials of a run are those of any run with more trials.
     patterns : tuple of str
         Mask patterns, from :data:`PHASE_PATTERNS`.
     rates : tuple of float
@@ -386,21 +388,16 @@ class PhaseRunner:
         self.evaluator = (self.G.evaluator(full, y0, strategy=strategy) if hasattr(self.G, "cfg")
                           else self.G.evaluator(full, y0))
         T, S, n0 = spec.trials, spec.restarts, self.G.latent_dim
-        gen = torch.Generator().manual_seed(cfg.z_seed)
-        self.z_star = torch.randn(T, n0, generator=gen, dtype=torch.float64)
-        self.labels = (torch.randint(0, 10, (T,), generator=gen) if cfg.label < 0
-                       else torch.full((T,), cfg.label, dtype=torch.int64)) if self.G.conditional else None
-        from .descent import starts_generator
-
-        starts = torch.randn(T, S, n0, generator=starts_generator(cfg.start_seed), dtype=torch.float64)
-        self.starts = starts * spec.start_scale
-        self.mask_seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(cfg.mask_seed).generate_state(T)]
+        self.z_star, labels, self.trial_seeds = draw_trials(cfg, T, n0, self.G.conditional)
+        self.labels = labels if self.G.conditional else None
+        self.starts = trial_starts(cfg.start_seed, T, S, n0, spec.start_scale)
+        self.mask_seeds = trial_seeds(cfg.mask_seed, T)
         with torch.no_grad():
             self.x_star = self.evaluator.observe(self.z_star.to(self.dtype).to(self.device),
                                                  **({} if self.labels is None else {"labels": self.labels.to(self.device)}))
         # The measured outputs: the noise of cfg.noise on every output, one seed per trial (the mask
         # then keeps the observed ones), so a trial's y is the same at every rate and pattern.
-        noise_seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(cfg.noise_seed).generate_state(T)]
+        noise_seeds = trial_seeds(cfg.noise_seed, T)
         self.y_full = torch.stack([add_noise(self.x_star[t], cfg.noise, noise_seeds[t], self.G.output_range)
                                    for t in range(T)])
 

@@ -36,15 +36,68 @@ def draw_z_star(cfg: Config, n0: int | None = None) -> torch.Tensor:
     """z* (n0,), float64: ``cfg.z_star`` when given, else N(0, I) from ``cfg.z_seed``."""
     if cfg.z_star:
         return torch.tensor(cfg.z_star, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(cfg.z_seed)
-    return torch.randn(n0 or cfg.n0, generator=gen, dtype=torch.float64)
+    return _z_of_seed(cfg.z_seed, n0 or cfg.n0)
 
 
 def draw_label(cfg: Config) -> int:
     """The class of a conditional generator: ``cfg.label``, or uniform on 0..9 from ``cfg.z_seed``."""
     if cfg.label >= 0:
         return cfg.label
-    return int(torch.randint(0, 10, (1,), generator=torch.Generator().manual_seed(cfg.z_seed + 1)))
+    return _label_of_seed(cfg.z_seed)
+
+
+def _z_of_seed(seed: int, n0: int) -> torch.Tensor:
+    return torch.randn(n0, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64)
+
+
+def _label_of_seed(seed: int) -> int:
+    return int(torch.randint(0, 10, (1,), generator=torch.Generator().manual_seed(int(seed) + 1)))
+
+
+STARTS_STREAM = 0x5747_5254  # names the starts' stream among the draws of one seed (core.descent.starts_generator)
+
+
+def trial_seeds(entropy, T: int) -> list[int]:
+    """Seeds of trials 0 … T − 1 in [0, 2³¹ − 1], derived from ``entropy`` (an int, or a list of
+    ints) by numpy's SeedSequence.
+
+    Trial t's seed does not depend on T: a run of T trials holds the first T trials of any longer
+    run, so two runs with the same seed and different trial counts compare the same draws.
+    """
+    if not isinstance(T, int) or isinstance(T, bool) or T < 0:
+        raise ValueError(f"trials: must be a non-negative integer, got {T!r}")
+    state = np.random.SeedSequence(entropy).generate_state(T) if T else np.zeros(0, np.uint32)
+    return [int(s) & 0x7FFFFFFF for s in state]
+
+
+def draw_trials(cfg: Config, T: int, n0: int, conditional: bool):
+    """The truths of T trials: z* (T, n0) float64, classes (T,) int64 (−1 for an unconditional
+    generator) and the trials' seeds.
+
+    Trial t is the landscape of ``z_seed = seeds[t]`` (:func:`draw_z_star`, :func:`draw_label`),
+    with ``seeds = trial_seeds(cfg.z_seed, T)``: its z* and class do not depend on T, and its
+    landscape can be opened with that seed. A fixed ``cfg.label`` is every trial's class.
+    """
+    seeds = trial_seeds(cfg.z_seed, T)
+    z = torch.stack([_z_of_seed(s, n0) for s in seeds]) if T else torch.zeros(0, n0, dtype=torch.float64)
+    if not conditional:
+        c = [-1] * T
+    else:
+        c = [cfg.label if cfg.label >= 0 else _label_of_seed(s) for s in seeds]
+    return z, torch.tensor(c, dtype=torch.int64), seeds
+
+
+def trial_starts(start_seed: int, T: int, S: int, n0: int, scale: float = 1.0) -> torch.Tensor:
+    """The random starts (T, S, n0) float64 of T trials, S each, N(0, scale² I).
+
+    Trial t's starts come from a generator of its own (numpy's PCG64, seeded from
+    ``[start_seed, STARTS_STREAM]``, so never from z*'s stream), which fills them one start after
+    the other: a trial's first S starts depend neither on T nor on how many more are drawn.
+    """
+    out = np.empty((T, S, n0))
+    for t, s in enumerate(trial_seeds([int(start_seed), STARTS_STREAM], T)):
+        out[t] = np.random.Generator(np.random.PCG64(s)).standard_normal((S, n0))
+    return torch.from_numpy(out) * scale
 
 
 class FixedLabel(LatentGenerator):
