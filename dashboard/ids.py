@@ -52,6 +52,7 @@ MASK_SEED = "mask-seed"
 NOISE_KIND = "noise-kind"             # none / gaussian / quantize
 NOISE_LEVEL = "noise-level"           # σ or bits
 Z_STAR = "z-star"
+Z_SEED = "z-seed"
 GRID = "grid"
 EXTENT = "extent"
 PLANE = "plane"
@@ -93,6 +94,7 @@ FIELD_CONTROLS = {
     "noise_kind": NOISE_KIND,
     "noise_level": NOISE_LEVEL,
     "z_star": Z_STAR,
+    "z_seed": Z_SEED,
     "grid": GRID,
     "extent": EXTENT,
     "plane": PLANE,

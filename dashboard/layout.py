@@ -147,8 +147,12 @@ def sidebar(v: dict) -> html.Div:
         ),
         _section(
             "Ground truth z*",
-            _field("z*", _text(ids.Z_STAR, v["z_star"], "empty: N(0, I) from z_seed"), ids.Z_STAR,
-                   "comma-separated, n0 entries, ‖z*‖ ≥ 1e-6"),
+            html.Div(className="pair", children=[
+                _field("z*", _text(ids.Z_STAR, v["z_star"], "empty: from the seed"), ids.Z_STAR,
+                       "comma-separated, n0 entries, ‖z*‖ ≥ 1e-6"),
+                _field("z* seed", _text(ids.Z_SEED, v["z_seed"], "0"), ids.Z_SEED,
+                       "draws z* (and the class) when z* is empty; an inversion's trial_seed opens that draw"),
+            ]),
             dcc.Checklist(id=ids.CLICK_MODE, options=[{"label": " a click on a landscape sets z*", "value": "z"}],
                           value=[], className="checklist"),
         ),

@@ -148,6 +148,7 @@ def test_query_round_trip(cfg):
     ("?rate=7", "rate"), ("?activation=swish", "activation"), ("?grid=abc", "grid"), ("?scale=cubic", "scale"),
     ("?view=nowhere", "view"), ("?bogus=1", "bogus"), ("?preset=none", "preset"), ("?grid=1001", "grid"),
     ("?channels=3,8,1&z_star=1e-300,0,0", "z_star"), ("?noise=loud", "noise"), ("?generator=mnist&label=12", "label"),
+    ("?z_seed=-1", "z_seed"), ("?z_seed=2147483648", "z_seed"), ("?z_seed=one", "z_seed"),
 ])
 def test_bad_query_falls_back_with_a_message(query, field):
     cfg, scale, view, err = state.state_from_query(query)
@@ -198,6 +199,28 @@ def test_trained_generator_in_the_url_drops_the_presets_z_star():
     """paper-fig4's z* has n0 = 2 entries; the shipped generators have n0 = 10 (core.config.Config.n0)."""
     cfg, _, _, err = state.state_from_query("?generator=mnist&grid=41")
     assert err == "" and cfg.generator == "mnist" and cfg.z_star == () and cfg.n0 == 10
+
+
+def test_an_inversions_trial_seed_opens_that_draw():
+    """The z* seed control (URL key z_seed) opens trial t of an inversion: the landscape's z* and class
+    are the trial's. Reference: core.problem.draw_trials, which run_inversion draws its trials with
+    (tests/test_inversion.py ties its trial_seed to them)."""
+    from core.problem import build_problem, draw_label, draw_trials
+
+    z, labels, seeds = draw_trials(Config(generator="mnist"), 3, 10, True)
+    for t, seed in enumerate(seeds):
+        r = state.sync(None, f"?generator=mnist&z_seed={seed}", None, "log", ids.TAB_LANDSCAPE, {})
+        cfg = Config.from_json(r["config"])
+        assert cfg.z_seed == seed and r["controls"]["z_seed"] == str(seed) and r["errors"][ids.CONFIG_ERROR] == ""
+        np.testing.assert_array_equal(build_problem(cfg.replace(dtype="float64")).z_star.numpy(), z[t].numpy())
+        assert draw_label(cfg) == int(labels[t])
+    # A change of the control alone moves z*; an explicit z* still wins over the seed.
+    cfg0 = state.BASE.replace(generator="mnist", z_star=(), grid=41, starts=10)
+    values = state.controls_from_config(cfg0)
+    changed, errors = state.config_from_controls({**values, "z_seed": str(seeds[1])}, cfg0)
+    assert changed.z_seed == seeds[1] and not any(errors.values())
+    explicit = state.config_from_controls({**values, "z_seed": "5", "z_star": ",".join(["1"] * 10)}, cfg0)[0]
+    assert build_problem(explicit).z_star.tolist() == [1.0] * 10
 
 
 # --- the sync decision -------------------------------------------------------------------------

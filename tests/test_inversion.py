@@ -34,14 +34,20 @@ def test_default_solver_inverts_the_shipped_generator(mask):
     assert (res.sigma_min > 0).all() and np.isfinite(res.cond).all()
 
 
+def _starts_by_hand(seed, T, S, n0):
+    """Trial t's starts as documented: seed_t from SeedSequence([seed, 0x5747_5254]) (31 bits), then S
+    rows of numpy's PCG64(seed_t) standard normals."""
+    seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence([seed, 0x5747_5254]).generate_state(T)]
+    return torch.from_numpy(np.stack([np.random.Generator(np.random.PCG64(s)).standard_normal((S, n0)) for s in seeds]))
+
+
 @needs_assets
 def test_batched_trials_equal_single_problems():
     """Reference: each trial rebuilt as its own Problem (build_problem with that z* and class, the
     conditional generator's class fixed) and solved by descend from the same starts."""
     cfg = Config(generator="mnist", mask="top", dtype="float64", steps=300)
     res = run_inversion(InvertSpec(cfg, trials=3, restarts=2))
-    gen = torch.Generator().manual_seed(cfg.start_seed)
-    starts = torch.randn(3, 2, 10, generator=gen, dtype=torch.float64)
+    starts = _starts_by_hand(cfg.start_seed, 3, 2, 10)
     for t in range(3):
         P = build_problem(cfg.replace(z_star=tuple(float(x) for x in res.z_star[t]), label=int(res.labels[t])))
         d = descend(P, starts[t, :1].numpy(), keep_path=False)
@@ -118,7 +124,8 @@ def _cli(*args):
 def test_cli_invert_writes_the_documented_arrays(tmp_path):
     """Reference: the README's list of .npz fields and shapes."""
     out = tmp_path / "f"
-    r = _cli("--mask", "top", "--trials", "3", "--restarts", "1", "--steps", "5", "--out", str(out))
+    r = _cli("--mask", "top", "--trials", "3", "--restarts", "1", "--steps", "5", "--extra-budgets", "0",
+             "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert str(out) + ".npz" in r.stdout                 # it says the file it wrote
     d = np.load(str(out) + ".npz")
@@ -127,6 +134,10 @@ def test_cli_invert_writes_the_documented_arrays(tmp_path):
     assert d["diagnosis"].shape == (3,) and set(d["diagnosis"]) <= {"recovered", "other_fit", "critical",
                                                                       "unconverged", "diverged"}
     assert d["sigma_min"].shape == (3,) and d["trial_seed"].shape == (3,) and d["test_index"].shape == (3,)
+    # 5 steps and no more budgets: every draw is missed, and the summary names each with its landscape's seed.
+    assert not d["success"].any()
+    for t in range(3):
+        assert f"#{t} {d['diagnosis'][t]} (--z-seed {d['trial_seed'][t]})" in r.stdout
     assert json.loads(str(d["config"]))["mask"] == "top" and json.loads(str(d["config"]))["generator"] == "mnist"
 
 
@@ -229,6 +240,7 @@ def test_a_phase_trial_does_not_depend_on_how_many_trials_or_restarts_run():
     big = PhaseRunner(PhaseSpec(config=cfg, patterns=("random",), rates=(0.3,), trials=5, restarts=4))
     assert torch.equal(small.z_star, _z_by_hand(7, 5, 10)[0][:3]) and torch.equal(big.z_star[:3], small.z_star)
     assert torch.equal(small.labels, big.labels[:3]) and torch.equal(small.starts, big.starts[:3, :2])
+    assert torch.equal(big.starts, _starts_by_hand(2, 5, 4, 10))
     assert torch.equal(small.masks("random", 0.3), big.masks("random", 0.3)[:3])
     # G(z*) in a batch of 3 or 5 rounds alike only to the last bits; the noise is the same draw.
     torch.testing.assert_close(small.y_full, big.y_full[:3], rtol=0, atol=1e-12)

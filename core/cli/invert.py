@@ -4,7 +4,8 @@ Writes ``z_star``, ``z_hat`` (T, n0), ``success``, ``latent_error``, ``diagnosis
 numbers, ``psnr``, ``psnr_hidden``, ``sigma_min`` and ``cond`` (the masked Jacobian at z*),
 ``crb_rel`` (the linearised Cramér–Rao reference under noise), ``continued`` (the extra budgets a
 trial still converging got) and ``config``. Trials still ``unconverged`` after those budgets are
-counted on stderr: the budget, not the landscape, ended them.
+counted on stderr: the budget, not the landscape, ended them. The summary names the first misses
+with the ``--z-seed`` whose landscape is theirs (``trial_seed``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..inversion import EXTRA_BUDGETS_MAX, INVERT_LIMITS, TARGETS, InvertSpec, r
 from .common import budget_warning, cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
+MISSES_SHOWN = 5    # misses named in the summary, each with the --z-seed of its landscape
 HELP = "invert a generator from partial measurements over many trials (Fig. 5)"
 FLAGS = {"trials": "--trials", "restarts": "--restarts", "target": "--target", "start_scale": "--start-scale",
          "extra_budgets": "--extra-budgets"}
@@ -54,6 +56,11 @@ def run(args):
     if spec.target == "latent":
         summary = (f"{cfg.generator} {cfg.mask} x{spec.trials}: success {res.success_rate:.2f} ({counts}), "
                    f"median |z_hat-z*|/|z*| {np.median(res.latent_error):.2e}, median PSNR {np.median(res.psnr):.1f} dB")
+        miss = np.flatnonzero(~res.success)
+        if miss.size:
+            shown = ", ".join(f"#{t} {res.diagnosis.label[t]} (--z-seed {res.trial_seed[t]})" for t in miss[:MISSES_SHOWN])
+            more = f" and {miss.size - MISSES_SHOWN} more" if miss.size > MISSES_SHOWN else ""
+            summary += f"\nmisses: {shown}{more}; a draw's landscape: these flags with its --z-seed"
     else:
         summary = (f"{cfg.generator} real {cfg.mask} x{spec.trials}: median PSNR hidden "
                    f"{np.nanmedian(res.psnr_hidden):.1f} dB (mean-image baseline {np.nanmedian(res.baseline_psnr_hidden):.1f} dB)")
