@@ -129,6 +129,7 @@ class InversionResult:
     class_baseline_psnr_hidden: np.ndarray  # (T,) ... with the class's mean training image
     test_index: np.ndarray        # (T,) index into the test set; -1 for latent targets
     trial_seed: np.ndarray        # (T,) the z_seed whose landscape is trial t's (its z* and class); -1 for real images
+    trial_noise_seed: np.ndarray  # (T,) the noise_seed of trial t's noise: with trial_seed, its landscape is its J
     noise_floor: np.ndarray       # (T,) J(z*)
     crb_rel: np.ndarray           # (T,) linearised Cramér–Rao reference, relative to ‖z*‖ (0 noiseless)
     sigma_min: np.ndarray         # (T,) smallest singular value of A ∂G/∂z at z*
@@ -326,6 +327,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
                           psnr=psnr(x_hat, xs, None, vr), psnr_hidden=psnr(x_hat, xs, hidden, vr) if has_hidden else nan,
                           baseline_psnr_hidden=base, class_baseline_psnr_hidden=cbase, test_index=np.asarray(test_index),
                           trial_seed=np.asarray(seeds if spec.target == "latent" else [-1] * T, dtype=np.int64),
+                          trial_noise_seed=np.asarray(noise_seeds, dtype=np.int64),
                           noise_floor=floor.cpu().numpy(), crb_rel=crb, sigma_min=sig, cond=cond,
                           rate=float(op.rate), seconds=seconds)
     if log:

@@ -227,6 +227,11 @@ def test_a_trial_does_not_depend_on_how_many_trials_run():
         np.testing.assert_array_equal(build_problem(land).z_star.double().numpy(), b.z_star[t])
         assert draw_label(land) == b.labels[t]
     assert len(set(b.labels.tolist())) > 1, "the classes are drawn per trial, not one for all"
+    # With its noise seed too, a draw's landscape is its J: J(z*) there is the inversion's noise floor.
+    for t in range(5):
+        land = cfg.replace(z_seed=int(b.trial_seed[t]), noise_seed=int(b.trial_noise_seed[t]))
+        P = build_problem(land)
+        assert float(P.J(P.z_star.reshape(1, -1))[0]) == pytest.approx(b.noise_floor[t], rel=1e-9)
 
 
 def test_a_phase_trial_does_not_depend_on_how_many_trials_or_restarts_run():

@@ -5,7 +5,8 @@ numbers, ``psnr``, ``psnr_hidden``, ``sigma_min`` and ``cond`` (the masked Jacob
 ``crb_rel`` (the linearised Cramér–Rao reference under noise), ``continued`` (the extra budgets a
 trial still converging got) and ``config``. Trials still ``unconverged`` after those budgets are
 counted on stderr: the budget, not the landscape, ended them. The summary names the first misses
-with the ``--z-seed`` whose landscape is theirs (``trial_seed``).
+with the ``--z-seed`` (and ``--noise-seed``) whose landscape is theirs (``trial_seed``,
+``trial_noise_seed``).
 """
 from __future__ import annotations
 
@@ -58,9 +59,13 @@ def run(args):
                    f"median |z_hat-z*|/|z*| {np.median(res.latent_error):.2e}, median PSNR {np.median(res.psnr):.1f} dB")
         miss = np.flatnonzero(~res.success)
         if miss.size:
-            shown = ", ".join(f"#{t} {res.diagnosis.label[t]} (--z-seed {res.trial_seed[t]})" for t in miss[:MISSES_SHOWN])
+            noisy = cfg.noise not in ("", "none")
+
+            def seeds(t):
+                return f"--z-seed {res.trial_seed[t]}" + (f" --noise-seed {res.trial_noise_seed[t]}" if noisy else "")
+            shown = ", ".join(f"#{t} {res.diagnosis.label[t]} ({seeds(t)})" for t in miss[:MISSES_SHOWN])
             more = f" and {miss.size - MISSES_SHOWN} more" if miss.size > MISSES_SHOWN else ""
-            summary += f"\nmisses: {shown}{more}; a draw's landscape: these flags with its --z-seed"
+            summary += f"\nmisses: {shown}{more}; a draw's landscape: these flags with its seeds"
     else:
         summary = (f"{cfg.generator} real {cfg.mask} x{spec.trials}: median PSNR hidden "
                    f"{np.nanmedian(res.psnr_hidden):.1f} dB (mean-image baseline {np.nanmedian(res.baseline_psnr_hidden):.1f} dB)")
