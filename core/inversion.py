@@ -226,7 +226,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     from .descent import RADIUS_FACTOR, solver_settings
     from .diagnosis import continue_unconverged, diagnose, refine_in_float64
     from .generators import build_generator
-    from .problem import DTYPES, Objective, resolve_device, trial_seeds, trial_starts
+    from .problem import DTYPES, Objective, resolve_device, trial_noise_seeds, trial_starts
     from .solvers import solve_restarts
 
     cfg = spec.config
@@ -261,7 +261,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
             kw = {"labels": lab}
             z_star = torch.full((T, n0), float("nan"), dtype=torch.float64)
         y_clean = op.A(x)
-    noise_seeds = trial_seeds(cfg.noise_seed, T)
+    noise_seeds = trial_noise_seeds(cfg.noise_seed, T)
     y = torch.stack([add_noise(y_clean[t], cfg.noise, noise_seeds[t], G.output_range) for t in range(T)]) \
         if cfg.noise not in ("", "none") else y_clean
     evaluator = G.evaluator(op, torch.zeros(op.m, dtype=dt, device=dev))

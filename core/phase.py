@@ -52,7 +52,7 @@ import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
 from .masks import make_operator
-from .problem import draw_trials, resolve_device, trial_seeds, trial_starts
+from .problem import draw_trials, resolve_device, trial_noise_seeds, trial_seeds, trial_starts
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -397,7 +397,7 @@ class PhaseRunner:
                                                  **({} if self.labels is None else {"labels": self.labels.to(self.device)}))
         # The measured outputs: the noise of cfg.noise on every output, one seed per trial (the mask
         # then keeps the observed ones), so a trial's y is the same at every rate and pattern.
-        noise_seeds = trial_seeds(cfg.noise_seed, T)
+        noise_seeds = trial_noise_seeds(cfg.noise_seed, T)
         self.y_full = torch.stack([add_noise(self.x_star[t], cfg.noise, noise_seeds[t], self.G.output_range)
                                    for t in range(T)])
 

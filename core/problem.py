@@ -55,6 +55,8 @@ def _label_of_seed(seed: int) -> int:
 
 
 STARTS_STREAM = 0x5747_5254  # names the starts' stream among the draws of one seed (core.descent.starts_generator)
+Z_STREAM = 0x5A53_5452       # names the trials' z* among the seeds derived from one base seed (draw_trials)
+NOISE_STREAM = 0x4E53_5452   # ... and the trials' noise (trial_noise_seeds)
 
 
 def trial_seeds(entropy, T: int) -> list[int]:
@@ -75,16 +77,24 @@ def draw_trials(cfg: Config, T: int, n0: int, conditional: bool):
     generator) and the trials' seeds.
 
     Trial t is the landscape of ``z_seed = seeds[t]`` (:func:`draw_z_star`, :func:`draw_label`),
-    with ``seeds = trial_seeds(cfg.z_seed, T)``: its z* and class do not depend on T, and its
-    landscape can be opened with that seed. A fixed ``cfg.label`` is every trial's class.
+    with ``seeds = trial_seeds([cfg.z_seed, Z_STREAM], T)``: its z* and class do not depend on T,
+    and its landscape can be opened with that seed. The stream tag keeps the seeds apart from the
+    trials' mask seeds (``trial_seeds(mask_seed, T)``) and noise seeds when the base seeds are equal
+    (all default to 0): torch draws z* and a random mask from the same bits for equal seeds. A
+    fixed ``cfg.label`` is every trial's class.
     """
-    seeds = trial_seeds(cfg.z_seed, T)
+    seeds = trial_seeds([int(cfg.z_seed), Z_STREAM], T)
     z = torch.stack([_z_of_seed(s, n0) for s in seeds]) if T else torch.zeros(0, n0, dtype=torch.float64)
     if not conditional:
         c = [-1] * T
     else:
         c = [cfg.label if cfg.label >= 0 else _label_of_seed(s) for s in seeds]
     return z, torch.tensor(c, dtype=torch.int64), seeds
+
+
+def trial_noise_seeds(noise_seed: int, T: int) -> list[int]:
+    """The noise seeds of T trials (each trial's own draw of the noise), from ``[noise_seed, NOISE_STREAM]``."""
+    return trial_seeds([int(noise_seed), NOISE_STREAM], T)
 
 
 def trial_starts(start_seed: int, T: int, S: int, n0: int, scale: float = 1.0) -> torch.Tensor:

@@ -5,11 +5,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from core import cost as core_cost
 from core.config import Config, ConfigError
 from core.diagnosis import failure_counts
 from core.phase import PhaseSpec, phase_transition
+from core.problem import build_problem
 from dashboard.pages import expected as exp_page
 from dashboard.pages import phase as phase_page
 from dashboard import ids, jobs, state
@@ -152,6 +154,19 @@ def test_phase_job_in_chunks_equals_one_batched_run():
     assert s["failures"] == failure_counts(ref.diagnosis)
     _, _, text = phase_page.job_view(store)
     assert "unconverged" not in text or "budget" in text
+    # Each failed trial links to its landscape: there z*, the class and the mask are the trial's.
+    failed = [(p, r, t) for p in range(2) for r in range(2) for t in range(4) if not ref.success[p, r, t]]
+    links = phase_page.failure_links(store)
+    assert len(failed) > 0 and len(links) == min(len(failed), phase_page.FAILURE_LINKS)
+    runner = phase_page._runner(store["key"])
+    for (p, r, t), (label, query) in zip(failed, links):
+        pattern, rate = spec.patterns[p], spec.rates[r]
+        assert label == f"{pattern} r = {rate:g}, trial {t}"
+        cfg, _, _, err = state.state_from_query(query)
+        assert err == "" and (cfg.mask, cfg.rate, cfg.dtype) == (pattern, rate, "float64")
+        P = build_problem(cfg)
+        assert torch.equal(P.z_star.double(), runner.z_star[t])
+        assert torch.equal(P.op.mask.reshape(-1).double(), runner.masks(pattern, rate, [t])[0].double())
     store["data"]["labels"] = [[{"recovered": 1, "unconverged": 3}, {"recovered": 4}],   # trials the budget ended
                                [{"recovered": 4}, {"critical": 2, "unconverged": 2}]]
     _, _, text = phase_page.job_view(store)

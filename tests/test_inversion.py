@@ -90,10 +90,20 @@ def test_psnr_closed_form():
 def test_latent_error_under_noise_matches_the_cramer_rao_reference():
     """Reference: the linearised Cramér–Rao bound σ² tr((JᵀJ)⁻¹), with J the masked Jacobian at z*.
     For a ReLU net (piecewise linear) and small noise the least-squares estimate is linear in the noise,
-    so E‖ẑ − z*‖² equals the bound; over 200 trials the ratio lies within ±30 %."""
+    so E‖ẑ − z*‖² equals the bound; over 200 trials the ratio lies within ±30 %.
+
+    The bound is about the estimate at the minimum near z*, so it is compared over the trials that end
+    at a fit to the noise floor (``recovered``, ``other_fit``). A trial whose both starts end at a
+    spurious critical point (``critical``; one of these 200 draws: ẑ ≈ −0.26 z*, J 10⁵× the floor)
+    is the −ρ z* neighbourhood that Theorem 1 allows, not an estimate of z*: there must be few, each
+    on the far side of the origin from z*, each far above the noise floor."""
     cfg = from_preset("paper-fig4", z_star=(), noise="gaussian:0.01", dtype="float64")
     res = run_inversion(InvertSpec(cfg, trials=200, restarts=2))
-    fit = res.diagnosis.label != "diverged"
+    spurious = res.diagnosis.label == "critical"
+    assert spurious.sum() <= 4 and not (res.diagnosis.label == "diverged").any()
+    for t in np.flatnonzero(spurious):
+        assert res.z_hat[t] @ res.z_star[t] < 0 and res.J_hat[t] > 100 * res.noise_floor[t]
+    fit = np.isin(res.diagnosis.label, ("recovered", "other_fit"))
     err2 = (res.latent_error[fit] * np.linalg.norm(res.z_star[fit], axis=1)) ** 2
     crb2 = (res.crb_rel[fit] * np.linalg.norm(res.z_star[fit], axis=1)) ** 2
     assert 0.7 < err2.mean() / crb2.mean() < 1.3, (err2.mean(), crb2.mean())
@@ -173,9 +183,9 @@ def test_out_of_range_targets_report_hidden_pixel_psnr_and_baselines():
 
 
 def _z_by_hand(seed, T, n0):
-    """Trial t's z*, written out as documented: seed_t from numpy's SeedSequence(seed) (31 bits), then
-    torch.randn(n0) from manual_seed(seed_t), the landscape's z* at z_seed = seed_t."""
-    seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence(seed).generate_state(T)]
+    """Trial t's z*, written out as documented: seed_t from numpy's SeedSequence([seed, 0x5A53_5452])
+    (31 bits), then torch.randn(n0) from manual_seed(seed_t), the landscape's z* at z_seed = seed_t."""
+    seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence([seed, 0x5A53_5452]).generate_state(T)]
     return torch.stack([torch.randn(n0, generator=torch.Generator().manual_seed(s), dtype=torch.float64)
                         for s in seeds]), seeds
 
@@ -232,6 +242,20 @@ def test_a_trial_does_not_depend_on_how_many_trials_run():
         land = cfg.replace(z_seed=int(b.trial_seed[t]), noise_seed=int(b.trial_noise_seed[t]))
         P = build_problem(land)
         assert float(P.J(P.z_star.reshape(1, -1))[0]) == pytest.approx(b.noise_floor[t], rel=1e-9)
+
+
+def test_a_trials_z_mask_and_noise_come_from_different_seeds_when_the_base_seeds_are_equal():
+    """All base seeds default to 0. torch draws z* and a random mask (or a Gaussian A, or the noise)
+    from the same bits for equal seeds, so a trial's seeds for each must differ. Reference: the seeds
+    the runner used, against each other (a first version derived z* and mask seeds alike)."""
+    from core.config import Config
+    from core.phase import PhaseRunner, PhaseSpec
+    from core.problem import trial_noise_seeds
+
+    r = PhaseRunner(PhaseSpec(config=Config(channels=(10, 8, 1), kernel=(4,), stride=(4,)), patterns=("random",),
+                              rates=(0.5,), trials=50, restarts=1))
+    z, mask, noise = set(r.trial_seeds), set(r.mask_seeds), set(trial_noise_seeds(0, 50))
+    assert len(z) == len(mask) == len(noise) == 50 and not (z & mask) and not (z & noise) and not (mask & noise)
 
 
 def test_a_phase_trial_does_not_depend_on_how_many_trials_or_restarts_run():

@@ -124,7 +124,7 @@ def test_batched_trials_equal_a_per_trial_loop_with_descend():
 def test_a_cell_run_in_parts_holds_the_trials_of_the_cell_run_whole():
     """Reference: the same runner's block of every trial at once. A trial's z*, mask, noise, starts and
     search radius are its own, so the rows of a part equal those rows of the whole (float64, where a
-    batch of another size rounds alike); noise on y and a conditional-free random family."""
+    batch of another size rounds nearly alike, see below); noise on y and a conditional-free random family."""
     cfg = from_preset("paper-fig4", z_star=(), steps=200, dtype="float64", noise="gaussian:0.01")
     spec = PhaseSpec(config=cfg, patterns=("random", "top"), rates=(0.02, 0.3), trials=7, restarts=2)
     runner = PhaseRunner(spec)
@@ -136,7 +136,10 @@ def test_a_cell_run_in_parts_holds_the_trials_of_the_cell_run_whole():
             idx = list(part)
             assert np.array_equal(b.trial_index, idx)
             assert np.array_equal(b.success, whole.success[:, idx]) and np.array_equal(b.diagnosis, whole.diagnosis[:, idx])
-            assert np.allclose(b.z_hat, whole.z_hat[:, idx], rtol=0, atol=1e-12)
+            # Equal labels and successes, the same end points to 1e-8: on the ill-posed cell (r = 0.02 of
+            # a 2-unknown net, a few pixels) a batch of another size rounds its GEMMs differently, and the
+            # stop within the tolerance moves (1.9e-10 measured on trial 0; 0 on the other cells).
+            assert np.allclose(b.z_hat, whole.z_hat[:, idx], rtol=0, atol=1e-8)
             assert np.array_equal(b.actual_rate, whole.actual_rate[:, idx])
     with pytest.raises(ValueError, match="trials"):
         runner.run_block("top", [0], trials=[7])

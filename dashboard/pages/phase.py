@@ -21,6 +21,7 @@ from core import cost as core_cost
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
 from core.diagnosis import budget_note, order_failures
 from core.masks import make_operator, parse_noise
+from core.problem import Z_STREAM, trial_seeds
 from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, fit_logistic, \
     parse_patterns, parse_rates, torch_threads, wilson_interval
 
@@ -53,6 +54,7 @@ CONTROLS = {"net": ids.PHASE_GENERATOR, "channels": ids.PHASE_CHANNELS, "noise":
             "patterns": ids.PHASE_PATTERNS, "rates": ids.PHASE_RATES, "trials": ids.PHASE_TRIALS,
             "restarts": ids.PHASE_RESTARTS}
 DASH_LIMITS = {"trials": 500, "steps": 2000}   # the page's own, tighter bounds (an interactive run)
+FAILURE_LINKS = 4        # failed trials offered as links to their landscape
 METHOD_LABELS = {"lbfgs": "L-BFGS", "gauss_newton": "Gauss–Newton", "adam": "Adam", "gd": "GD"}
 
 
@@ -247,6 +249,27 @@ def job_summary(store: dict) -> dict:
                 r50_interval=interval, failures=fails)
 
 
+def failure_links(store: dict, limit: int = FAILURE_LINKS) -> list[tuple[str, str]]:
+    """The first ``limit`` failed trials of a (partial) job, in the order of the cells, as (label,
+    ``?…`` query of the landscape page): the trial's z* and class (``z_seed``), its mask (pattern,
+    rate and, for the random pattern, its ``mask_seed``) and the run's generator and solver, so its
+    J is the trial's (noiseless; with noise the landscape draws its own noise)."""
+    spec = check_job(jobs.validate(store, "phase"))
+    cfg, T = spec.config, spec.trials
+    z_seeds, mask_seeds = trial_seeds([cfg.z_seed, Z_STREAM], T), trial_seeds(cfg.mask_seed, T)
+    out = []
+    for p, row in enumerate(store["data"]["success"]):
+        for r, cell in enumerate(row):
+            for t, ok in enumerate(cell or []):
+                if ok or len(out) >= limit:
+                    continue
+                pattern, rate = spec.patterns[p], spec.rates[r]
+                land = cfg.replace(mask=pattern, rate=rate, z_star=(), z_seed=z_seeds[t],
+                                   mask_seed=mask_seeds[t] if pattern == "random" else cfg.mask_seed)
+                out.append((f"{pattern} r = {rate:g}, trial {t}", state.query_from_state(land)))
+    return out
+
+
 def pattern_masks(spec: PhaseSpec, r50) -> tuple[dict, dict]:
     """Each pattern's mask (channel 0) at its r50, or at r = 0.5 where there is none (core.masks),
     and the panel titles."""
@@ -398,7 +421,15 @@ def register_callbacks(app) -> None:
         if tab != ids.TAB_PHASE:
             return (no_update,) * 4
         try:
-            return (*job_view(store, values if not store else None), "")
+            fig, pct, text = job_view(store, values if not store else None)
+            links = failure_links(store) if store else []
+            if links:
+                noisy = store and PhaseSpec.from_json(store["key"]).config.noise not in ("", "none")
+                text = [text, html.Br(), "A failed trial's landscape (new tab"
+                        + ("; its noise is drawn anew" if noisy else "") + "): "]
+                for k, (label, query) in enumerate(links):
+                    text += ([", "] if k else []) + [html.A(label, href=query or "?", target="_blank")]
+            return fig, pct, text, ""
         except ConfigError as e:
             return no_update, no_update, no_update, str(e)
 
