@@ -155,7 +155,8 @@ def test_phase_job_in_chunks_equals_one_batched_run():
     _, _, text = phase_page.job_view(store)
     assert "unconverged" not in text or "budget" in text
     # Each failed trial links to its landscape: there z*, the class and the mask are the trial's.
-    failed = [(p, r, t) for p in range(2) for r in range(2) for t in range(4) if not ref.success[p, r, t]]
+    failed = [(p, r, t) for r in np.argsort(-np.asarray(spec.rates), kind="stable") for p in range(2) for t in range(4)
+              if not ref.success[p, r, t]]
     links = phase_page.failure_links(store)
     assert len(failed) > 0 and len(links) == min(len(failed), phase_page.FAILURE_LINKS)
     runner = phase_page._runner(store["key"])

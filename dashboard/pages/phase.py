@@ -250,19 +250,19 @@ def job_summary(store: dict) -> dict:
 
 
 def failure_links(store: dict, limit: int = FAILURE_LINKS) -> list[tuple[str, str]]:
-    """The first ``limit`` failed trials of a (partial) job, in the order of the cells, as (label,
-    ``?…`` query of the landscape page): the trial's z* and class (``z_seed``), its mask (pattern,
-    rate and, for the random pattern, its ``mask_seed``) and the run's generator and solver, so its
-    J is the trial's (noiseless; with noise the landscape draws its own noise)."""
+    """The first ``limit`` failed trials of a (partial) job, highest rate first (the failures least
+    expected), as (label, ``?…`` query of the landscape page): the trial's z* and class (``z_seed``),
+    its mask (pattern, rate and, for the random pattern, its ``mask_seed``) and the run's generator
+    and solver, so its J is the trial's (noiseless; with noise the landscape draws its own noise)."""
     spec = check_job(jobs.validate(store, "phase"))
     cfg, T = spec.config, spec.trials
     z_seeds, mask_seeds = trial_seeds([cfg.z_seed, Z_STREAM], T), trial_seeds(cfg.mask_seed, T)
     out = []
-    for p, row in enumerate(store["data"]["success"]):
-        for r, cell in enumerate(row):
-            for t, ok in enumerate(cell or []):
-                if ok or len(out) >= limit:
-                    continue
+    success = store["data"]["success"]
+    for r, p in sorted(((r, p) for p in range(len(spec.patterns)) for r in range(len(spec.rates))),
+                       key=lambda rp: (-spec.rates[rp[0]], rp[1])):
+        for t, ok in enumerate(success[p][r] or []):
+            if not ok and len(out) < limit:
                 pattern, rate = spec.patterns[p], spec.rates[r]
                 land = cfg.replace(mask=pattern, rate=rate, z_star=(), z_seed=z_seeds[t],
                                    mask_seed=mask_seeds[t] if pattern == "random" else cfg.mask_seed)
