@@ -52,7 +52,7 @@ import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
 from .masks import make_operator
-from .problem import draw_trials, resolve_device, trial_noise_seeds, trial_seeds, trial_starts
+from .problem import draw_trials, resolve_device, trial_mask_seeds, trial_noise_seeds, trial_starts
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -388,10 +388,10 @@ class PhaseRunner:
         self.evaluator = (self.G.evaluator(full, y0, strategy=strategy) if hasattr(self.G, "cfg")
                           else self.G.evaluator(full, y0))
         T, S, n0 = spec.trials, spec.restarts, self.G.latent_dim
-        self.z_star, labels, self.trial_seeds = draw_trials(cfg, T, n0, self.G.conditional)
+        self.z_star, labels, self.z_seeds = draw_trials(cfg, T, n0, self.G.conditional)
         self.labels = labels if self.G.conditional else None
         self.starts = trial_starts(cfg.start_seed, T, S, n0, spec.start_scale)
-        self.mask_seeds = trial_seeds(cfg.mask_seed, T)
+        self.mask_seeds = trial_mask_seeds(cfg.mask_seed, T)
         with torch.no_grad():
             self.x_star = self.evaluator.observe(self.z_star.to(self.dtype).to(self.device),
                                                  **({} if self.labels is None else {"labels": self.labels.to(self.device)}))

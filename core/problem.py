@@ -77,19 +77,29 @@ def draw_trials(cfg: Config, T: int, n0: int, conditional: bool):
     generator) and the trials' seeds.
 
     Trial t is the landscape of ``z_seed = seeds[t]`` (:func:`draw_z_star`, :func:`draw_label`),
-    with ``seeds = trial_seeds([cfg.z_seed, Z_STREAM], T)``: its z* and class do not depend on T,
-    and its landscape can be opened with that seed. The stream tag keeps the seeds apart from the
-    trials' mask seeds (``trial_seeds(mask_seed, T)``) and noise seeds when the base seeds are equal
-    (all default to 0): torch draws z* and a random mask from the same bits for equal seeds. A
-    fixed ``cfg.label`` is every trial's class.
+    with ``seeds = trial_z_seeds(cfg.z_seed, T)``: its z* and class do not depend on T, and its
+    landscape can be opened with that seed. The stream tag keeps the seeds apart from the trials'
+    mask seeds (:func:`trial_mask_seeds`) and noise seeds when the base seeds are equal (all
+    default to 0): torch draws z* and a random mask from the same bits for equal seeds. A fixed
+    ``cfg.label`` is every trial's class.
     """
-    seeds = trial_seeds([int(cfg.z_seed), Z_STREAM], T)
+    seeds = trial_z_seeds(cfg.z_seed, T)
     z = torch.stack([_z_of_seed(s, n0) for s in seeds]) if T else torch.zeros(0, n0, dtype=torch.float64)
     if not conditional:
         c = [-1] * T
     else:
         c = [cfg.label if cfg.label >= 0 else _label_of_seed(s) for s in seeds]
     return z, torch.tensor(c, dtype=torch.int64), seeds
+
+
+def trial_z_seeds(z_seed: int, T: int) -> list[int]:
+    """The z seeds of T trials (trial t is the landscape at ``z_seed`` = this seed), from ``[z_seed, Z_STREAM]``."""
+    return trial_seeds([int(z_seed), Z_STREAM], T)
+
+
+def trial_mask_seeds(mask_seed: int, T: int) -> list[int]:
+    """The random masks' seeds of T trials (the phase experiment draws one mask per trial)."""
+    return trial_seeds(int(mask_seed), T)
 
 
 def trial_noise_seeds(noise_seed: int, T: int) -> list[int]:

@@ -254,7 +254,7 @@ def test_a_trials_z_mask_and_noise_come_from_different_seeds_when_the_base_seeds
 
     r = PhaseRunner(PhaseSpec(config=Config(channels=(10, 8, 1), kernel=(4,), stride=(4,)), patterns=("random",),
                               rates=(0.5,), trials=50, restarts=1))
-    z, mask, noise = set(r.trial_seeds), set(r.mask_seeds), set(trial_noise_seeds(0, 50))
+    z, mask, noise = set(r.z_seeds), set(r.mask_seeds), set(trial_noise_seeds(0, 50))
     assert len(z) == len(mask) == len(noise) == 50 and not (z & mask) and not (z & noise) and not (mask & noise)
 
 

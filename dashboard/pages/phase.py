@@ -21,7 +21,7 @@ from core import cost as core_cost
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
 from core.diagnosis import budget_note, order_failures
 from core.masks import make_operator, parse_noise
-from core.problem import Z_STREAM, trial_seeds
+from core.problem import trial_mask_seeds, trial_z_seeds
 from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, fit_logistic, \
     parse_patterns, parse_rates, torch_threads, wilson_interval
 
@@ -256,7 +256,7 @@ def failure_links(store: dict, limit: int = FAILURE_LINKS) -> list[tuple[str, st
     and solver, so its J is the trial's (noiseless; with noise the landscape draws its own noise)."""
     spec = check_job(jobs.validate(store, "phase"))
     cfg, T = spec.config, spec.trials
-    z_seeds, mask_seeds = trial_seeds([cfg.z_seed, Z_STREAM], T), trial_seeds(cfg.mask_seed, T)
+    z_seeds, mask_seeds = trial_z_seeds(cfg.z_seed, T), trial_mask_seeds(cfg.mask_seed, T)
     out = []
     success = store["data"]["success"]
     for r, p in sorted(((r, p) for p in range(len(spec.patterns)) for r in range(len(spec.rates))),
