@@ -52,7 +52,7 @@ import torch
 
 from .config import LIMITS, MASKS, Config, ConfigError
 from .masks import make_operator
-from .problem import draw_trials, resolve_device, trial_mask_seeds, trial_noise_seeds, trial_starts
+from .problem import draw_trials, resolve_device, trial_mask_seeds, trial_noise_seeds, trial_starts, trial_z_seeds
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -546,6 +546,32 @@ class PhaseResult:
                     diagnosis=np.asarray(self.diagnosis if self.diagnosis is not None else np.full(self.success.shape, ""), dtype=str),
                     config=np.array(self.spec.config.to_json()), spec=np.array(self.spec.to_json()),
                     seconds=np.float64(self.seconds))
+
+
+def failed_trials(spec: PhaseSpec, success, limit: int) -> list[tuple[int, int, int, Config]]:
+    """The first ``limit`` failed trials, highest rate first (the failures least expected), as
+    (pattern index, rate index, trial, the config of its landscape).
+
+    ``success[p][r]`` holds the T outcomes of a cell (or None where it has not run). The landscape's
+    config is the run's generator and solver with the trial's z* and class (``z_seed``), its mask
+    (pattern, rate and, for the random pattern, its ``mask_seed``): a noiseless trial's J is that
+    landscape's; with noise the landscape draws its own (the experiment adds noise to every output
+    before masking, so a trial's y is the same at every rate)."""
+    cfg, T = spec.config, spec.trials
+    z_seeds, mask_seeds = trial_z_seeds(cfg.z_seed, T), trial_mask_seeds(cfg.mask_seed, T)
+    cells = sorted(((r, p) for p in range(len(spec.patterns)) for r in range(len(spec.rates))),
+                   key=lambda rp: (-spec.rates[rp[0]], rp[1]))
+    out = []
+    for r, p in cells:
+        for t, ok in enumerate(success[p][r] if success[p][r] is not None else []):
+            if len(out) >= limit:
+                return out
+            if not ok:
+                pattern = spec.patterns[p]
+                land = cfg.replace(mask=pattern, rate=spec.rates[r], z_star=(), z_seed=z_seeds[t],
+                                   mask_seed=mask_seeds[t] if pattern == "random" else cfg.mask_seed)
+                out.append((p, r, t, land))
+    return out
 
 
 def crossing_interval(rates, k, n) -> tuple[float, float]:

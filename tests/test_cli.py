@@ -272,3 +272,41 @@ def test_every_readme_command_passes_its_checks(monkeypatch, tmp_path, capsys):
         except SystemExit as e:          # argparse's own errors
             rc = e.code
         pytest.fail(f"{' '.join(argv)} exited {rc}: {capsys.readouterr().err.strip()}")
+
+
+def test_phase_names_its_failed_trials_with_the_flags_of_their_landscapes(tmp_path, capsys, one_torch_thread):
+    """Each named trial failed in the written file, highest rate first, and the printed flags open its
+    landscape: the z* and mask there are the trial's. Reference: the trial's z* seed written out by hand
+    (SeedSequence([z_seed, 0x5A53_5452])) and its mask from make_operator with the trial's mask seed."""
+    import re
+
+    import torch
+
+    from core.config import from_preset
+    from core.masks import make_operator
+    from core.problem import build_problem
+
+    rc, out, err = _run(["phase", "--preset", "paper-fig4", "--patterns", "random,top", "--rates", "0.01,0.08",
+                         "--trials", "10", "--out", str(tmp_path / "p")], capsys)
+    assert rc == 0, err
+    f = np.load(tmp_path / "p.npz")
+    named = re.findall(r"(\w+) r ([\d.]+) #(\d+) (\w+) \(([^)]*)\)", out.split("failed trials, highest rate first: ")[1])
+    fails = int((~f["success"]).sum())
+    assert fails > 0 and len(named) == min(3, fails)
+    rates = [float(r) for _, r, _, _, _ in named]
+    assert rates == sorted(rates, reverse=True)
+    z_seeds = [int(s) & 0x7FFFFFFF for s in np.random.SeedSequence([0, 0x5A53_5452]).generate_state(10)]
+    for pattern, rate, t, label, flags in named:
+        p, r, t = list(f["patterns"]).index(pattern), list(f["rates"]).index(float(rate)), int(t)
+        assert not f["success"][p, r, t] and f["diagnosis"][p, r, t] == label
+        kv = dict(zip(flags.split()[::2], flags.split()[1::2]))
+        assert kv["--z-seed"] == str(z_seeds[t]) and kv["--mask"] == pattern
+        if pattern == "random":       # the trial's own mask seed, by hand: SeedSequence(mask_seed)
+            assert kv["--mask-seed"] == str(int(np.random.SeedSequence(0).generate_state(10)[t]) & 0x7FFFFFFF)
+        cfg = from_preset("paper-fig4", z_star=(), mask=pattern, rate=float(kv["--rate"]), z_seed=int(kv["--z-seed"]),
+                          mask_seed=int(kv.get("--mask-seed", 0)), dtype="float64")
+        P = build_problem(cfg)
+        want = torch.randn(2, generator=torch.Generator().manual_seed(z_seeds[t]), dtype=torch.float64)
+        assert torch.equal(P.z_star, want)
+        assert torch.equal(P.op.mask, make_operator(pattern, P.op.mask.shape, rate=float(rate),
+                                                    seed=int(kv.get("--mask-seed", 0))).mask)

@@ -65,7 +65,7 @@ def run(args):
                 return f"--z-seed {res.trial_seed[t]}" + (f" --noise-seed {res.trial_noise_seed[t]}" if noisy else "")
             shown = ", ".join(f"#{t} {res.diagnosis.label[t]} ({seeds(t)})" for t in miss[:MISSES_SHOWN])
             more = f" and {miss.size - MISSES_SHOWN} more" if miss.size > MISSES_SHOWN else ""
-            summary += f"\nmisses: {shown}{more}; a draw's landscape: these flags with its seeds"
+            summary += f"\nmisses: {shown}{more}; a draw's landscape: `landscape` with this run's flags and the draw's in brackets"
     else:
         summary = (f"{cfg.generator} real {cfg.mask} x{spec.trials}: median PSNR hidden "
                    f"{np.nanmedian(res.psnr_hidden):.1f} dB (mean-image baseline {np.nanmedian(res.baseline_psnr_hidden):.1f} dB)")

@@ -5,10 +5,11 @@ import numpy as np
 
 from ..config import ConfigError
 from ..diagnosis import failure_counts
-from ..phase import PhaseSpec, parse_patterns, parse_rates, phase_transition
+from ..phase import PhaseSpec, failed_trials, parse_patterns, parse_rates, phase_transition
 from .common import budget_warning, cli_check, parse_float, parse_int
 from .flags import add_config_flags, config_from_args
 
+FAILURES_SHOWN = 3    # failed trials named in the summary, each with the flags of its landscape
 HELP = "probability of recovery against the sampling rate, per mask pattern"
 FLAGS = {"trials": "--trials", "restarts": "--restarts", "rates": "--rates", "patterns": "--patterns",
          "start_scale": "--start-scale", "spec": "--rates"}
@@ -38,5 +39,13 @@ def run(args):
                if np.isfinite(hi) else f"{p}: no crossing of 1/2")
         fails = failure_counts(None if res.diagnosis is None else res.diagnosis[i])      # why the misses missed: landscape or budget
         rows.append(row + (" (failures: " + ", ".join(f"{k} {v}" for k, v in fails.items()) + ")" if fails else ""))
+    look = failed_trials(spec, res.success, FAILURES_SHOWN)
+    if look:
+        def flags(land):
+            return (f"--mask {land.mask} --rate {land.rate:g} --z-seed {land.z_seed}"
+                    + (f" --mask-seed {land.mask_seed}" if land.mask == "random" else ""))
+        rows.append("failed trials, highest rate first: " + ", ".join(
+            f"{res.patterns[p]} r {spec.rates[r]:g} #{t} {res.diagnosis[p, r, t]} ({flags(land)})"
+            for p, r, t, land in look) + "; a trial's landscape: `landscape` with this run's flags and the trial's in brackets")
     return res.to_npz_dict(), (f"{len(spec.patterns)} patterns x {len(spec.rates)} rates x {spec.trials} trials "
                                f"({res.seconds:.1f} s); " + "; ".join(rows) + budget_warning(res.diagnosis))

@@ -21,8 +21,7 @@ from core import cost as core_cost
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
 from core.diagnosis import budget_note, order_failures
 from core.masks import make_operator, parse_noise
-from core.problem import trial_mask_seeds, trial_z_seeds
-from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, fit_logistic, \
+from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, failed_trials, fit_logistic, \
     parse_patterns, parse_rates, torch_threads, wilson_interval
 
 from .. import ids, jobs, state
@@ -250,24 +249,11 @@ def job_summary(store: dict) -> dict:
 
 
 def failure_links(store: dict, limit: int = FAILURE_LINKS) -> list[tuple[str, str]]:
-    """The first ``limit`` failed trials of a (partial) job, highest rate first (the failures least
-    expected), as (label, ``?…`` query of the landscape page): the trial's z* and class (``z_seed``),
-    its mask (pattern, rate and, for the random pattern, its ``mask_seed``) and the run's generator
-    and solver, so its J is the trial's (noiseless; with noise the landscape draws its own noise)."""
+    """The first ``limit`` failed trials of a (partial) job, highest rate first, as (label, ``?…``
+    query of the landscape page) (:func:`core.phase.failed_trials`)."""
     spec = check_job(jobs.validate(store, "phase"))
-    cfg, T = spec.config, spec.trials
-    z_seeds, mask_seeds = trial_z_seeds(cfg.z_seed, T), trial_mask_seeds(cfg.mask_seed, T)
-    out = []
-    success = store["data"]["success"]
-    for r, p in sorted(((r, p) for p in range(len(spec.patterns)) for r in range(len(spec.rates))),
-                       key=lambda rp: (-spec.rates[rp[0]], rp[1])):
-        for t, ok in enumerate(success[p][r] or []):
-            if not ok and len(out) < limit:
-                pattern, rate = spec.patterns[p], spec.rates[r]
-                land = cfg.replace(mask=pattern, rate=rate, z_star=(), z_seed=z_seeds[t],
-                                   mask_seed=mask_seeds[t] if pattern == "random" else cfg.mask_seed)
-                out.append((f"{pattern} r = {rate:g}, trial {t}", state.query_from_state(land)))
-    return out
+    return [(f"{spec.patterns[p]} r = {spec.rates[r]:g}, trial {t}", state.query_from_state(land))
+            for p, r, t, land in failed_trials(spec, store["data"]["success"], limit)]
 
 
 def pattern_masks(spec: PhaseSpec, r50) -> tuple[dict, dict]:
