@@ -160,7 +160,10 @@ def inversion_markdown(rows: list[dict]) -> str:
         flag += f" --paper-trials {paper[0]['trials']}" + ("" if tuple(pm) == FIG5_MASKS else f" --paper-masks {','.join(pm)}")
     if not real:
         flag += " --targets latent"
-    out.append("Values are medians over the draws. The sheet `docs/" + g + "_inpainting.png` shows the first three "
+    out.append("Values are medians over the draws. The seconds column is the wall time of the batched solve on the "
+               "machine that wrote the table, whatever else ran there (`benchmarks/solvers.py` times the default "
+               "solver idle and beside one busy process). Each draw has seeds of its own, so the `adam` rows' draws "
+               "are the first of the `lbfgs` rows'. The sheet `docs/" + g + "_inpainting.png` shows the first three "
                "draws of every row of both tables with the default solver (truth | measured, grey = hidden | "
                f"reconstruction). Reproduce with `python -m core.trained.report inversion --generator {g} "
                f"--trials {r0['trials']}{flag}`, or one row with `python -m core invert --generator {g} --mask top "
