@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .config import SHIPPED, Config, ConfigError
-from .masks import add_noise, make_operator, parse_noise
+from .masks import make_operator, measure, parse_noise
 
 TARGETS = ("latent", "real")
 PSNR_CAP = 100.0            # dB, for identical images (MSE floored at 1e-10 on the [0, 1] scale)
@@ -262,8 +262,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
             z_star = torch.full((T, n0), float("nan"), dtype=torch.float64)
         y_clean = op.A(x)
     noise_seeds = trial_noise_seeds(cfg.noise_seed, T)
-    y = torch.stack([add_noise(y_clean[t], cfg.noise, noise_seeds[t], G.output_range) for t in range(T)]) \
-        if cfg.noise not in ("", "none") else y_clean
+    y = measure(op, x, cfg.noise, noise_seeds, G.output_range)
     evaluator = G.evaluator(op, torch.zeros(op.m, dtype=dt, device=dev))
     scale = 0.5 * (y.double() ** 2).sum(1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))

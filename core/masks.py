@@ -451,6 +451,26 @@ def parse_noise(spec: object) -> tuple[str, float]:
     raise ConfigError("noise", f"must be {allowed}; got {spec!r}")
 
 
+def measure(op: "SamplingOperator", x: torch.Tensor, spec: str, seeds, output_range=None) -> torch.Tensor:
+    """The measured ``y`` of a batch of outputs ``x`` (B, *shape), one noise seed per row.
+
+    For a pixel mask the noise of ``spec`` is drawn over the whole output and the mask keeps the
+    observed entries, so an output and a seed give the same measured pixels at every mask and rate
+    (:mod:`core.phase` compares masks on the same noisy outputs). For a dense operator it is
+    measurement noise, drawn on ``A x``. See :func:`add_noise` for the models.
+    """
+    seeds = list(seeds)
+    if len(seeds) != x.shape[0]:
+        raise ValueError(f"seeds: one per row of x ({x.shape[0]}), got {len(seeds)}")
+    with torch.no_grad():
+        if parse_noise(spec)[0] == "none":
+            return op.A(x)
+        if op.matrix is None:
+            return op.A(torch.stack([add_noise(x[b], spec, seeds[b], output_range) for b in range(len(seeds))]))
+        y = op.A(x)
+        return torch.stack([add_noise(y[b], spec, seeds[b], output_range) for b in range(len(seeds))])
+
+
 def add_noise(y: torch.Tensor, spec: str, seed: int = 0, output_range: tuple[float, float] | None = None) -> torch.Tensor:
     """The measured ``y`` from the noiseless ``A G(z*)``, for the noise model ``spec``.
 

@@ -374,7 +374,7 @@ class PhaseRunner:
     def __init__(self, spec: PhaseSpec, device: str | None = None, dtype: str | None = None,
                  strategy: str = "col2im"):
         from .generators import build_generator
-        from .masks import add_noise
+        from .masks import measure
 
         self.spec = spec
         cfg = spec.config
@@ -398,8 +398,7 @@ class PhaseRunner:
         # The measured outputs: the noise of cfg.noise on every output, one seed per trial (the mask
         # then keeps the observed ones), so a trial's y is the same at every rate and pattern.
         noise_seeds = trial_noise_seeds(cfg.noise_seed, T)
-        self.y_full = torch.stack([add_noise(self.x_star[t], cfg.noise, noise_seeds[t], self.G.output_range)
-                                   for t in range(T)])
+        self.y_full = measure(full, self.x_star.reshape(T, *self.shape), cfg.noise, noise_seeds, self.G.output_range)
 
     def masks(self, pattern: str, rate: float, trials=None) -> torch.Tensor:
         """(t, n) float 0/1 masks of the trials (all T, or the indices ``trials``), C-order over the output."""
@@ -554,11 +553,13 @@ def failed_trials(spec: PhaseSpec, success, limit: int) -> list[tuple[int, int, 
 
     ``success[p][r]`` holds the T outcomes of a cell (or None where it has not run). The landscape's
     config is the run's generator and solver with the trial's z* and class (``z_seed``), its mask
-    (pattern, rate and, for the random pattern, its ``mask_seed``): a noiseless trial's J is that
-    landscape's; with noise the landscape draws its own (the experiment adds noise to every output
-    before masking, so a trial's y is the same at every rate)."""
+    (pattern, rate and, for the random pattern, its ``mask_seed``) and its noise (``noise_seed``, where
+    the run has noise): the trial's J is that landscape's (both add the noise to the whole output
+    before masking)."""
     cfg, T = spec.config, spec.trials
     z_seeds, mask_seeds = trial_z_seeds(cfg.z_seed, T), trial_mask_seeds(cfg.mask_seed, T)
+    noisy = cfg.noise not in ("", "none")
+    noise_seeds = trial_noise_seeds(cfg.noise_seed, T)
     cells = sorted(((r, p) for p in range(len(spec.patterns)) for r in range(len(spec.rates))),
                    key=lambda rp: (-spec.rates[rp[0]], rp[1]))
     out = []
@@ -569,7 +570,8 @@ def failed_trials(spec: PhaseSpec, success, limit: int) -> list[tuple[int, int, 
             if not ok:
                 pattern = spec.patterns[p]
                 land = cfg.replace(mask=pattern, rate=spec.rates[r], z_star=(), z_seed=z_seeds[t],
-                                   mask_seed=mask_seeds[t] if pattern == "random" else cfg.mask_seed)
+                                   mask_seed=mask_seeds[t] if pattern == "random" else cfg.mask_seed,
+                                   noise_seed=noise_seeds[t] if noisy else cfg.noise_seed)
                 out.append((p, r, t, land))
     return out
 

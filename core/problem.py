@@ -18,7 +18,7 @@ import torch
 
 from .config import Config, ConfigError
 from .generators import LatentGenerator, build_generator
-from .masks import SamplingOperator, add_noise, make_operator
+from .masks import SamplingOperator, make_operator, measure
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -233,7 +233,7 @@ def build_problem(cfg: Config, device: str | None = None, dtype: str | None = No
     if not bool(torch.isfinite(y_clean).all()):
         raise ConfigError("weight_std" if cfg.generator == "conv" else "generator",
                           f"G(z*) is not finite in {cfg.dtype}; lower the weight scale or the depth, or use float64")
-    y = add_noise(y_clean, cfg.noise, cfg.noise_seed, G.output_range)
+    y = measure(op, x_star[None], cfg.noise, [cfg.noise_seed], G.output_range)[0]
     if strategy != "auto" and hasattr(G, "cfg"):
         evaluator = G.evaluator(op, y, strategy=strategy)
     else:

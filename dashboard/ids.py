@@ -51,6 +51,7 @@ RATE = "rate"
 MASK_SEED = "mask-seed"
 NOISE_KIND = "noise-kind"             # none / gaussian / quantize
 NOISE_LEVEL = "noise-level"           # σ or bits
+NOISE_SEED = "noise-seed"
 Z_STAR = "z-star"
 Z_SEED = "z-seed"
 GRID = "grid"
@@ -93,6 +94,7 @@ FIELD_CONTROLS = {
     "mask_seed": MASK_SEED,
     "noise_kind": NOISE_KIND,
     "noise_level": NOISE_LEVEL,
+    "noise_seed": NOISE_SEED,
     "z_star": Z_STAR,
     "z_seed": Z_SEED,
     "grid": GRID,

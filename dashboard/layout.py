@@ -144,6 +144,8 @@ def sidebar(v: dict) -> html.Div:
                 _field("σ or bits", _text(ids.NOISE_LEVEL, v["noise_level"], "0.01 or 8"), ids.NOISE_LEVEL,
                        "σ in (0, 1000]; bits in [1, 24]"),
             ]),
+            _field("Noise seed", _text(ids.NOISE_SEED, v["noise_seed"], "0"), ids.NOISE_SEED,
+                   "draws the gaussian noise over the whole output; a trial's noise seed opens its y"),
         ),
         _section(
             "Ground truth z*",

@@ -174,6 +174,34 @@ def test_phase_job_in_chunks_equals_one_batched_run():
     assert "unconverged 5" in text and "5 unconverged" in text and "budget, not the landscape" in text
 
 
+def test_a_noisy_phase_jobs_failure_links_open_each_trials_own_y():
+    """With gaussian noise the link carries the trial's noise seed (control noise-seed, URL key
+    noise_seed), and the landscape it opens measures the trial's y: the phase runner's noisy output at the
+    mask's observed pixels (core.phase adds the noise to the whole output before masking)."""
+    spec = phase_page.spec_from_controls(*_c(noise="gaussian:0.05"))
+    spec = dataclasses.replace(spec, config=spec.config.replace(dtype="float64"))   # one rounding of G(z*) on both sides
+    store = phase_page.job_new(spec)
+    T = spec.trials
+    store["done"], store["status"] = store["total"], "done"          # every trial failed: the links' order is known
+    store["data"]["success"] = [[[0] * T for _ in spec.rates] for _ in spec.patterns]
+    store["data"]["labels"] = [[{"critical": T} for _ in spec.rates] for _ in spec.patterns]
+    links = phase_page.failure_links(store)
+    runner = phase_page._runner(store["key"])
+    assert len(links) == phase_page.FAILURE_LINKS
+    seen = set()
+    for label, query in links:
+        t = int(label.rsplit(" ", 1)[1])
+        pattern, rate = label.split(" r = ")[0], float(label.split(" r = ")[1].split(",")[0])
+        cfg, _, _, err = state.state_from_query(query)
+        assert err == "" and cfg.noise == "gaussian:0.05"
+        seen.add(cfg.noise_seed)
+        P = build_problem(cfg)
+        w = runner.masks(pattern, rate, [t])[0].bool()
+        assert torch.equal(P.op.mask.reshape(-1), w)
+        assert torch.equal(P.y, runner.y_full[t][w])
+    assert len(seen) == len({int(q.rsplit(" ", 1)[1]) for q, _ in links})    # one noise seed per trial
+
+
 def test_phase_job_cuts_a_large_cell_into_parts_equal_to_the_whole(monkeypatch):
     """Reference: core.phase.phase_transition on the same spec in one call (float64, as above), with
     the bound of one unit set so that a cell of 4 trials is run in two parts of 2."""

@@ -149,6 +149,7 @@ def test_query_round_trip(cfg):
     ("?view=nowhere", "view"), ("?bogus=1", "bogus"), ("?preset=none", "preset"), ("?grid=1001", "grid"),
     ("?channels=3,8,1&z_star=1e-300,0,0", "z_star"), ("?noise=loud", "noise"), ("?generator=mnist&label=12", "label"),
     ("?z_seed=-1", "z_seed"), ("?z_seed=2147483648", "z_seed"), ("?z_seed=one", "z_seed"),
+    ("?noise=gaussian:0.1&noise_seed=-3", "noise_seed"), ("?noise_seed=1e9x", "noise_seed"),
 ])
 def test_bad_query_falls_back_with_a_message(query, field):
     cfg, scale, view, err = state.state_from_query(query)

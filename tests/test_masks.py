@@ -434,6 +434,36 @@ def test_gaussian_noise_is_seeded_and_has_the_requested_sigma():
     assert torch.equal(add_noise(y, "none"), y)
 
 
+def test_measure_draws_a_masks_noise_over_the_whole_output_and_a_matrixs_on_y():
+    """Reference: the noise written out by hand. For a pixel mask, randn over all n entries of each row
+    (its own seed) and the observed entries picked by index, so two masks share their common pixels' noise;
+    for a dense operator, randn over the m measurements added to A x."""
+    from core.masks import make_operator, measure
+
+    shape = (2, 4, 5)
+    x = torch.randn(3, *shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    seeds = [11, 12, 13]
+    by_hand = x.flatten(1) + torch.stack([torch.randn(40, generator=torch.Generator().manual_seed(s),
+                                                      dtype=torch.float64) * 0.1 for s in seeds])
+    top = make_operator("top", shape, rate=0.5)
+    rnd = make_operator("random", shape, rate=0.3, seed=4)
+    for op in (top, rnd):
+        assert torch.equal(measure(op, x, "gaussian:0.1", seeds), by_hand[:, op.indices])
+    dense = make_operator("gaussian", shape, rate=0.25, seed=2, dtype=torch.float64)
+    want = x.flatten(1) @ dense.matrix.T + torch.stack([torch.randn(dense.m, generator=torch.Generator().manual_seed(s),
+                                                                    dtype=torch.float64) * 0.1 for s in seeds])
+    assert torch.allclose(measure(dense, x, "gaussian:0.1", seeds), want, rtol=0, atol=1e-14)
+    assert torch.equal(measure(top, x, "none", seeds), x.flatten(1)[:, top.indices])
+    # quantizing with no output range: the levels span each whole output, not its observed part
+    q = measure(top, x, "quantize:2", seeds)
+    lo, hi = x.flatten(1).min(1).values, x.flatten(1).max(1).values
+    levels = lo[:, None] + (hi - lo)[:, None] * torch.arange(4, dtype=torch.float64) / 3
+    near = levels.gather(1, (x.flatten(1)[:, top.indices, None] - levels[:, None, :]).abs().argmin(2))
+    assert torch.allclose(q, near, rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="seeds"):
+        measure(top, x, "gaussian:0.1", seeds[:2])
+
+
 @pytest.mark.parametrize("spec", ["gaussian:0", "gaussian:-1", "gaussian:nan", "quantize:0", "quantize:2.5",
                                   "quantize:99", "loud", "gaussian", 3])
 def test_bad_noise_specs_name_the_noise_field(spec):

@@ -147,6 +147,32 @@ def test_a_cell_run_in_parts_holds_the_trials_of_the_cell_run_whole():
         runner.run_block("top", [0], trials=[1, 1])
 
 
+@pytest.mark.parametrize("noise", ["gaussian:0.05", "quantize:3"])
+def test_a_failed_trials_landscape_measures_the_trials_own_y(noise):
+    """The landscape a failed trial links to (core.phase.failed_trials) holds the trial's z*, mask and
+    measured y, noise included: y equals the runner's noisy output at the mask's observed entries, and J
+    there at the trial's end point equals the cell's J (the same sum, written out by hand). A relu-last net
+    has no bounded output range, so the 3-bit levels span the whole output, as in the phase run."""
+    from core.phase import failed_trials
+
+    cfg = from_preset("paper-fig4", z_star=(), steps=150, dtype="float64", noise=noise, last_activation="relu")
+    spec = PhaseSpec(config=cfg, patterns=("random", "bottom"), rates=(0.1, 0.5), trials=3, restarts=1)
+    runner = PhaseRunner(spec)
+    every = [[np.zeros(3, bool)] * 2] * 2          # all failed: failed_trials names trials in its order
+    for p, r, t, land in failed_trials(spec, every, 12):
+        P = build_problem(land)
+        w = runner.masks(spec.patterns[p], spec.rates[r], [t])[0].bool()
+        assert torch.equal(P.op.mask.reshape(-1), w)
+        assert torch.equal(P.z_star, runner.z_star[t])
+        assert torch.equal(P.y, runner.y_full[t][w])
+        if noise.startswith("gaussian"):
+            assert not torch.equal(P.y, P.y_clean)
+        z = runner.starts[t, 0]
+        x = runner.evaluator.observe(z[None])[0]
+        want = 0.5 * float(((runner.y_full[t] - x)[w] ** 2).sum())
+        assert float(P.evaluator.J_many(z[None])[0]) == pytest.approx(want, rel=1e-12)
+
+
 def test_phase_transition_on_paper_fig4_random_mask_rises_to_one():
     """Reference: the paper's observation (Sec. 3, Thm. 4) — recovery probability rises with r and is
     1 with everything observed (r = 1, where every pattern is the identity)."""

@@ -43,7 +43,8 @@ def run(args):
     if look:
         def flags(land):
             return (f"--mask {land.mask} --rate {land.rate:g} --z-seed {land.z_seed}"
-                    + (f" --mask-seed {land.mask_seed}" if land.mask == "random" else ""))
+                    + (f" --mask-seed {land.mask_seed}" if land.mask == "random" else "")
+                    + (f" --noise-seed {land.noise_seed}" if land.noise not in ("", "none") else ""))
         rows.append("failed trials, highest rate first: " + ", ".join(
             f"{res.patterns[p]} r {spec.rates[r]:g} #{t} {res.diagnosis[p, r, t]} ({flags(land)})"
             for p, r, t, land in look) + "; a trial's landscape: `landscape` with this run's flags and the trial's in brackets")
