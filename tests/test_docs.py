@@ -104,7 +104,7 @@ def test_readme_noise_table_is_docs_noise_table():
         assert cells[4] == f"{r['rms_error_over_rms_crb']:.2f}"
 
 
-@pytest.mark.parametrize("net, lo, hi", [("paper-fig4", 0.96, 1.02), ("mnist", 1.02, 1.22)])
+@pytest.mark.parametrize("net, lo, hi", [("paper-fig4", 0.95, 1.11), ("mnist", 1.09, 1.22)])
 def test_readme_noise_ratio_ranges_are_the_tables(net, lo, hi):
     r = [x["rms_error_over_rms_crb"] for x in _json("noise_table.json") if x["net"] == net]
     assert (round(min(r), 2), round(max(r), 2)) == (lo, hi)
