@@ -39,11 +39,11 @@ class CriticalPoint:
     J : float
     kind : {"minimum", "saddle", "maximum"}
     grad_norm : float
-        In-plane ‖∇J‖ at ``z``.
+        In-plane ‖∇J‖ at ``z`` (for a kink minimum, autograd's one-sided gradient: not small).
     eigenvalues : ndarray (2,)
-        Of the in-plane Hessian.
-    hessian : ndarray (2, 2)
-        The in-plane Hessian (autograd, symmetrised).
+        Of the in-plane Hessian (NaN at a kink minimum).
+    hessian : ndarray (2, 2) or None
+        The in-plane Hessian (autograd, symmetrised); None at a kink minimum.
     label : str
         What the point is in the whole latent space, by :func:`core.diagnosis.diagnose`:
         ``recovered`` (z*), ``other_fit``, ``critical`` (∇J ≈ 0 or a kink minimum: a critical point of
@@ -51,6 +51,9 @@ class CriticalPoint:
         restriction to the plane only. For n0 = 2 the plane is the latent space.
     full_grad_norm : float
         ‖∇J‖ over all n0 coordinates at ``z`` (equal to ``grad_norm`` when n0 = 2).
+    smooth : bool
+        False for a kink minimum: a minimum of J on the plane where ∇J jumps (the ReLU pieces of J
+        meet), found by the pattern search of :func:`critical_points` and confirmed by its probe.
     """
 
     z: np.ndarray
@@ -63,6 +66,7 @@ class CriticalPoint:
     hessian: np.ndarray | None = None
     label: str = ""
     full_grad_norm: float = float("nan")
+    smooth: bool = True
 
 
 def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
@@ -77,19 +81,21 @@ def _grad_hess(problem: Problem, o, a, b, w: torch.Tensor):
 
 @one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def plane_gradient(problem: Problem, plane, u: np.ndarray, v: np.ndarray, chunk: int = 4096) -> tuple:
-    """In-plane gradient (gu, gv), each (M, N), of J on the grid, by autograd."""
+    """In-plane gradient (gu, gv) and J, each (M, N), on the grid, by autograd."""
     dev, dt = problem.device, problem.dtype
     o, a, b = (torch.as_tensor(x, dtype=dt, device=dev) for x in (plane.origin, plane.d1, plane.d2))
     uu, vv = np.meshgrid(np.asarray(u, float), np.asarray(v, float))
     uv = torch.as_tensor(np.stack([uu.ravel(), vv.ravel()], 1), dtype=dt, device=dev)
     g = torch.empty_like(uv)
+    J = torch.empty(uv.shape[0], dtype=dt, device=dev)
     for s in range(0, uv.shape[0], chunk):
         w = uv[s:s + chunk].clone().requires_grad_(True)
         z = o + w[:, :1] * a + w[:, 1:] * b
-        problem.evaluator.J(z).sum().backward()
-        g[s:s + chunk] = w.grad
+        Jc = problem.evaluator.J(z)
+        Jc.sum().backward()
+        g[s:s + chunk], J[s:s + chunk] = w.grad, Jc.detach()
     g = g.double().cpu().numpy()
-    return g[:, 0].reshape(uu.shape), g[:, 1].reshape(uu.shape)
+    return g[:, 0].reshape(uu.shape), g[:, 1].reshape(uu.shape), J.double().cpu().numpy().reshape(uu.shape)
 
 
 def _local_minima(a: np.ndarray) -> np.ndarray:
@@ -108,7 +114,7 @@ def _local_minima(a: np.ndarray) -> np.ndarray:
 
 @one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_candidates: int = 40,
-                    newton_steps: int = 30, judge: bool = True) -> list[CriticalPoint]:
+                    newton_steps: int = 30, judge: bool = True, kinks: bool = True) -> list[CriticalPoint]:
     """Critical points of J in the window ``u × v`` of ``plane``.
 
     Parameters
@@ -118,11 +124,19 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     u : ndarray (N,), v : ndarray (M,)
         The search grid; refined points must stay inside its window.
     max_candidates : int
-        The candidates with the smallest gradient norm are refined first.
+        The candidates with the smallest gradient norm are refined first (and as many grid minima
+        of J for the kink search).
     newton_steps : int
     judge : bool
         Judge each point in the whole latent space (``label``, ``full_grad_norm``); a caller that
         judges its candidates itself (:func:`near_negative_critical`) leaves them unset.
+    kinks : bool
+        Also search the minima where ∇J jumps (ReLU nets have them; Newton on the gradient cannot
+        converge there), where the plane is the latent space (n0 = 2): L-BFGS from every grid
+        minimum of J that no smooth minimum explains, and the ends that
+        :func:`core.diagnosis.diagnose` finds to be kink minima (no probe direction lowers J, ∇J
+        not small), as in :func:`near_negative_critical`. These come as ``kind="minimum"``,
+        ``smooth=False``. Where n0 > 2 they are not searched.
 
     Returns
     -------
@@ -132,7 +146,7 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         need not be one of J.
     """
     u, v = np.asarray(u, float), np.asarray(v, float)
-    gu, gv = plane_gradient(problem, plane, u, v)
+    gu, gv, J_grid = plane_gradient(problem, plane, u, v)
     gn = np.hypot(gu, gv)
     # Typical curvature of the window, to tell a flat plateau from a genuine critical point.
     curvature = max(float(np.nanmax(gn)) / max(u[-1] - u[0], v[-1] - v[0]), 1e-300)
@@ -140,45 +154,78 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     idx = np.argwhere(cand)
     idx = idx[np.argsort(gn[cand])][:max_candidates]
     du, dv = (u[-1] - u[0]) / max(1, u.size - 1), (v[-1] - v[0]) / max(1, v.size - 1)
-    if len(idx) == 0:
-        return []
     # Refine in float64 whatever the problem's dtype: the draws are the same, only rounding differs.
     p64 = problem if problem.dtype == torch.float64 else build_problem(
         problem.cfg, device=str(problem.device), dtype="float64")
     dev = p64.device
     o, a, b = (torch.as_tensor(x, dtype=torch.float64, device=dev) for x in (plane.origin, plane.d1, plane.d2))
-    w = torch.as_tensor(np.stack([u[idx[:, 1]], v[idx[:, 0]]], 1), dtype=torch.float64, device=dev)
-    lim = 2 * max(du, dv)  # never jump more than two grid cells in one Newton step
     gtol = 1e-7 * max(1.0, float(np.nanmax(gn)))
-    for _ in range(newton_steps):
-        _, g, H = _grad_hess(p64, o, a, b, w)
-        if bool((g.norm(dim=1) <= gtol).all()):
-            break
-        # Tiny Levenberg shift keeps singular Hessians (flat regions, kinks) solvable.
-        shift = 1e-12 * (1 + H.abs().amax(dim=(1, 2)))[:, None, None] * torch.eye(2, dtype=H.dtype, device=dev)
-        step = torch.linalg.solve(H + shift, g.unsqueeze(-1)).squeeze(-1)
-        n = step.norm(dim=1, keepdim=True)
-        step = torch.where(n > lim, step * (lim / n), step)
-        step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
-        w = w - step
-    J, g, H = _grad_hess(p64, o, a, b, w)
     found: list[CriticalPoint] = []
-    for k in range(w.shape[0]):
-        wu, wv = float(w[k, 0]), float(w[k, 1])
-        gk = float(g[k].norm())
-        if not (u[0] <= wu <= u[-1] and v[0] <= wv <= v[-1]) or gk > gtol:
-            continue
-        Hk = 0.5 * (H[k] + H[k].T)
-        ev = torch.linalg.eigvalsh(Hk).cpu().numpy()
-        tiny = 1e-6 * curvature
-        if np.abs(ev).max() <= tiny:
-            continue  # degenerate (flat) point: part of a plateau, reported by the collapse set instead
-        kind = "minimum" if ev.min() >= -tiny else "maximum" if ev.max() <= tiny else "saddle"
-        if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
-            continue
-        found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
-                                   grad_norm=gk, eigenvalues=ev, hessian=Hk.cpu().numpy()))
+    if len(idx):
+        w = torch.as_tensor(np.stack([u[idx[:, 1]], v[idx[:, 0]]], 1), dtype=torch.float64, device=dev)
+        lim = 2 * max(du, dv)  # never jump more than two grid cells in one Newton step
+        for _ in range(newton_steps):
+            _, g, H = _grad_hess(p64, o, a, b, w)
+            if bool((g.norm(dim=1) <= gtol).all()):
+                break
+            # Tiny Levenberg shift keeps singular Hessians (flat regions, kinks) solvable.
+            shift = 1e-12 * (1 + H.abs().amax(dim=(1, 2)))[:, None, None] * torch.eye(2, dtype=H.dtype, device=dev)
+            step = torch.linalg.solve(H + shift, g.unsqueeze(-1)).squeeze(-1)
+            n = step.norm(dim=1, keepdim=True)
+            step = torch.where(n > lim, step * (lim / n), step)
+            step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+            w = w - step
+        J, g, H = _grad_hess(p64, o, a, b, w)
+        for k in range(w.shape[0]):
+            wu, wv = float(w[k, 0]), float(w[k, 1])
+            gk = float(g[k].norm())
+            if not (u[0] <= wu <= u[-1] and v[0] <= wv <= v[-1]) or gk > gtol:
+                continue
+            Hk = 0.5 * (H[k] + H[k].T)
+            ev = torch.linalg.eigvalsh(Hk).cpu().numpy()
+            tiny = 1e-6 * curvature
+            if np.abs(ev).max() <= tiny:
+                continue  # degenerate (flat) point: part of a plateau, reported by the collapse set instead
+            kind = "minimum" if ev.min() >= -tiny else "maximum" if ev.max() <= tiny else "saddle"
+            if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
+                continue
+            found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
+                                       grad_norm=gk, eigenvalues=ev, hessian=Hk.cpu().numpy()))
+    if kinks:
+        lm = np.argwhere(_local_minima(J_grid))
+        lm = [(i, j) for i, j in lm[np.argsort(J_grid[tuple(lm.T)])]
+              if not any(p.kind == "minimum" and abs(p.u - u[j]) < 2 * du and abs(p.v - v[i]) < 2 * dv for p in found)]
+        for wu, wv, Jk, gk in _kink_search(p64, plane, [(u[j], v[i]) for i, j in lm[:max_candidates]],
+                                           (u[0], u[-1], v[0], v[-1]), (du, dv)):
+            if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
+                continue
+            found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=Jk, kind="minimum", grad_norm=gk,
+                                       eigenvalues=np.full(2, np.nan), hessian=None, smooth=False))
     return sorted(_in_latent_space(p64, found) if judge else found, key=lambda p: p.J)
+
+
+KINK_STEPS = 300      # L-BFGS iterations of the kink search from each grid minimum of J
+
+
+def _kink_search(p64: Problem, plane, starts, box, cell, steps: int = KINK_STEPS) -> list:
+    """Kink minima of J from ``starts`` [(u, v)] (n0 = 2: the plane is the latent space): L-BFGS from
+    each, its end kept where :func:`core.diagnosis.diagnose` finds no probe direction that lowers J
+    and ∇J is not small there (``critical``, Hessian class ``kink``), inside the window and off its
+    edge → [(u, v, J, ‖∇J‖)]."""
+    if not starts or p64.n0 != 2:
+        return []
+    from .descent import descend
+
+    d = descend(p64, np.array([plane.lift(su, sv) for su, sv in starts]), method="lbfgs", steps=steps,
+                keep_path=False)
+    u0, u1, v0, v1 = box
+    out = []
+    for k in np.flatnonzero((d.diagnosis.label == "critical") & (d.diagnosis.hessian == "kink")):
+        z = d.solve.z[k]
+        wu, wv = (float(x) for x in plane.project(z))
+        if u0 + cell[0] <= wu <= u1 - cell[0] and v0 + cell[1] <= wv <= v1 - cell[1]:
+            out.append((wu, wv, float(d.solve.J[k]), float(d.diagnosis.grad_norm[k])))
+    return out
 
 
 def _in_latent_space(problem: Problem, points: list) -> list:
@@ -447,7 +494,7 @@ def near_negative_critical(problem: Problem, t: float | None = None, half_width:
     along = float(g_ray @ e)
     across = float(np.linalg.norm(g_ray - along * e))
 
-    smooth = critical_points(p, plane, u, v, max_candidates=12, judge=False)   # judged below, with the kinks
+    smooth = critical_points(p, plane, u, v, max_candidates=12, judge=False, kinks=False)   # judged below, with the kinks
     J_grid = evaluate_plane(p, plane, u, v)
     idx = np.argwhere(_local_minima(J_grid))
     starts = [plane.lift(u[j], v[i]) for i, j in idx]

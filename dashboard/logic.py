@@ -263,8 +263,8 @@ def critical_for(cfg: Config) -> dict:
     depth = cfg.depth if cfg.generator == CONV else 4
     return {
         "key": landscape_key(cfg),
-        "points": [{"kind": p.kind, "u": p.u, "v": p.v, "J": p.J, "label": p.label, "grad": p.full_grad_norm}
-                   for p in pts],
+        "points": [{"kind": p.kind, "u": p.u, "v": p.v, "J": p.J, "label": p.label, "grad": p.full_grad_norm,
+                    "kink": not p.smooth} for p in pts],
         "n0": n0_of(cfg),
         "rho_hat": near["rho_hat"],
         "near": near,
@@ -312,6 +312,11 @@ IN_SPACE = {"recovered": "z*", "other_fit": "another code that fits y",
 LISTED = 4   # points named one by one in the text; the rest are counted
 
 
+def is_kink(point: dict) -> bool:
+    """Whether a minimum lies at a kink of J (its gradient jumps there; core.critical's kink search)."""
+    return point.get("kink") is True and point.get("kind") == "minimum"
+
+
 def off_plane(point: dict) -> bool:
     """Whether a critical point of J on the plane is not one of J: the judge found J still falling."""
     return point.get("label") == "unconverged"
@@ -345,10 +350,14 @@ def critical_text(crit: dict) -> str:
     if not pts:
         return f"{head}: none found"
     counts = [(k, sum(p["kind"] == k for p in pts)) for k in ("minimum", "saddle", "maximum")]
-    text = f"{head}: " + ", ".join(f"{n} {k if n == 1 else plural[k]}" for k, n in counts if n)
+    kinks = sum(is_kink(p) for p in pts)
+    text = f"{head}: " + ", ".join(f"{n} {k if n == 1 else plural[k]}" + (f" ({kinks} at a kink of J)"
+                                                                        if k == "minimum" and kinks else "")
+                                  for k, n in counts if n)
     said = []
     for p in pts[:LISTED]:
-        said.append(f"the {p['kind']} at ({_2(p['u'])}, {_2(p['v'])}) is {in_space(p)}")
+        said.append(f"the {p['kind']}{' at a kink' if is_kink(p) else ''} at ({_2(p['u'])}, {_2(p['v'])}) "
+                    f"is {in_space(p)}")
     rest = len(pts) - LISTED
     if rest > 0:
         off = sum(off_plane(p) for p in pts[LISTED:])
@@ -773,7 +782,7 @@ def marks_for(cfg: Config, crit: dict | None = None, desc: dict | None = None, f
                  plane_source(cfg))
     pts = []
     if critical and isinstance(crit, dict) and crit.get("key") == landscape_key(cfg):
-        pts = [{**p, "said": in_space(p), "off_plane": off_plane(p)} for p in crit.get("points", [])
+        pts = [{**p, "said": in_space(p), "off_plane": off_plane(p), "kink": is_kink(p)} for p in crit.get("points", [])
                if isinstance(p, dict) and p.get("kind") in ("minimum", "saddle", "maximum")]
     paths = []
     if isinstance(desc, dict) and desc.get("key") == descent_key(cfg):

@@ -105,6 +105,57 @@ def test_a_known_kink_minimum_is_found_by_the_probe(tmp_path, monkeypatch):
     assert rep.in_plane == []
 
 
+def test_a_kink_minimum_in_the_window_is_found_beside_the_smooth_points(tmp_path, monkeypatch):
+    """Reference: the module above, J = ½(g(z₁) − 2)² + z₂²/2 with g(x) = −|x| + 3 relu(x − 2): in the
+    window [−1.5, 1.5]² its only minimum is the kink at the origin (J = 2, slopes −2 and +2 in z₁), and
+    ∇J vanishes nowhere there, so Newton's search finds nothing and the kink search finds it."""
+    from core.critical import critical_points
+    from core.planes import latent_plane
+
+    spec = _module(tmp_path, monkeypatch, "class M(nn.Module):\n    latent_dim = 2\n"
+                   "    def forward(self, z):\n        g = -z[:, 0].abs() + 3 * torch.relu(z[:, 0] - 2)\n"
+                   "        return torch.stack([g, z[:, 1]], 1)\n"
+                   "def build():\n    return M()\n")
+    P = build_problem(Config(generator=spec, mask="identity", z_star=(4.0, 0.0)), dtype="float64")
+    plane, grid = latent_plane(P.z_star.numpy()), np.linspace(-1.5, 1.5, 31)
+    assert critical_points(P, plane, grid + 0.013, grid - 0.007, kinks=False) == []
+    pts = critical_points(P, plane, grid + 0.013, grid - 0.007)
+    assert len(pts) == 1
+    c = pts[0]
+    assert c.kind == "minimum" and not c.smooth and c.hessian is None and np.isnan(c.eigenvalues).all()
+    # L-BFGS stops at a kink once no step lowers J beyond its rounding: 8e-6 off in the smooth z₂ (J − 2 ~ 4e-11).
+    assert np.allclose(c.z, [0, 0], atol=2e-5) and c.J == pytest.approx(2.0, abs=1e-9)
+    assert c.label == "critical" and c.full_grad_norm == pytest.approx(2.0, rel=1e-3)   # a one-sided slope
+
+
+def test_the_kink_minima_of_a_random_net_are_local_minima_of_J():
+    """On paper-fig4 (weight seed 0, a random 5 % mask) the window holds a minimum of J that Newton's
+    search misses. Reference: J by the plain forward pass on circles of radius 1e-4, 1e-3 and 1e-2 round
+    the point, 3,600 directions each, all above J there (so a minimum lies within 1e-4 of it), and the
+    one-sided slopes along the axis of the largest jump, both positive (a kink, not a smooth minimum)."""
+    from core.critical import critical_points
+    from core.planes import latent_plane
+
+    P = build_problem(from_preset("paper-fig4", weight_seed=0, mask="random", rate=0.05, dtype="float64"))
+    zs = P.z_star.numpy()
+    plane = latent_plane(zs)
+    u, v = np.linspace(-3, 3, 41) + zs[0], np.linspace(-3, 3, 41) + zs[1]
+    smooth = critical_points(P, plane, u, v, max_candidates=12, kinks=False)
+    kinks = [c for c in critical_points(P, plane, u, v, max_candidates=12) if not c.smooth]
+    assert kinks and all(c.label == "critical" and c.kind == "minimum" for c in kinks)
+    for c in kinks:
+        assert all(np.linalg.norm(c.z - s.z) > 0.3 for s in smooth)
+        J0 = float(_J_reference(P, c.z[None])[0])
+        assert J0 == pytest.approx(c.J, rel=1e-12)
+        ang = np.linspace(0, 2 * np.pi, 3600, endpoint=False)
+        ring = np.stack([np.cos(ang), np.sin(ang)], 1)
+        for r in (1e-4, 1e-3, 1e-2):
+            assert _J_reference(P, c.z + r * ring).min() > J0
+        h = 1e-6
+        slopes = [(_J_reference(P, (c.z + s * h * e)[None])[0] - J0) / h for e in np.eye(2) for s in (1, -1)]
+        assert max(min(slopes[0], slopes[1]), min(slopes[2], slopes[3])) > 0.1
+
+
 def test_critical_points_and_sigma_min_run_one_intra_op_thread(threads_seen):
     """The Hessians of the critical points (``_grad_hess``) and the Jacobians of the σ_min map
     (``_rows``) are computed with one intra-op torch thread whatever the caller set (with two, the

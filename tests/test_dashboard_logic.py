@@ -626,6 +626,31 @@ def test_the_critical_markers_say_on_hover_what_each_point_is():
     assert list(tr["marker"]["color"]) == [_POINT_STYLE["minimum"][0], OFF_PLANE_COLOUR]   # grey: the plane's only
 
 
+def test_a_kink_minimum_is_drawn_and_said_as_one():
+    """core.critical's kink minima (smooth = False) reach the text ("at a kink"), the marker (a symbol of
+    its own) and the hover; a forged "kink" that is not True, or on a saddle, is not one. Reference: the
+    paper-fig4 net of tests/test_critical.py whose window holds a kink minimum, found by critical_for."""
+    from dashboard.figures.landscape import KINK_SYMBOL, _POINT_STYLE
+
+    cfg = state.BASE.replace(weight_seed=0, mask="random", rate=0.05, z_star=(0.8, -0.5), grid=41)
+    crit = logic.critical_for(cfg)
+    kinks = [p for p in crit["points"] if p["kink"]]
+    assert kinks and all(p["kind"] == "minimum" and p["label"] == "critical" for p in kinks)
+    text = logic.critical_text(crit)
+    n_min = sum(p["kind"] == "minimum" for p in crit["points"])
+    assert f"{n_min} minima ({len(kinks)} at a kink of J)" in text
+    listed = crit["points"][:logic.LISTED]
+    assert text.count("at a kink at (") == sum(p["kink"] for p in listed)
+    fig = logic.landscape_figure(cfg, "log", logic.marks_for(cfg, crit, None, heights=False), False, as_dict=True)
+    tr = [t for t in fig["data"] if t.get("name") == "minimum"][0]
+    mins = [p for p in crit["points"] if p["kind"] == "minimum"]
+    assert list(tr["marker"]["symbol"]) == [KINK_SYMBOL[0] if p["kink"] else _POINT_STYLE["minimum"][1] for p in mins]
+    assert [("at a kink" in c) for c in tr["customdata"]] == [p["kink"] for p in mins]
+    forged = {**crit, "points": [{**mins[0], "kink": "yes"}, {**mins[0], "kind": "saddle", "kink": True}]}
+    assert not any(p["kink"] for p in logic.marks_for(cfg, forged, None, heights=False).critical)
+    assert "kink" not in logic.critical_text(forged)
+
+
 def test_the_judgement_of_critical_points_is_bounded(monkeypatch):
     """Beyond DASH_MACS["judge"] the window's points are found but not judged, and the text says why.
     Reference: the same config within the bound is judged (z* recovered)."""

@@ -50,6 +50,7 @@ _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
     "saddle": ("#ff4dff", "x", "x"),
     "maximum": ("#ffff33", "triangle-up-open", "diamond-open"),
 }
+KINK_SYMBOL = ("diamond-open", "square-open")   # a minimum at a kink of J: 2-D, 3-D
 OFF_PLANE_COLOUR = "#9e9e9e"   # a critical point of J on the plane that is not one of J
 _CIRCLE_COLOUR = {"B(z*, ε‖z*‖)": "#e41a1c", "B(−ρ_d z*, ε‖z*‖)": "#ff7f00"}
 _TITLE_TOP = 58   # px above the plot: the mode bar (top ~28 px), then the title's line below it
@@ -313,12 +314,16 @@ def overlay_traces(marks: Marks, scale: str, floor: float, three_d: bool, z_min:
         colour, s2, s3 = _POINT_STYLE[kind]
         # Grey where the point is a critical point of J on the plane only (J falls off it).
         each = [OFF_PLANE_COLOUR if p.get("off_plane") else colour for p in pts]
+        # A minimum at a kink of J (no Hessian there) gets a symbol of its own.
+        kink = [p.get("kink") is True for p in pts]
+        symbol = [(KINK_SYMBOL[1] if three_d else KINK_SYMBOL[0]) if k else (s3 if three_d else s2) for k in kink]
         traces[kind] = tr(kind, [p["u"] for p in pts], [p["v"] for p in pts], [p["J"] for p in pts],
-                          mode="markers", marker=dict(color=each, symbol=s3 if three_d else s2,
+                          mode="markers", marker=dict(color=each, symbol=symbol,
                                                       size=7 if three_d else 18, line=dict(color=each, width=2)),
                           text=[p.get("said", "") for p in pts],
-                          hovertemplate=f"critical point of J on the plane: {kind}<br>(%{{x:.3f}}, %{{y:.3f}})"
-                                        f"<br>in the latent space: %{{text}}<extra></extra>")
+                          customdata=[" at a kink of J (∇J jumps there; no Hessian)" if k else "" for k in kink],
+                          hovertemplate=f"critical point of J on the plane: {kind}%{{customdata}}<br>(%{{x:.3f}}, "
+                                        f"%{{y:.3f}})<br>in the latent space: %{{text}}<extra></extra>")
     for name in ("z*", "−ρ_d z*", "origin"):
         u, v, J = marks.points.get(name, (np.empty(0), np.empty(0), np.empty(0)))
         traces[name] = tr(name, np.atleast_1d(u), np.atleast_1d(v), np.atleast_1d(J), mode="markers",
