@@ -50,7 +50,7 @@ _POINT_STYLE = {  # name: (colour, 2-D symbol, 3-D symbol)
     "saddle": ("#ff4dff", "x", "x"),
     "maximum": ("#ffff33", "triangle-up-open", "diamond-open"),
 }
-KINK_SYMBOL = ("diamond-open", "square-open")   # a minimum at a kink of J: 2-D, 3-D
+KINK_SYMBOL = ("hexagon-open", "square-open")   # a minimum at a kink of J: 2-D, 3-D (plane points are diamonds)
 OFF_PLANE_COLOUR = "#9e9e9e"   # a critical point of J on the plane that is not one of J
 _CIRCLE_COLOUR = {"B(z*, ε‖z*‖)": "#e41a1c", "B(−ρ_d z*, ε‖z*‖)": "#ff7f00"}
 _TITLE_TOP = 58   # px above the plot: the mode bar (top ~28 px), then the title's line below it
