@@ -52,8 +52,8 @@ class CriticalPoint:
     full_grad_norm : float
         ‖∇J‖ over all n0 coordinates at ``z`` (equal to ``grad_norm`` when n0 = 2).
     smooth : bool
-        False for a kink minimum: a minimum of J on the plane where ∇J jumps (the ReLU pieces of J
-        meet), found by the pattern search of :func:`critical_points` and confirmed by its probe.
+        False for a kink minimum: a minimum of J where ∇J jumps (the ReLU pieces of J meet), found
+        by the kink search of :func:`critical_points` and confirmed by the diagnosis's probe.
     """
 
     z: np.ndarray
@@ -132,11 +132,11 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         judges its candidates itself (:func:`near_negative_critical`) leaves them unset.
     kinks : bool
         Also search the minima where ∇J jumps (ReLU nets have them; Newton on the gradient cannot
-        converge there), where the plane is the latent space (n0 = 2): L-BFGS from every grid
-        minimum of J that no smooth minimum explains, and the ends that
-        :func:`core.diagnosis.diagnose` finds to be kink minima (no probe direction lowers J, ∇J
-        not small), as in :func:`near_negative_critical`. These come as ``kind="minimum"``,
-        ``smooth=False``. Where n0 > 2 they are not searched.
+        converge there): L-BFGS from every grid minimum of J that no smooth minimum explains (in
+        the plane's two coordinates, J restricted to the plane), and the ends that
+        :func:`core.diagnosis.diagnose` finds to be kink minima there (no probe direction lowers J,
+        ∇J not small), as in :func:`near_negative_critical`. These come as ``kind="minimum"``,
+        ``smooth=False``, and are judged in the whole latent space like the others.
 
     Returns
     -------
@@ -154,6 +154,8 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     idx = np.argwhere(cand)
     idx = idx[np.argsort(gn[cand])][:max_candidates]
     du, dv = (u[-1] - u[0]) / max(1, u.size - 1), (v[-1] - v[0]) / max(1, v.size - 1)
+    if len(idx) == 0 and not kinks:
+        return []
     # Refine in float64 whatever the problem's dtype: the draws are the same, only rounding differs.
     p64 = problem if problem.dtype == torch.float64 else build_problem(
         problem.cfg, device=str(problem.device), dtype="float64")
@@ -195,7 +197,7 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         lm = np.argwhere(_local_minima(J_grid))
         lm = [(i, j) for i, j in lm[np.argsort(J_grid[tuple(lm.T)])]
               if not any(p.kind == "minimum" and abs(p.u - u[j]) < 2 * du and abs(p.v - v[i]) < 2 * dv for p in found)]
-        for wu, wv, Jk, gk in _kink_search(p64, plane, [(u[j], v[i]) for i, j in lm[:max_candidates]],
+        for wu, wv, Jk, gk in _kink_search(p64, plane, o, a, b, [(u[j], v[i]) for i, j in lm[:max_candidates]],
                                            (u[0], u[-1], v[0], v[-1]), (du, dv)):
             if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
                 continue
@@ -207,22 +209,53 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
 KINK_STEPS = 300      # L-BFGS iterations of the kink search from each grid minimum of J
 
 
-def _kink_search(p64: Problem, plane, starts, box, cell, steps: int = KINK_STEPS) -> list:
-    """Kink minima of J from ``starts`` [(u, v)] (n0 = 2: the plane is the latent space): L-BFGS from
-    each, its end kept where :func:`core.diagnosis.diagnose` finds no probe direction that lowers J
-    and ∇J is not small there (``critical``, Hessian class ``kink``), inside the window and off its
-    edge → [(u, v, J, ‖∇J‖)]."""
-    if not starts or p64.n0 != 2:
+class _OnPlane(torch.nn.Module):
+    """G restricted to a plane: w (B, 2) → G(o + w₁ d1 + w₂ d2)."""
+
+    def __init__(self, G, o, a, b):
+        super().__init__()
+        self.G = G
+        self.register_buffer("o", o)
+        self.register_buffer("basis", torch.stack([a, b]))
+
+    def forward(self, w):
+        return self.G(self.o + w @ self.basis)
+
+
+def _plane_problem(p64: Problem, o, a, b) -> Problem:
+    """The problem of J restricted to the plane, in its coordinates (u, v): a 2-latent generator."""
+    import dataclasses
+
+    from .generators.protocol import ModuleGenerator
+
+    G = p64.G
+    Gp = ModuleGenerator(_OnPlane(G, o, a, b), 2, tuple(G.output_shape), G.output_range, name=f"{G.name} on a plane")
+    zs = p64.z_star.double()
+    w_star = torch.stack([(zs - o) @ a, (zs - o) @ b])     # z*'s projection (the diagnosis's yardstick only)
+    return dataclasses.replace(p64, G=Gp, evaluator=Gp.evaluator(p64.op, p64.y), z_star=w_star)
+
+
+def _kink_search(p64: Problem, plane, o, a, b, starts, box, cell, steps: int = KINK_STEPS) -> list:
+    """Kink minima of J on the plane from ``starts`` [(u, v)]: L-BFGS from each (in the latent space
+    where n0 = 2, on the plane's own coordinates otherwise), its end kept where
+    :func:`core.diagnosis.diagnose` finds no probe direction that lowers J there and ∇J is not small
+    (``critical``, Hessian class ``kink``), inside the window and off its edge → [(u, v, J, ‖∇J‖)]."""
+    if not starts:
         return []
     from .descent import descend
 
-    d = descend(p64, np.array([plane.lift(su, sv) for su, sv in starts]), method="lbfgs", steps=steps,
-                keep_path=False)
+    if p64.n0 == 2:
+        d = descend(p64, np.array([plane.lift(su, sv) for su, sv in starts]), method="lbfgs", steps=steps,
+                    keep_path=False)
+        ends = [tuple(float(x) for x in plane.project(z)) for z in d.solve.z]
+    else:
+        d = descend(_plane_problem(p64, o, a, b), np.array(starts, dtype=float), method="lbfgs", steps=steps,
+                    keep_path=False)
+        ends = [(float(z[0]), float(z[1])) for z in d.solve.z]
     u0, u1, v0, v1 = box
     out = []
     for k in np.flatnonzero((d.diagnosis.label == "critical") & (d.diagnosis.hessian == "kink")):
-        z = d.solve.z[k]
-        wu, wv = (float(x) for x in plane.project(z))
+        wu, wv = ends[k]
         if u0 + cell[0] <= wu <= u1 - cell[0] and v0 + cell[1] <= wv <= v1 - cell[1]:
             out.append((wu, wv, float(d.solve.J[k]), float(d.diagnosis.grad_norm[k])))
     return out

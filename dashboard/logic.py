@@ -208,8 +208,10 @@ def _critical(key: str, grid: int, extent: float, plane: str, plane_seed: int, s
     L = _landscape(key, grid, extent, plane, plane_seed, source)
     n = min(CRITICAL_GRID if p64.cfg.generator == CONV else 21, grid)
     u, v = np.linspace(L.u[0], L.u[-1], n), np.linspace(L.v[0], L.v[-1], n)
+    # The kink search runs L-BFGS from grid minima: a fraction of a second on the random family, seconds
+    # through a shipped DCGAN's autograd, so only where the critical points come first (critical_first).
     return critical_points(p64, L.plane, u, v, max_candidates=CRITICAL_MAX,
-                           judge=judges_critical(p64.cfg, p64.n0, CRITICAL_MAX))
+                           judge=judges_critical(p64.cfg, p64.n0, CRITICAL_MAX), kinks=critical_first(p64.cfg))
 
 
 @lru_cache(maxsize=8)
