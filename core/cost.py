@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from .config import CONV, SHIPPED, Config, ConfigError
-from .diagnosis import CONTINUE_ROUNDS
+from .diagnosis import CONTINUE_ROUNDS, ESCALATE
 
 GiB = 1 << 30
 MAX_BYTES = 4 * GiB          # memory a request may use (the machine has 24 GiB and is shared)
@@ -140,9 +140,13 @@ def estimate(cfg: Config, request: str = "landscape", *, grid: int | None = None
         mem += min(rows, 2048) * n_out * GENERIC_ROW_FLOATS * b      # one chunk of activations
         # A trial still converging at the end gets up to CONTINUE_ROUNDS more budgets
         # (core.diagnosis.continue_unconverged); in float32, the misses are then solved again in
-        # float64 with up to as many more (refine_in_float64). Bounded as if every trial needed all.
+        # float64 with up to as many more (refine_in_float64). L-BFGS's still converging after each
+        # of those get as many Gauss–Newton budgets, each the work of one L-BFGS budget
+        # (core.diagnosis.ESCALATE). Bounded as if every trial needed all.
         extra = CONTINUE_ROUNDS if extra_budgets is None else extra_budgets
-        runs = restarts + extra + (1 + extra if cfg.dtype == "float32" else 0)
+        stages = 2 if cfg.dtype == "float32" else 1
+        runs = restarts + extra + (1 + extra if cfg.dtype == "float32" else 0) \
+            + (stages * extra if cfg.method in ESCALATE else 0)
         work = patterns * rates * trials * runs * T_steps * per_eval * 1.5
         field = wfield = "trials"
         wfields = ("trials", "restarts", "steps") + (("rates", "patterns") if request == "phase" else ())

@@ -226,6 +226,15 @@ def _hessian(objective, z, rows, rel_step) -> torch.Tensor:
 
 def _no_descent(objective, z, rows, J0, lv, scale, seed) -> np.ndarray:
     """True where no probe direction lowers J at either probe radius (see :func:`diagnose`)."""
+    return _probe(objective, z, rows, J0, lv, scale, seed)[0]
+
+
+def _probe(objective, z, rows, J0, lv, scale, seed):
+    """The probe of :func:`diagnose` → (no descent (B,) bool, the lowest probe point (B, n0), its J (B,)).
+
+    Where a probe lowers J, the lowest probe point is where a stalled solver can go on from: in a
+    valley a few degrees wide along a kink of J, L-BFGS stops with no step it can take, and the
+    probe's direction is down the valley."""
     B, n0 = z.shape
     dev = z.device
     _, g = objective.J_and_grad(z, rows)
@@ -241,19 +250,25 @@ def _no_descent(objective, z, rows, J0, lv, scale, seed) -> np.ndarray:
     U = torch.cat([U.expand(B, -1, -1), gd[:, None], radial[:, None], -radial[:, None]], 1)
     K = U.shape[1]
     ok = torch.ones(B, dtype=torch.bool, device=dev)
+    J0 = J0.to(dev).double()
+    best_z, best_J = z.double().clone(), J0.clone()
     for rel_h in lv["probe"]:
         h = rel_h * (1 + z.double().norm(dim=1))
         zp = (z.double()[:, None, :] + h[:, None, None] * U).reshape(-1, n0).to(z.dtype)
         Jp = objective.J(zp, rows.repeat_interleave(K)).double().reshape(B, K)
-        drop = J0.to(dev)[:, None] - Jp
+        drop = J0[:, None] - Jp
         # A drop counts when it beats the rounding of J: relative to J, with an absolute floor.
-        level = torch.maximum(lv["drop_J"] * J0.to(dev), lv["drop"] * torch.as_tensor(scale, dtype=torch.float64, device=dev))
+        level = torch.maximum(lv["drop_J"] * J0, lv["drop"] * torch.as_tensor(scale, dtype=torch.float64, device=dev))
         ok &= ~(drop > level[:, None]).any(1)
-    return ok.cpu().numpy()
+        Jm, km = Jp.nan_to_num(nan=float("inf")).min(1)
+        lower = Jm < best_J
+        best_z = torch.where(lower[:, None], zp.double().reshape(B, K, n0)[torch.arange(B, device=dev), km], best_z)
+        best_J = torch.where(lower, Jm, best_J)
+    return ok.cpu().numpy(), best_z, best_J
 
 
 def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: float, settings: dict,
-                      tol: float = 1e-3, eps: float = 0.15, rounds: int | None = 0):
+                      tol: float = 1e-3, eps: float = 0.15, rounds: int | None = 0, escalate: bool = False):
     """Continue the float32 misses in float64 from their end points, and judge them there.
 
     float32 resolves J only to about 1e-9 of ½‖y‖², so in a flat direction a float32 end point can
@@ -306,7 +321,8 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
                 method=result.method, **{**fields_, "stop": fields_["stop"].astype(str)})
     d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
     if rounds is None or rounds > 0:
-        res, d2, _ = continue_unconverged(twin, res, d2, radius, settings, rounds=rounds, tol=tol, eps=eps)
+        res, d2, _ = continue_unconverged(twin, res, d2, radius, settings, rounds=rounds, tol=tol, eps=eps,
+                                          escalate=escalate)
     refined[rows] = True
     result, diag = _merge_rows(result, diag, rows, res, d2)
     return result, diag, refined
@@ -339,17 +355,31 @@ def _merge_rows(result, diag: Diagnosis, rows, res, d2: Diagnosis):
 CONTINUE_ROUNDS = 3    # extra budgets a start still converging gets (the verdict is then the landscape's)
 
 
+ESCALATE = {"lbfgs": "gauss_newton"}   # the solver a default solver's rows still converging are handed to
+
+
 def continue_unconverged(objective, result, diag: Diagnosis, radius: float, settings: dict,
-                         rounds: int | None = None, tol: float = 1e-3, eps: float = 0.15):
+                         rounds: int | None = None, tol: float = 1e-3, eps: float = 0.15,
+                         escalate: bool = False):
     """Solve the ``unconverged`` rows on from their end points, up to ``rounds`` more budgets.
 
     A start labelled ``unconverged`` stopped because its budget ran out while J was still falling
     (or a descent direction exists from its end point): counting it as a failure would be a verdict
     about the budget, not the landscape. Each round runs ``settings`` (the same solver and
     number of steps) on the rows still ``unconverged``, from where they stopped, and labels them
-    again; rows that reach any other label leave. Rows still ``unconverged`` after ``rounds``
-    (default :data:`CONTINUE_ROUNDS`) keep that label, and the caller reports them as budget-limited
-    (a fixed-step method that circles a minimum without settling stays there: Adam at a fixed lr).
+    again; rows that reach any other label leave. A row its solver stopped before the budget (no step
+    it could take) but whose probe found a lower J starts from the probe's lowest point instead: from
+    its own end point the solver would stop again at once (L-BFGS in a narrow valley along a kink).
+
+    With ``escalate``, rows still ``unconverged`` after those rounds are handed to the solver
+    :data:`ESCALATE` names for the method (L-BFGS → Gauss–Newton), for up to ``rounds`` budgets more
+    (each of ``steps // (n0 + 1)`` iterations, the work of one budget of the first solver):
+    with as many observed pixels as unknowns L-BFGS can creep along a flat valley (J falling by
+    0.1–0.5 % an iteration), where Gauss–Newton's damped normal equations may settle. The
+    experiments that give verdicts (phase, inversion) ask for it; the paper's recipe
+    (Adam) and the per-solver tables do not. Rows still ``unconverged`` after all that (default
+    :data:`CONTINUE_ROUNDS`) keep that label, and the caller reports them as budget-limited (a
+    fixed-step method that circles a minimum without settling stays there: Adam at a fixed lr).
 
     Returns
     -------
@@ -365,13 +395,31 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
     S = np.asarray(result.z).shape[0]
     ran = np.zeros(S, dtype=np.int64)
     dt, dev = _dtype_of(objective), _device_of(objective)
+    lv = _LEVELS.get(dt, _LEVELS[torch.float32])
     settings = {**settings, "keep_path": False, "record": False}
-    for _ in range(int(rounds)):
+    plan = [settings] * int(rounds)
+    if escalate and settings.get("method") in ESCALATE:
+        # Gauss–Newton's iteration costs n0 + 1 of the first solver's evaluations (its tangents): as
+        # many iterations as make one of its budgets the work of one budget of the first solver
+        # (core.cost counts them so).
+        steps = max(1, int(settings.get("steps", 1)) // (int(objective.n0) + 1))
+        plan += [{**settings, "method": ESCALATE[settings["method"]], "negate": False, "steps": steps}] * int(rounds)
+    for settings in plan:
         rows = np.nonzero(np.asarray(diag.label) == "unconverged")[0]
         if rows.size == 0:
             break
         sub = _Subset(objective, torch.as_tensor(rows, device=dev))
-        res = solve(sub, torch.as_tensor(np.asarray(result.z)[rows], dtype=dt, device=dev), radius=radius, **settings)
+        z0 = torch.as_tensor(np.asarray(result.z)[rows], dtype=dt, device=dev)
+        # A row that stopped before its budget (its solver found no step) but that the probe saw J fall
+        # from goes on from the probe's lowest point: the same solver would stop at once where it was.
+        stalled = np.asarray(result.stop)[rows] != "budget"
+        if stalled.any():
+            k = torch.as_tensor(np.flatnonzero(stalled), device=dev)
+            J0 = torch.as_tensor(np.asarray(result.J, dtype=float)[rows][stalled], dtype=torch.float64)
+            scale = sub.scale_of(k).double().cpu().numpy()
+            _, best, _ = _probe(sub, z0[k], k, J0, lv, scale, 0)
+            z0[k] = best.to(dt)
+        res = solve(sub, z0, radius=radius, **settings)
         result, diag = _merge_rows(result, diag, rows, res, diagnose(sub, res, tol=tol, eps=eps, radius=radius))
         ran[rows] += 1
     return result, diag, ran

@@ -279,7 +279,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
     # A trial still converging when the budget ran out gets more of it: its verdict must be the landscape's.
     best, diag, continued = continue_unconverged(obj, best, diag, radius, settings, rounds=spec.extra_budgets,
-                                                 tol=cfg.tol, eps=cfg.eps)
+                                                 tol=cfg.tol, eps=cfg.eps, escalate=True)
     refined = np.zeros(T, dtype=bool)
     if dt == torch.float32 and spec.target == "latent":
         # float32 resolves J only to ~1e-9 of ½‖y‖²: a miss could be a fit to that resolution in a
@@ -289,7 +289,7 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
         op64 = copy.deepcopy(op).to(torch.float64)    # Module.to is in place: the float32 op stays float32
         ev64 = G64.evaluator(op64, torch.zeros(op64.m, dtype=torch.float64, device=dev))
         best, diag, refined = refine_in_float64(obj, ev64, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps,
-                                                rounds=spec.extra_budgets)
+                                                rounds=spec.extra_budgets, escalate=True)
     seconds = time.perf_counter() - t0
     z_hat = best.z
     with torch.no_grad():

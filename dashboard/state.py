@@ -44,8 +44,8 @@ DASH_MACS = {
     "descend": 2e11,
     "basins": 1.6e12,    # cut into steps of ≤ 1 s, each cancellable (counts CONTINUE_ROUNDS more budgets per start)
     "budget": 4e11,      # the four solvers from the same starts
-    "phase": 1e13,       # cut into units of at most "phase_unit" each, a step doing as many as fit in ~1 s
-    "phase_unit": 5e11,  # one unit of the phase job: a cell, or part of one (MNIST example: 4.3e11 a cell, 3–23 s)
+    "phase": 2e13,       # cut into units of at most "phase_unit" each, a step doing as many as fit in ~1 s
+    "phase_unit": 8e11,  # one unit of the phase job: a cell, or part of one (MNIST example: 7.2e11 a cell, 3–23 s)
     "injectivity": 2.5e10,   # the σ_min map: n0 + 1 passes per point (paper-fig4's 41²: ~0.1 s; mnist's 13²: ~2 s)
     "judge": 2e11,       # the window's critical points judged in the whole latent space (mnist: 9e9 for 12 points)
 }

@@ -266,6 +266,94 @@ def test_continue_unconverged_equals_a_per_row_continuation():
         continue_unconverged(obj, res, diag, radius, settings, rounds=True)
 
 
+def test_lbfgs_rows_still_converging_are_handed_to_gauss_newton_when_asked():
+    """escalate=True: after its L-BFGS rounds a row still ``unconverged`` gets as many Gauss–Newton
+    budgets of steps // (n0 + 1) iterations. Reference: a per-row loop, solve() and diagnose() one row at a
+    time, first with L-BFGS, then with Gauss–Newton, while it is unconverged; without escalate the L-BFGS rounds alone, and Adam is
+    never handed on (the paper's recipe stays itself). A linear generator (identity activations), where
+    Gauss–Newton's step is nearly the least-squares solution and two L-BFGS steps are not."""
+    from core.descent import radius_of, solver_settings
+
+    P = build_problem(Config(activation="identity", dtype="float64", z_star=(0.4, -0.7), mask="random", rate=0.5))
+    obj, radius, cfg = P.objective(), radius_of(P), P.cfg
+    settings = {**solver_settings(cfg), "method": "lbfgs", "steps": 2}
+    res = solve(obj, torch.as_tensor(random_starts(2, 12, seed=3, scale=4.0)), radius=radius, keep_path=False,
+                record=False, **settings)
+    diag = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
+    assert (diag.label == "unconverged").all() and (np.asarray(res.stop) == "budget").all()   # the premise
+    got, gdiag, ran = continue_unconverged(obj, res, diag, radius, settings, rounds=1, tol=cfg.tol, eps=cfg.eps,
+                                           escalate=True)
+    plain, pdiag, _ = continue_unconverged(obj, res, diag, radius, settings, rounds=1, tol=cfg.tol, eps=cfg.eps)
+    handed = 0
+    for i in range(12):
+        z, label, k = res.z[i:i + 1], "unconverged", 0
+        for method in ("lbfgs", "gauss_newton"):
+            if label != "unconverged":
+                break
+            gn = {"negate": False, "steps": max(1, settings["steps"] // 3)}      # n0 + 1 = 3: the work of one budget
+            r = solve(obj, torch.tensor(z), radius=radius, keep_path=False, record=False,
+                      **{**settings, "method": method, **(gn if method == "gauss_newton" else {})})
+            z, label, k = r.z, str(diagnose(obj, r, tol=cfg.tol, eps=cfg.eps, radius=radius).label[0]), k + 1
+            if method == "lbfgs":
+                assert pdiag.label[i] == label
+                np.testing.assert_allclose(plain.z[i], z[0], rtol=1e-9, atol=1e-12)
+        handed += k == 2
+        assert ran[i] == k and gdiag.label[i] == label
+        np.testing.assert_allclose(got.z[i], z[0], rtol=1e-9, atol=1e-12)
+    assert handed > 0 and (pdiag.label == "unconverged").sum() > (gdiag.label == "unconverged").sum()
+    adam = {**settings, "method": "adam"}
+    _, adiag, aran = continue_unconverged(obj, res, diag, radius, adam, rounds=1, tol=cfg.tol, eps=cfg.eps, escalate=True)
+    assert aran.max() <= 1
+
+
+def test_a_stalled_row_goes_on_from_the_lowest_point_of_the_probe(monkeypatch):
+    """A row whose solver stopped before its budget (no step it could take) while the probe saw J fall
+    starts its next round from the probe's lowest point; a row the budget stopped starts where it ended.
+    Reference: the probe written out by hand (the 2 n0 axis directions, 32 unit vectors from
+    torch.randn seeded 0, −∇J/‖∇J‖ and ±ẑ/‖ẑ‖, at 1e-4 and 1e-3 × (1 + ‖ẑ‖)), J at each of its points
+    by the generator's plain forward pass, and the lowest taken."""
+    import dataclasses
+
+    import core.solvers as solvers
+    from core.descent import radius_of, solver_settings
+
+    P = build_problem(from_preset("paper-fig4", dtype="float64"))
+    obj, radius, cfg = P.objective(), radius_of(P), P.cfg
+    settings = {**solver_settings(cfg), "method": "gd", "steps": 5}
+    res = solve(obj, torch.as_tensor(random_starts(2, 6, seed=1, scale=3.0)), radius=radius, keep_path=False,
+                record=False, **settings)
+    diag = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
+    assert (diag.label == "unconverged").all()
+    stop = np.asarray(res.stop).astype(object)
+    stop[[1, 4]] = "stalled"
+    res = dataclasses.replace(res, stop=stop.astype(str))
+    seen = []
+    real = solvers.solve
+    monkeypatch.setattr(solvers, "solve", lambda o, z0, **kw: seen.append(z0.clone()) or real(o, z0, **kw))
+    continue_unconverged(obj, res, diag, radius, settings, rounds=1, tol=cfg.tol, eps=cfg.eps)
+    z0 = seen[0].numpy()
+
+    def J_by_hand(z):
+        with torch.no_grad():
+            return 0.5 * ((P.op.A(P.G(torch.as_tensor(z))) - P.y) ** 2).sum(1).numpy()
+
+    R = torch.randn(32, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    R /= np.linalg.norm(R, axis=1, keepdims=True)
+    for i in range(6):
+        z = res.z[i]
+        if i not in (1, 4):
+            np.testing.assert_array_equal(z0[i], z)
+            continue
+        _, g = P.evaluator.J_and_grad(torch.as_tensor(z[None]))
+        g = g[0].numpy()
+        U = np.concatenate([np.eye(2), -np.eye(2), R, [-g / np.linalg.norm(g)], [z / np.linalg.norm(z)],
+                            [-z / np.linalg.norm(z)]])
+        pts = np.concatenate([z + h * (1 + np.linalg.norm(z)) * U for h in (1e-4, 1e-3)])
+        Jp = J_by_hand(pts)
+        assert Jp.min() < J_by_hand(z[None])[0]
+        np.testing.assert_allclose(z0[i], pts[np.argmin(Jp)], rtol=0, atol=1e-12)
+
+
 def test_refine_in_float64_continues_rows_still_converging_there_when_asked():
     """Five float32 GD steps: the rows stop on their budget, so float64 only judges them again where
     they are (unconverged). With rounds, those rows get more float64 budgets. Reference:

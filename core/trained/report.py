@@ -250,12 +250,16 @@ def phase_rows(trials: int = 20, restarts: int = 4, nets=PHASE_NETS, noises=PHAS
 
 
 def merge_phase_rows(old: list[dict], new: list[dict]) -> list[dict]:
-    """``new`` and the rows of ``old`` whose (net, noise) ``new`` does not have, in :data:`PHASE_NETS` order."""
-    fresh = {(r["net"], r["noise"]) for r in new}
-    rows = [r for r in old if (r["net"], r["noise"]) not in fresh] + list(new)
+    """``new`` and the rows of ``old`` whose (net, noise, pattern) ``new`` does not have, in
+    :data:`PHASE_NETS`, :data:`PHASE_NOISE` and :data:`PHASE_PATTERNS` order (a pattern's trials are
+    batched apart from the other patterns', so a row run again alone is the row of a whole run)."""
+    fresh = {(r["net"], r["noise"], r["pattern"]) for r in new}
+    rows = [r for r in old if (r["net"], r["noise"], r["pattern"]) not in fresh] + list(new)
     order = {n: k for k, (n, _) in enumerate(PHASE_NETS)}
     noise = {n: k for k, (n, _, _) in enumerate(PHASE_NOISE)}
-    return sorted(rows, key=lambda r: (order.get(r["net"], len(order)), noise.get(r["noise"], len(noise))))
+    pattern = {n: k for k, n in enumerate(PHASE_PATTERNS)}
+    return sorted(rows, key=lambda r: (order.get(r["net"], len(order)), noise.get(r["noise"], len(noise)),
+                                       pattern.get(r["pattern"], len(pattern))))
 
 
 def _continued(rows: list[dict]) -> str:
@@ -345,7 +349,9 @@ def main(argv=None) -> int:
     p.add_argument("--from-log", default="", help="inversion: rebuild the table from the JSON rows of earlier runs' logs "
                    "(comma-separated files; the sheet is not redrawn)")
     p.add_argument("--nets", default=",".join(n for n, _ in PHASE_NETS), help="generators of the phase table")
-    p.add_argument("--merge", action="store_true", help="phase: keep the table's rows of the nets not run this time")
+    p.add_argument("--merge", action="store_true", help="phase: keep the table's rows not run this time")
+    p.add_argument("--noises", default=",".join(n for n, _, _ in PHASE_NOISE), help="phase: the noise columns to run")
+    p.add_argument("--patterns", default=",".join(PHASE_PATTERNS), help="phase: the masks to run")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     docs = pathlib.Path(a.docs)
@@ -362,8 +368,12 @@ def main(argv=None) -> int:
         return 0
     if a.what == "phase":
         nets = tuple(n for n in PHASE_NETS if n[0] in a.nets.split(","))
-        rows = phase_rows(trials=a.trials, restarts=a.restarts, steps=a.steps, nets=nets,
-                          rates=tuple(float(r) for r in a.rates.split(",")))
+        noises = tuple(n for n in PHASE_NOISE if n[0] in a.noises.split(","))
+        patterns = tuple(p for p in PHASE_PATTERNS if p in a.patterns.split(","))
+        if not (nets and noises and patterns):
+            p.error("--nets, --noises and --patterns must each name at least one of the table's")
+        rows = phase_rows(trials=a.trials, restarts=a.restarts, steps=a.steps, nets=nets, noises=noises,
+                          patterns=patterns, rates=tuple(float(r) for r in a.rates.split(",")))
         if a.merge and (docs / "phase_table.json").is_file():
             rows = merge_phase_rows(json.loads((docs / "phase_table.json").read_text()), rows)
         (docs / "phase_table.json").write_text(json.dumps(rows, indent=1) + "\n")
