@@ -224,9 +224,9 @@ def test_core_trained_never_imports_dash_or_plotly():
     assert r.stdout.strip() == "[]"
 
 
-def test_phase_table_merge_replaces_only_the_nets_run_again():
-    """``report phase --merge``: rows of a (net, noise) run again replace the old ones; the others stay, in
-    the table's net and noise order (reference: the lists written out by hand)."""
+def test_phase_table_merge_replaces_only_the_rows_run_again():
+    """``report phase --merge``: rows of a (net, noise, pattern) run again replace the old ones; the others
+    stay, in the table's net, noise and pattern order (reference: the lists written out by hand)."""
     from core.trained.report import merge_phase_rows
 
     row = lambda net, noise, pattern, r50: {"net": net, "noise": noise, "pattern": pattern, "r50": r50}  # noqa: E731
@@ -237,6 +237,10 @@ def test_phase_table_merge_replaces_only_the_nets_run_again():
     assert [(r["net"], r["noise"], r["r50"]) for r in got] == [
         ("mnist", "noiseless", 1), ("mnist", "8-bit", 2), ("fashion", "noiseless", 6), ("fashion", "8-bit", 5),
         ("conv64", "noiseless", 3)]
+    # A row is (net, noise, pattern): one pattern run again replaces that row only, in the patterns' order.
+    old = [row("mnist", "noiseless", "random", 1), row("mnist", "noiseless", "top", 2), row("mnist", "noiseless", "border", 3)]
+    got = merge_phase_rows(old, [row("mnist", "noiseless", "top", 7)])
+    assert [(r["pattern"], r["r50"]) for r in got] == [("random", 1), ("top", 7), ("border", 3)]
 
 
 def test_phase_table_says_which_columns_continued_their_trials():
