@@ -404,7 +404,7 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
         # (core.cost counts them so).
         steps = max(1, int(settings.get("steps", 1)) // (int(objective.n0) + 1))
         plan += [{**settings, "method": ESCALATE[settings["method"]], "negate": False, "steps": steps}] * int(rounds)
-    for settings in plan:
+    for round_settings in plan:
         rows = np.nonzero(np.asarray(diag.label) == "unconverged")[0]
         if rows.size == 0:
             break
@@ -419,7 +419,7 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
             scale = sub.scale_of(k).double().cpu().numpy()
             _, best, _ = _probe(sub, z0[k], k, J0, lv, scale, 0)
             z0[k] = best.to(dt)
-        res = solve(sub, z0, radius=radius, **settings)
+        res = solve(sub, z0, radius=radius, **round_settings)
         result, diag = _merge_rows(result, diag, rows, res, diagnose(sub, res, tol=tol, eps=eps, radius=radius))
         ran[rows] += 1
     return result, diag, ran
