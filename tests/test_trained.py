@@ -256,3 +256,6 @@ def test_phase_table_says_which_columns_continued_their_trials():
     assert ("got up to 3 more budgets in fashion 8-bit; the other columns were run before that." in mixed)
     assert "more budgets in" not in phase_markdown([row("mnist", "noiseless")])
     assert "got up to 3 more budgets." in phase_markdown([row("fashion", "8-bit", continued=3)])
+    assert ("still converging after those got up to 3 Gauss–Newton rounds of steps ÷ (n0 + 1) iterations"
+            in phase_markdown([row("fashion", "8-bit", continued=3)]))
+    assert "Gauss–Newton" not in phase_markdown([row("mnist", "noiseless")])

@@ -270,7 +270,12 @@ def _continued(rows: list[dict]) -> str:
         return ""
     rounds = max(r["continued"] for r in rows if r.get("continued"))
     text = f" A trial still converging when its budget ran out got up to {rounds} more budgets"
-    return text + (f" in {', '.join(with_)}; the other columns were run before that." if without else ".")
+    text += f" in {', '.join(with_)}; the other columns were run before that." if without else "."
+    # core.diagnosis.continue_unconverged: the hand-off changes only trials still converging after the
+    # L-BFGS rounds, so a row that has none is the same with or without it.
+    return text + (f" L-BFGS trials still converging after those got up to {rounds} Gauss–Newton rounds of "
+                   "steps ÷ (n0 + 1) iterations (one budget's work), and a trial stopped short of its budget "
+                   "went on from the diagnosis's probe's lowest point.")
 
 
 def phase_markdown(rows: list[dict]) -> str:
