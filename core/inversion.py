@@ -63,8 +63,9 @@ class InvertSpec:
     start_scale : float
     extra_budgets : int or None
         More budgets, up to this many, for a trial still converging when its budget ran out
-        (None: :data:`core.diagnosis.CONTINUE_ROUNDS`). 0 runs a recipe at exactly its budget (the
-        paper's Adam-500 column); its misses are then verdicts about that budget.
+        (None: :data:`core.diagnosis.CONTINUE_ROUNDS`), and for L-BFGS's still converging after those
+        as many Gauss–Newton ones (:func:`core.diagnosis.continue_unconverged`). 0 runs a recipe at
+        exactly its budget (the paper's Adam-500 column); its misses are then verdicts about that budget.
     """
 
     config: Config = field(default_factory=lambda: Config(generator="mnist"))

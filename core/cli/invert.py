@@ -32,7 +32,8 @@ def add(p):
     p.add_argument("--start-scale", default="1.0", help="starts are drawn N(0, scale^2 I)")
     p.add_argument("--extra-budgets", default=str(CONTINUE_ROUNDS),
                    help=f"more budgets, up to this many in [0, {EXTRA_BUDGETS_MAX}], for a draw still converging when "
-                        "its budget ran out (0: exactly the budget, as the paper's Adam-500 recipe)")
+                        "its budget ran out, then as many Gauss-Newton ones for L-BFGS's (0: exactly the budget, as "
+                        "the paper's Adam-500 recipe)")
     p.add_argument("--data", default=None, help="data folder for --target real (default ../shared/data)")
 
 
