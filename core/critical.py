@@ -163,6 +163,11 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
     o, a, b = (torch.as_tensor(x, dtype=torch.float64, device=dev) for x in (plane.origin, plane.d1, plane.d2))
     gtol = 1e-7 * max(1.0, float(np.nanmax(gn)))
     found: list[CriticalPoint] = []
+
+    def merges(wu, wv, kinds=KINDS):
+        """Within two grid cells of a point already found (of one of ``kinds``): the same point."""
+        return any(p.kind in kinds and abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found)
+
     if len(idx):
         w = torch.as_tensor(np.stack([u[idx[:, 1]], v[idx[:, 0]]], 1), dtype=torch.float64, device=dev)
         lim = 2 * max(du, dv)  # never jump more than two grid cells in one Newton step
@@ -189,17 +194,16 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
             if np.abs(ev).max() <= tiny:
                 continue  # degenerate (flat) point: part of a plateau, reported by the collapse set instead
             kind = "minimum" if ev.min() >= -tiny else "maximum" if ev.max() <= tiny else "saddle"
-            if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
+            if merges(wu, wv):
                 continue
             found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=float(J[k]), kind=kind,
                                        grad_norm=gk, eigenvalues=ev, hessian=Hk.cpu().numpy()))
     if kinks:
         lm = np.argwhere(_local_minima(J_grid))
-        lm = [(i, j) for i, j in lm[np.argsort(J_grid[tuple(lm.T)])]
-              if not any(p.kind == "minimum" and abs(p.u - u[j]) < 2 * du and abs(p.v - v[i]) < 2 * dv for p in found)]
+        lm = [(i, j) for i, j in lm[np.argsort(J_grid[tuple(lm.T)])] if not merges(u[j], v[i], ("minimum",))]
         for wu, wv, Jk, gk in _kink_search(p64, plane, o, a, b, [(u[j], v[i]) for i, j in lm[:max_candidates]],
                                            (u[0], u[-1], v[0], v[-1]), (du, dv)):
-            if any(abs(p.u - wu) < 2 * du and abs(p.v - wv) < 2 * dv for p in found):
+            if merges(wu, wv):
                 continue
             found.append(CriticalPoint(z=plane.lift(wu, wv), u=wu, v=wv, J=Jk, kind="minimum", grad_norm=gk,
                                        eigenvalues=np.full(2, np.nan), hessian=None, smooth=False))
