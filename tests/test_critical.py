@@ -240,3 +240,34 @@ def test_a_minimum_on_a_plane_is_judged_in_the_whole_latent_space():
         assert abs(g @ q[:, 0]) < 1e-4 * (1 + np.linalg.norm(g)) and abs(g @ q[:, 1]) < 1e-4 * (1 + np.linalg.norm(g))
         if shift:
             assert np.linalg.norm(g) > 1.0 and _J_reference(P, zs[None])[0] < p.J
+
+
+def test_newtons_hessian_and_the_plane_gradient_against_autograd_and_differences():
+    """Newton's in-plane gradient and Hessian (``_grad_hess_fd``: the evaluator's backward pass and
+    central differences of it) against autograd's double backward (``_grad_hess``), and the grid's
+    in-plane gradient (``plane_gradient``) against central differences of J by the plain forward
+    pass, on a tanh net (smooth) and at random points of a random plane of a 4-latent net."""
+    from core.critical import _grad_hess, _grad_hess_fd, plane_gradient
+    from core.landscape import Plane
+
+    P = build_problem(Config(channels=(4, 16, 1), activation="tanh"), dtype="float64")
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((4, 2)))
+    plane = Plane(origin=rng.standard_normal(4), d1=q[:, 0], d2=q[:, 1])
+    o, a, b = (torch.as_tensor(x) for x in (plane.origin, plane.d1, plane.d2))
+    w = torch.as_tensor(rng.uniform(-1.5, 1.5, (7, 2)))
+    g_fd, H_fd = _grad_hess_fd(P, o, a, b, w, 1e-5)
+    _, g, H = _grad_hess(P, o, a, b, w)
+    assert torch.allclose(g_fd, g, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(H_fd, 0.5 * (H + H.transpose(1, 2)), rtol=1e-6, atol=1e-8 * float(H.abs().max()))
+    u, v = np.linspace(-1, 1, 5), np.linspace(-0.5, 0.7, 4)
+    gu, gv, J = plane_gradient(P, plane, u, v)
+    h = 1e-6
+    for i, vv in enumerate(v):
+        for j, uu in enumerate(u):
+            pts = np.array([plane.lift(uu + h, vv), plane.lift(uu - h, vv), plane.lift(uu, vv + h),
+                            plane.lift(uu, vv - h), plane.lift(uu, vv)])
+            Jr = _J_reference(P, pts)
+            assert J[i, j] == pytest.approx(Jr[4], rel=1e-12)
+            assert gu[i, j] == pytest.approx((Jr[0] - Jr[1]) / (2 * h), rel=1e-6, abs=1e-8)
+            assert gv[i, j] == pytest.approx((Jr[2] - Jr[3]) / (2 * h), rel=1e-6, abs=1e-8)
