@@ -345,6 +345,9 @@ class CellBlock:
         Solver iterations of each trial, summed over the restarts it used.
     diagnosis : ndarray (R', T) str
         The label of each trial's ẑ (:mod:`core.diagnosis`).
+    cond : ndarray (R', T)
+        Condition of A ∂G/∂z at the ẑ of each trial still ``unconverged`` (NaN for the others;
+        :attr:`core.diagnosis.Diagnosis.cond`).
     """
 
     pattern: str
@@ -356,6 +359,7 @@ class CellBlock:
     actual_rate: np.ndarray
     steps_run: np.ndarray
     diagnosis: np.ndarray
+    cond: np.ndarray | None = None
 
 
 class PhaseRunner:
@@ -464,7 +468,8 @@ class PhaseRunner:
         actual = (weight.sum(1) / self.n).double().cpu().numpy().reshape(R, T)
         return CellBlock(pattern=pattern, rate_index=ri, trial_index=ti, success=success, z_hat=z_hat,
                          J_hat=best.J.reshape(R, T), actual_rate=actual,
-                         steps_run=best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T))
+                         steps_run=best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T),
+                         cond=np.asarray(diag.cond, dtype=float).reshape(R, T))
 
     def _evaluator64(self):
         """The same generator and full-output evaluator in float64 (built once, on first use)."""
@@ -515,6 +520,8 @@ class PhaseResult:
         ``r50`` is NaN; the interval still holds.
     diagnosis : ndarray (P, R, T) str
         The diagnosis of every trial's ẑ.
+    cond : ndarray (P, R, T)
+        Condition of A ∂G/∂z at each ``unconverged`` trial's ẑ (NaN for the others).
     spec : PhaseSpec
     seconds : float
     """
@@ -535,6 +542,16 @@ class PhaseResult:
     r50_low: np.ndarray | None = None
     r50_high: np.ndarray | None = None
     diagnosis: np.ndarray | None = None
+    cond: np.ndarray | None = None
+
+    @property
+    def flat(self) -> int:
+        """Trials still ``unconverged`` in a flat valley (condition ≥ core.diagnosis.FLAT_COND)."""
+        from .diagnosis import FLAT_COND
+
+        if self.diagnosis is None or self.cond is None:
+            return 0
+        return int(((np.asarray(self.diagnosis) == "unconverged") & (np.asarray(self.cond) >= FLAT_COND)).sum())
 
     def to_npz_dict(self) -> dict:
         """Arrays for ``np.savez``: the CLI's output file."""
@@ -543,6 +560,7 @@ class PhaseResult:
                     actual_rate=self.actual_rate, r50_actual=self.r50_actual, mean_steps=self.mean_steps,
                     r50_low=self.r50_low, r50_high=self.r50_high,
                     diagnosis=np.asarray(self.diagnosis if self.diagnosis is not None else np.full(self.success.shape, ""), dtype=str),
+                    cond=np.asarray(self.cond if self.cond is not None else np.full(self.success.shape, np.nan), dtype=float),
                     config=np.array(self.spec.config.to_json()), spec=np.array(self.spec.to_json()),
                     seconds=np.float64(self.seconds))
 
@@ -595,7 +613,7 @@ def crossing_interval(rates, k, n) -> tuple[float, float]:
 
 
 def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, seconds: float = float("nan"),
-              diagnosis=None) -> PhaseResult:
+              diagnosis=None, cond=None) -> PhaseResult:
     """Probabilities, Wilson intervals, r50 and its interval from the (P, R, T) success array."""
     success = np.asarray(success, dtype=bool)
     P, R, T = success.shape
@@ -616,7 +634,7 @@ def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, secon
         mean_steps=np.full((P, R), np.nan) if mean_steps is None else np.asarray(mean_steps, dtype=float),
         r50_low=np.array([b[0] for b in brackets]), r50_high=np.array([b[1] for b in brackets]),
         diagnosis=None if diagnosis is None else np.asarray(diagnosis, dtype=str),
-        spec=spec, seconds=seconds)
+        cond=None if cond is None else np.asarray(cond, dtype=float), spec=spec, seconds=seconds)
 
 
 def _placeable(k, T) -> bool:
@@ -671,6 +689,7 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
     success = np.zeros((P, R, T), dtype=bool)
     labels = np.full((P, R, T), "", dtype=object)
+    cond = np.full((P, R, T), np.nan)
     actual = np.zeros((P, R))
     steps = np.zeros((P, R))
     with torch_threads(threads):
@@ -681,8 +700,10 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
             p = spec.patterns.index(pattern)
             success[p, ri] = res.success
             labels[p, ri] = res.diagnosis
+            cond[p, ri] = res.cond
             actual[p, ri] = res.actual_rate.mean(axis=1)
             steps[p, ri] = res.steps_run.reshape(len(ri), -1).mean(axis=1)
             if progress is not None and progress(b + 1, len(blocks)):
                 raise Cancelled()
-    return summarise(spec, success, actual, steps, seconds=time.perf_counter() - t0, diagnosis=labels.astype(str))
+    return summarise(spec, success, actual, steps, seconds=time.perf_counter() - t0, diagnosis=labels.astype(str),
+                     cond=cond)

@@ -229,13 +229,17 @@ def test_phase_job_cuts_a_large_cell_into_parts_equal_to_the_whole(monkeypatch):
     assert np.array_equal(np.array(store["data"]["success"], dtype=bool), ref.success)
     s = phase_page.job_summary(store)
     assert np.allclose(s["p"], ref.p_success) and s["failures"] == failure_counts(ref.diagnosis)
+    assert s["flat"] == ref.flat
     half = {**store, "done": 3, "status": "running",
             "data": {"success": [[[1, 1, 1, 1], [1, 1]], [None, None]],
                      "labels": [[{"recovered": 4}, {"recovered": 2}], [None, None]]}}
     phase_page.check_job(half)                                            # a consistent partial job passes
     for forged, words in [({"success": [[[1, 1, 1, 1], [1, 1, 1]], [None, None]]}, "must hold 2 successes"),
                           ({"labels": [[{"recovered": 4}, {"recovered": 3}], [None, None]]}, "labels must be counts"),
-                          ({"success": [[[1, 1, 1, 1], [1, 1]], [[1, 1], None]]}, "holds results")]:
+                          ({"success": [[[1, 1, 1, 1], [1, 1]], [[1, 1], None]]}, "holds results"),
+                          ({"flat": [[1, 0], [0, 0]]}, "flat count must be"),       # no unconverged trial there
+                          ({"flat": [[0, True], [0, 0]]}, "flat count must be"),
+                          ({"flat": [[0, 0]]}, "flat must be 2 × 2")]:
         with pytest.raises(ConfigError) as e:
             phase_page.check_job({**half, "data": {**half["data"], **forged}})
         assert words in str(e.value)

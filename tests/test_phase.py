@@ -336,3 +336,35 @@ def test_trials_still_converging_are_continued_before_they_count(monkeypatch):
     assert np.array_equal(after.diagnosis[~un], before.diagnosis[~un])
     assert np.all(after.steps_run[un] > before.steps_run[un])
     assert np.all(after.steps_run[un] <= 4 * 20)
+
+
+def test_trials_still_unconverged_carry_the_condition_of_their_observed_jacobian(tmp_path):
+    """A block whose trials get 2 Adam steps a budget leaves some ``unconverged``: each carries the
+    condition of A ∂G/∂z at its ẑ over its own mask's pixels, the others NaN, and the CLI's file
+    holds them. Reference: numpy's SVD of the Jacobian by central differences of G.forward, the
+    rows of the trial's mask kept."""
+    from core.phase import PhaseRunner
+
+    spec = _spec(patterns=("random",), rates=(0.1, 0.5), trials=4, restarts=1,
+                 config=from_preset("paper-fig4", z_star=(), dtype="float64", steps=2, method="adam"))
+    R = PhaseRunner(spec)
+    blk = R.run_block("random", [0, 1])
+    un = blk.diagnosis == "unconverged"
+    assert un.any() and np.isnan(blk.cond[~un]).all()          # the premise, and NaN elsewhere
+    for r, t in zip(*np.nonzero(un)):
+        keep = R.masks("random", spec.rates[r], [t])[0].numpy() > 0
+        z, h = np.asarray(blk.z_hat[r, t], float), 1e-6
+        cols = []
+        for k in range(2):
+            e = np.zeros(2)
+            e[k] = h
+            with torch.no_grad():
+                f = [R.G(torch.tensor((z + s * e)[None])).reshape(-1).numpy() for s in (1, -1)]
+            cols.append(((f[0] - f[1]) / (2 * h))[keep])
+        sv = np.linalg.svd(np.stack(cols, 1), compute_uv=False)
+        assert blk.cond[r, t] == pytest.approx(sv[0] / sv[-1], rel=1e-5)
+    res = phase_transition(spec)
+    assert np.array_equal(res.cond, np.asarray(blk.cond)[None], equal_nan=True)
+    assert res.flat == int((un & (blk.cond >= 1e6)).sum())
+    f = res.to_npz_dict()
+    assert f["cond"].shape == (1, 2, 4) and np.array_equal(f["cond"], res.cond, equal_nan=True)

@@ -396,3 +396,51 @@ def test_solves_and_diagnoses_run_one_intra_op_thread_and_restore_the_callers(me
     diagnose(obj, res)
     assert torch.get_num_threads() == 2
     assert threads_seen.seen and {t for _, t in threads_seen.seen} == {1}
+
+
+def _fd_jacobian(P, z, h=1e-6):
+    """∂(A G(z))/∂z by central differences through G.forward and the operator, float64 (m, n0)."""
+    cols = []
+    for k in range(z.size):
+        e = np.zeros(z.size)
+        e[k] = h
+        with torch.no_grad():
+            f = [P.op.A(P.G(torch.tensor((z + s * e)[None]))).numpy()[0] for s in (1, -1)]
+        cols.append((f[0] - f[1]) / (2 * h))
+    return np.stack(cols, 1)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.004])
+def test_rows_still_unconverged_carry_the_condition_of_the_observed_jacobian(rate):
+    """continue_unconverged with ``escalate`` gives every row still ``unconverged`` the condition
+    number of A ∂G/∂z at its end point; without it, or on the other rows, NaN. Reference: numpy's SVD
+    of the Jacobian by central differences through G.forward; with one observed pixel for two
+    unknowns (rate 0.004 of 17 × 17) σ_min is 0 and the condition is infinite, which counts as flat,
+    and the budget note says how many."""
+    from core.descent import radius_of, solver_settings
+    from core.diagnosis import FLAT_COND, budget_note
+
+    P = build_problem(from_preset("paper-fig4", dtype="float64", rate=rate))
+    obj, radius, cfg = P.objective(), radius_of(P), P.cfg
+    settings = {**solver_settings(cfg), "method": "gd", "steps": 5}
+    res = solve(obj, torch.as_tensor(random_starts(2, 8, seed=0, scale=3.0)), radius=radius, keep_path=False,
+                record=False, **settings)
+    diag = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
+    un = diag.label == "unconverged"
+    assert un.sum() >= 4 and np.isnan(diag.cond).all()      # the premise
+    _, plain, _ = continue_unconverged(obj, res, diag, radius, settings, rounds=0)
+    assert np.isnan(plain.cond).all()
+    _, d, _ = continue_unconverged(obj, res, diag, radius, settings, rounds=0, escalate=True)
+    for i in range(8):
+        s = np.linalg.svd(_fd_jacobian(P, res.z[i]), compute_uv=False)
+        if not un[i]:
+            assert np.isnan(d.cond[i])
+        elif P.op.m >= 2:
+            assert d.cond[i] == pytest.approx(s[0] / s[-1], rel=1e-5)
+        else:
+            assert d.cond[i] == np.inf
+    n = int(un.sum())
+    assert d.flat == int((d.cond >= FLAT_COND).sum()) == (n if P.op.m < 2 else 0)
+    note = budget_note({"unconverged": n}, 0, d.flat)
+    assert (f"{n} of them lie where A∂G/∂z has condition" in note) == (P.op.m < 2)
+    assert "cond" in d.arrays() and np.array_equal(d.arrays()["cond"], d.cond, equal_nan=True)

@@ -40,11 +40,11 @@ CLI_MACS = {
 }
 
 
-def budget_warning(labels, extra_budgets: int | None = None) -> str:
+def budget_warning(labels, extra_budgets: int | None = None, flat: int = 0) -> str:
     """The summary's tail that ``core.cli.run`` prints on stderr ("\\nwarning: …") when some starts or
     trials in ``labels`` are still ``unconverged`` after ``extra_budgets`` more budgets (None:
-    :data:`core.diagnosis.CONTINUE_ROUNDS`), or "" when none are."""
-    note = budget_note(failure_counts(labels), extra_budgets)
+    :data:`core.diagnosis.CONTINUE_ROUNDS`), ``flat`` of them in a flat valley, or "" when none are."""
+    note = budget_note(failure_counts(labels), extra_budgets, flat)
     return f"\nwarning: {note}" if note else ""
 
 

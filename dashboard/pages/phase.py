@@ -19,7 +19,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from core import cost as core_cost
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
-from core.diagnosis import budget_note, order_failures
+from core.diagnosis import FLAT_COND, budget_note, order_failures
 from core.masks import make_operator, parse_noise
 from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, failed_trials, fit_logistic, \
     parse_patterns, parse_rates, torch_threads, wilson_interval
@@ -138,7 +138,8 @@ def job_new(spec: PhaseSpec, cancel_clicks: int = 0) -> dict:
     P, R = len(spec.patterns), len(spec.rates)
     units = P * R * _parts(spec)[1]
     return jobs.new("phase", spec.to_json(), units, {"success": [[None] * R for _ in range(P)],
-                                                     "labels": [[None] * R for _ in range(P)]}, cancel_clicks)
+                                                     "labels": [[None] * R for _ in range(P)],
+                                                     "flat": [[0] * R for _ in range(P)]}, cancel_clicks)
 
 
 def check_job(job: dict) -> PhaseSpec:
@@ -170,6 +171,13 @@ def check_job(job: dict) -> PhaseSpec:
         if (not isinstance(lc, dict) or any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in lc.values())
                 or sum(lc.values()) != n):
             raise ConfigError("job", f"cell {i}'s labels must be counts of its {n} trials")
+    # How many of each cell's unconverged trials are in a flat valley (absent in a job started before it).
+    flat = job["data"].get("flat", [[0] * R for _ in range(P)])
+    if not (isinstance(flat, list) and len(flat) == P and all(isinstance(r, list) and len(r) == R for r in flat)):
+        raise ConfigError("job", f"flat must be {P} × {R} cells")
+    for i, (f, lc) in enumerate(zip((f for row in flat for f in row), (c for row in lab for c in row))):
+        if not isinstance(f, int) or isinstance(f, bool) or not 0 <= f <= (lc or {}).get("unconverged", 0):
+            raise ConfigError("job", f"cell {i}'s flat count must be an integer in [0, its unconverged trials]")
     return spec
 
 
@@ -197,13 +205,15 @@ def job_step(job: dict, k: int) -> tuple[dict, int]:
         block = _runner(job["key"]).run_block(spec.patterns[p], rates, trials=trials)
     success = [row[:] for row in job["data"]["success"]]
     labels = [row[:] for row in job["data"]["labels"]]
+    flat = [row[:] for row in job["data"].get("flat", [[0] * len(spec.rates) for _ in spec.patterns])]
     for j, r in enumerate(rates):
         success[p][r] = (success[p][r] or []) + block.success[j].astype(int).tolist()
         counts = dict(labels[p][r] or {})
         for name, n in zip(*np.unique(block.diagnosis[j], return_counts=True)):
             counts[str(name)] = counts.get(str(name), 0) + int(n)
         labels[p][r] = counts
-    return {"success": success, "labels": labels}, k
+        flat[p][r] += int(((block.diagnosis[j] == "unconverged") & (block.cond[j] >= FLAT_COND)).sum())
+    return {"success": success, "labels": labels, "flat": flat}, k
 
 
 def job_drive(trigger, store, controls: tuple, cancel_clicks: int = 0) -> tuple:
@@ -244,8 +254,9 @@ def job_summary(store: dict) -> dict:
             for name, n in (c or {}).items():
                 fails[name] = fails.get(name, 0) + n
     fails = order_failures(fails)
+    flat = sum(f for row in store["data"].get("flat", []) for f in row)
     return dict(spec=spec, rates=rates, patterns=list(spec.patterns), p=p, lo=lo, hi=hi, done=done, r50=r50,
-                r50_interval=interval, failures=fails)
+                r50_interval=interval, failures=fails, flat=flat)
 
 
 def failure_links(store: dict, limit: int = FAILURE_LINKS) -> list[tuple[str, str]]:
@@ -309,7 +320,7 @@ def job_view(store: dict | None, controls: tuple | None = None) -> tuple:
             + ", ".join(r50_text(n, r, iv) for n, r, iv in zip(s["patterns"], s["r50"], s["r50_interval"])))
     if s["failures"]:
         text += " · failures: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["failures"].items())
-    note = budget_note(s["failures"])
+    note = budget_note(s["failures"], flat=s["flat"])
     if note:
         text += " · " + note
     if store.get("message"):
