@@ -41,7 +41,6 @@ _LEVELS = {
 }
 N_RANDOM_PROBES = 32
 FALLING = -1e-4     # log10 J per iteration: a budget-stopped start whose J still falls faster is unconverged
-FLAT_COND = 1e6     # condition of A ∂G/∂z at or above which an unconverged row is in a flat valley
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,15 @@ class Diagnosis:
         ẑ lies within ε‖z*‖ of the ray {−t z* : t > 0}.
     ray_t : ndarray (S,)
         t of the projection of ẑ on that ray (ẑ ≈ −t z*).
-    cond : ndarray (S,)
-        σ_max / σ_min of A ∂G/∂z at ẑ (the observed rows; inf where fewer pixels than unknowns are
+    end_cond : ndarray (S,)
+        σ_max / σ_min of A ∂G/∂z at ẑ (its observed rows; inf where fewer pixels than unknowns are
         observed) for the ``unconverged`` rows of an experiment that gives verdicts
-        (:func:`continue_unconverged` with ``escalate``); NaN elsewhere. At or above
-        :data:`FLAT_COND` the row creeps along a valley of J that is flat to the precision
-        (the observed pixels barely fix z along one direction there): more budget moves it little.
+        (:func:`continue_unconverged` with ``escalate``); NaN elsewhere.
+    flat : ndarray (S,) bool
+        Of those rows, the ones in a valley of J flat to the precision: a move of tol ‖ẑ‖ along
+        A ∂G/∂z's weakest direction changes J (to second order, ½ σ_min² tol² ‖ẑ‖²) by no more than
+        the floor test resolves (``fit`` · ½‖y‖², per dtype). The observed pixels do not fix z along
+        that direction to the tolerance of success, and descent creeps there.
     """
 
     label: np.ndarray
@@ -85,16 +87,20 @@ class Diagnosis:
     eig_max: np.ndarray
     near_negative: np.ndarray
     ray_t: np.ndarray
-    cond: np.ndarray | None = None
+    end_cond: np.ndarray | None = None
+    flat: np.ndarray | None = None
 
     def __post_init__(self):
-        if self.cond is None:
-            object.__setattr__(self, "cond", np.full(np.asarray(self.label).shape, np.nan))
+        shape = np.asarray(self.label).shape
+        if self.end_cond is None:
+            object.__setattr__(self, "end_cond", np.full(shape, np.nan))
+        if self.flat is None:
+            object.__setattr__(self, "flat", np.zeros(shape, dtype=bool))
 
     @property
-    def flat(self) -> int:
-        """How many ``unconverged`` rows sit where A ∂G/∂z has condition ≥ :data:`FLAT_COND`."""
-        return int(((self.label == "unconverged") & (self.cond >= FLAT_COND)).sum())
+    def n_flat(self) -> int:
+        """How many ``unconverged`` rows are in a flat valley (:attr:`flat`)."""
+        return int(((self.label == "unconverged") & self.flat).sum())
 
     @property
     def counts(self) -> dict:
@@ -109,7 +115,8 @@ class Diagnosis:
         return {f"{p}diagnosis": self.label.astype(str), f"{p}rel_error": self.rel_error, f"{p}J_end": self.J,
                 f"{p}grad_norm": self.grad_norm, f"{p}log_slope": self.log_slope,
                 f"{p}hessian": self.hessian.astype(str), f"{p}eig_min": self.eig_min, f"{p}eig_max": self.eig_max,
-                f"{p}near_negative": self.near_negative, f"{p}ray_t": self.ray_t, f"{p}cond": self.cond}
+                f"{p}near_negative": self.near_negative, f"{p}ray_t": self.ray_t, f"{p}end_cond": self.end_cond,
+                f"{p}flat": self.flat}
 
 
 def near_negative_ray(z_end: np.ndarray, z_star: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -286,17 +293,16 @@ def _probe(objective, z, rows, J0, lv, scale, seed):
 
 
 @one_thread()     # batched Jacobians and small SVDs
-def condition_numbers(objective, z, rows, chunk: int = 32) -> np.ndarray:
-    """σ_max / σ_min of A ∂G/∂z (its observed rows) at z (K, n0) for the objective's ``rows``, in
-    the objective's dtype: inf where σ_min is 0 (fewer observed pixels than unknowns)."""
-    out = []
+def extreme_singular_values(objective, z, rows, chunk: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """σ_max and σ_min of A ∂G/∂z (its observed rows) at z (K, n0) for the objective's ``rows``, in
+    the objective's dtype (σ_min is 0 where fewer pixels than unknowns are observed)."""
+    hi, lo = [np.zeros(0)], [np.zeros(0)]
     for a in range(0, z.shape[0], chunk):
         _, jac = objective.residual_and_jacobian(z[a:a + chunk], rows[a:a + chunk])
         s = torch.linalg.svdvals(jac).double().cpu().numpy()
-        smin = s[:, -1] if jac.shape[1] >= jac.shape[2] else np.zeros(s.shape[0])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(np.where(smin > 0, s[:, 0] / np.where(smin > 0, smin, 1.0), np.inf))
-    return np.concatenate(out) if out else np.zeros(0)
+        hi.append(s[:, 0])
+        lo.append(s[:, -1] if jac.shape[1] >= jac.shape[2] else np.zeros(s.shape[0]))
+    return np.concatenate(hi), np.concatenate(lo)
 
 
 def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: float, settings: dict,
@@ -456,10 +462,15 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
         ran[rows] += 1
     rows = np.nonzero(np.asarray(diag.label) == "unconverged")[0]
     if escalate and rows.size:   # why they still creep: how flat J's valley is where they are
-        cond = np.array(diag.cond, dtype=float, copy=True)
-        cond[rows] = condition_numbers(objective, torch.as_tensor(np.asarray(result.z)[rows], dtype=dt, device=dev),
-                                       torch.as_tensor(rows, device=dev))
-        diag = dataclasses.replace(diag, cond=cond)
+        zr = np.asarray(result.z)[rows]
+        idx = torch.as_tensor(rows, device=dev)
+        hi, lo = extreme_singular_values(objective, torch.as_tensor(zr, dtype=dt, device=dev), idx)
+        cond, flat = np.array(diag.end_cond, dtype=float, copy=True), np.array(diag.flat, dtype=bool, copy=True)
+        with np.errstate(divide="ignore"):
+            cond[rows] = np.where(lo > 0, hi / np.where(lo > 0, lo, 1.0), np.inf)
+        scale = objective.scale_of(idx).double().cpu().numpy()
+        flat[rows] = 0.5 * (lo * tol * np.linalg.norm(zr, axis=1)) ** 2 <= lv["fit"] * scale
+        diag = dataclasses.replace(diag, end_cond=cond, flat=flat)
     return result, diag, ran
 
 
@@ -484,17 +495,18 @@ def order_failures(counts: dict) -> dict:
     return {n: int(counts[n]) for n in names if counts.get(n, 0)}
 
 
-FLAT_NOTE = ("; {f} of them lie where A∂G/∂z has condition ≥ {c:.0e} (the observed pixels barely fix z "
-             "along one direction): J's valley is flat there and descent creeps along it")
+FLAT_NOTE = ("; {f} of them lie in a valley of J flat to the precision (a move of tol·|z| along A∂G/∂z's "
+             "weakest direction changes J by less than the fit test resolves): the observed pixels do not fix "
+             "z along it, and descent creeps there")
 
 
 def budget_note(failures: dict, extra_budgets: int | None = None, flat: int = 0) -> str:
     """The warning a result (phase, inversion, basin map, descents) carries when some of its starts ran
     out of budget, or "" when none did; ``extra_budgets`` is what they were given (None:
-    :data:`CONTINUE_ROUNDS`); ``flat`` of them in a flat valley (:attr:`Diagnosis.flat`)."""
+    :data:`CONTINUE_ROUNDS`); ``flat`` of them in a flat valley (:attr:`Diagnosis.n_flat`)."""
     n = failures.get("unconverged", 0)
     k = CONTINUE_ROUNDS if extra_budgets is None else int(extra_budgets)
     given = f"{k} more budgets included" if k else "no extra budgets given"
     if not n:
         return ""
-    return BUDGET_NOTE.format(n=n, k=given) + (FLAT_NOTE.format(f=int(flat), c=FLAT_COND) if flat else "")
+    return BUDGET_NOTE.format(n=n, k=given) + (FLAT_NOTE.format(f=int(flat)) if flat else "")

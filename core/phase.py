@@ -345,9 +345,11 @@ class CellBlock:
         Solver iterations of each trial, summed over the restarts it used.
     diagnosis : ndarray (R', T) str
         The label of each trial's ẑ (:mod:`core.diagnosis`).
-    cond : ndarray (R', T)
+    end_cond : ndarray (R', T)
         Condition of A ∂G/∂z at the ẑ of each trial still ``unconverged`` (NaN for the others;
-        :attr:`core.diagnosis.Diagnosis.cond`).
+        :attr:`core.diagnosis.Diagnosis.end_cond`).
+    flat : ndarray (R', T) bool
+        Those of them in a valley of J flat to the precision (:attr:`core.diagnosis.Diagnosis.flat`).
     """
 
     pattern: str
@@ -359,7 +361,8 @@ class CellBlock:
     actual_rate: np.ndarray
     steps_run: np.ndarray
     diagnosis: np.ndarray
-    cond: np.ndarray | None = None
+    end_cond: np.ndarray | None = None
+    flat: np.ndarray | None = None
 
 
 class PhaseRunner:
@@ -469,7 +472,8 @@ class PhaseRunner:
         return CellBlock(pattern=pattern, rate_index=ri, trial_index=ti, success=success, z_hat=z_hat,
                          J_hat=best.J.reshape(R, T), actual_rate=actual,
                          steps_run=best.iterations.reshape(R, T), diagnosis=diag.label.reshape(R, T),
-                         cond=np.asarray(diag.cond, dtype=float).reshape(R, T))
+                         end_cond=np.asarray(diag.end_cond, dtype=float).reshape(R, T),
+                         flat=np.asarray(diag.flat, dtype=bool).reshape(R, T))
 
     def _evaluator64(self):
         """The same generator and full-output evaluator in float64 (built once, on first use)."""
@@ -520,8 +524,10 @@ class PhaseResult:
         ``r50`` is NaN; the interval still holds.
     diagnosis : ndarray (P, R, T) str
         The diagnosis of every trial's ẑ.
-    cond : ndarray (P, R, T)
+    end_cond : ndarray (P, R, T)
         Condition of A ∂G/∂z at each ``unconverged`` trial's ẑ (NaN for the others).
+    flat : ndarray (P, R, T) bool
+        Those of them in a valley of J flat to the precision (:attr:`core.diagnosis.Diagnosis.flat`).
     spec : PhaseSpec
     seconds : float
     """
@@ -542,16 +548,15 @@ class PhaseResult:
     r50_low: np.ndarray | None = None
     r50_high: np.ndarray | None = None
     diagnosis: np.ndarray | None = None
-    cond: np.ndarray | None = None
+    end_cond: np.ndarray | None = None
+    flat: np.ndarray | None = None
 
     @property
-    def flat(self) -> int:
-        """Trials still ``unconverged`` in a flat valley (condition ≥ core.diagnosis.FLAT_COND)."""
-        from .diagnosis import FLAT_COND
-
-        if self.diagnosis is None or self.cond is None:
+    def n_flat(self) -> int:
+        """Trials still ``unconverged`` in a valley of J flat to the precision."""
+        if self.diagnosis is None or self.flat is None:
             return 0
-        return int(((np.asarray(self.diagnosis) == "unconverged") & (np.asarray(self.cond) >= FLAT_COND)).sum())
+        return int(((np.asarray(self.diagnosis) == "unconverged") & np.asarray(self.flat, dtype=bool)).sum())
 
     def to_npz_dict(self) -> dict:
         """Arrays for ``np.savez``: the CLI's output file."""
@@ -560,7 +565,9 @@ class PhaseResult:
                     actual_rate=self.actual_rate, r50_actual=self.r50_actual, mean_steps=self.mean_steps,
                     r50_low=self.r50_low, r50_high=self.r50_high,
                     diagnosis=np.asarray(self.diagnosis if self.diagnosis is not None else np.full(self.success.shape, ""), dtype=str),
-                    cond=np.asarray(self.cond if self.cond is not None else np.full(self.success.shape, np.nan), dtype=float),
+                    end_cond=np.asarray(self.end_cond if self.end_cond is not None else np.full(self.success.shape, np.nan),
+                                        dtype=float),
+                    flat=np.asarray(self.flat if self.flat is not None else np.zeros(self.success.shape), dtype=bool),
                     config=np.array(self.spec.config.to_json()), spec=np.array(self.spec.to_json()),
                     seconds=np.float64(self.seconds))
 
@@ -613,7 +620,7 @@ def crossing_interval(rates, k, n) -> tuple[float, float]:
 
 
 def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, seconds: float = float("nan"),
-              diagnosis=None, cond=None) -> PhaseResult:
+              diagnosis=None, end_cond=None, flat=None) -> PhaseResult:
     """Probabilities, Wilson intervals, r50 and its interval from the (P, R, T) success array."""
     success = np.asarray(success, dtype=bool)
     P, R, T = success.shape
@@ -634,7 +641,8 @@ def summarise(spec: PhaseSpec, success, actual_rate=None, mean_steps=None, secon
         mean_steps=np.full((P, R), np.nan) if mean_steps is None else np.asarray(mean_steps, dtype=float),
         r50_low=np.array([b[0] for b in brackets]), r50_high=np.array([b[1] for b in brackets]),
         diagnosis=None if diagnosis is None else np.asarray(diagnosis, dtype=str),
-        cond=None if cond is None else np.asarray(cond, dtype=float), spec=spec, seconds=seconds)
+        end_cond=None if end_cond is None else np.asarray(end_cond, dtype=float),
+        flat=None if flat is None else np.asarray(flat, dtype=bool), spec=spec, seconds=seconds)
 
 
 def _placeable(k, T) -> bool:
@@ -689,7 +697,7 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
     P, R, T = len(spec.patterns), len(spec.rates), spec.trials
     success = np.zeros((P, R, T), dtype=bool)
     labels = np.full((P, R, T), "", dtype=object)
-    cond = np.full((P, R, T), np.nan)
+    end_cond, flat = np.full((P, R, T), np.nan), np.zeros((P, R, T), dtype=bool)
     actual = np.zeros((P, R))
     steps = np.zeros((P, R))
     with torch_threads(threads):
@@ -700,10 +708,10 @@ def phase_transition(spec: PhaseSpec, progress=None, device: str | None = None, 
             p = spec.patterns.index(pattern)
             success[p, ri] = res.success
             labels[p, ri] = res.diagnosis
-            cond[p, ri] = res.cond
+            end_cond[p, ri], flat[p, ri] = res.end_cond, res.flat
             actual[p, ri] = res.actual_rate.mean(axis=1)
             steps[p, ri] = res.steps_run.reshape(len(ri), -1).mean(axis=1)
             if progress is not None and progress(b + 1, len(blocks)):
                 raise Cancelled()
     return summarise(spec, success, actual, steps, seconds=time.perf_counter() - t0, diagnosis=labels.astype(str),
-                     cond=cond)
+                     end_cond=end_cond, flat=flat)

@@ -229,7 +229,7 @@ def test_phase_job_cuts_a_large_cell_into_parts_equal_to_the_whole(monkeypatch):
     assert np.array_equal(np.array(store["data"]["success"], dtype=bool), ref.success)
     s = phase_page.job_summary(store)
     assert np.allclose(s["p"], ref.p_success) and s["failures"] == failure_counts(ref.diagnosis)
-    assert s["flat"] == ref.flat
+    assert s["flat"] == ref.n_flat
     half = {**store, "done": 3, "status": "running",
             "data": {"success": [[[1, 1, 1, 1], [1, 1]], [None, None]],
                      "labels": [[{"recovered": 4}, {"recovered": 2}], [None, None]]}}

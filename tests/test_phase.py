@@ -350,7 +350,7 @@ def test_trials_still_unconverged_carry_the_condition_of_their_observed_jacobian
     R = PhaseRunner(spec)
     blk = R.run_block("random", [0, 1])
     un = blk.diagnosis == "unconverged"
-    assert un.any() and np.isnan(blk.cond[~un]).all()          # the premise, and NaN elsewhere
+    assert un.any() and np.isnan(blk.end_cond[~un]).all() and not blk.flat[~un].any()   # the premise; NaN elsewhere
     for r, t in zip(*np.nonzero(un)):
         keep = R.masks("random", spec.rates[r], [t])[0].numpy() > 0
         z, h = np.asarray(blk.z_hat[r, t], float), 1e-6
@@ -362,9 +362,12 @@ def test_trials_still_unconverged_carry_the_condition_of_their_observed_jacobian
                 f = [R.G(torch.tensor((z + s * e)[None])).reshape(-1).numpy() for s in (1, -1)]
             cols.append(((f[0] - f[1]) / (2 * h))[keep])
         sv = np.linalg.svd(np.stack(cols, 1), compute_uv=False)
-        assert blk.cond[r, t] == pytest.approx(sv[0] / sv[-1], rel=1e-5)
+        assert blk.end_cond[r, t] == pytest.approx(sv[0] / sv[-1], rel=1e-5)
+        y2 = float((R.y_full[t].numpy()[keep] ** 2).sum())
+        assert blk.flat[r, t] == (0.5 * (sv[-1] * spec.config.tol * np.linalg.norm(z)) ** 2 <= 1e-14 * 0.5 * y2)
     res = phase_transition(spec)
-    assert np.array_equal(res.cond, np.asarray(blk.cond)[None], equal_nan=True)
-    assert res.flat == int((un & (blk.cond >= 1e6)).sum())
+    assert np.array_equal(res.end_cond, np.asarray(blk.end_cond)[None], equal_nan=True)
+    assert np.array_equal(res.flat, np.asarray(blk.flat)[None]) and res.n_flat == int((un & blk.flat).sum())
     f = res.to_npz_dict()
-    assert f["cond"].shape == (1, 2, 4) and np.array_equal(f["cond"], res.cond, equal_nan=True)
+    assert f["end_cond"].shape == f["flat"].shape == (1, 2, 4)
+    assert np.array_equal(f["end_cond"], res.end_cond, equal_nan=True) and np.array_equal(f["flat"], res.flat)

@@ -413,12 +413,13 @@ def _fd_jacobian(P, z, h=1e-6):
 @pytest.mark.parametrize("rate", [0.5, 0.004])
 def test_rows_still_unconverged_carry_the_condition_of_the_observed_jacobian(rate):
     """continue_unconverged with ``escalate`` gives every row still ``unconverged`` the condition
-    number of A ∂G/∂z at its end point; without it, or on the other rows, NaN. Reference: numpy's SVD
-    of the Jacobian by central differences through G.forward; with one observed pixel for two
-    unknowns (rate 0.004 of 17 × 17) σ_min is 0 and the condition is infinite, which counts as flat,
-    and the budget note says how many."""
+    number of A ∂G/∂z at its end point, and whether it lies in a valley flat to the precision
+    (½ (σ_min tol ‖ẑ‖)² ≤ 1e-14 · ½‖y‖² in float64); without it, or on the other rows, NaN and False.
+    Reference: numpy's SVD of the Jacobian by central differences through G.forward; with one observed
+    pixel for two unknowns (rate 0.004 of 17 × 17) σ_min is 0, the condition infinite and every such
+    row flat, and the budget note says how many."""
     from core.descent import radius_of, solver_settings
-    from core.diagnosis import FLAT_COND, budget_note
+    from core.diagnosis import budget_note
 
     P = build_problem(from_preset("paper-fig4", dtype="float64", rate=rate))
     obj, radius, cfg = P.objective(), radius_of(P), P.cfg
@@ -427,20 +428,22 @@ def test_rows_still_unconverged_carry_the_condition_of_the_observed_jacobian(rat
                 record=False, **settings)
     diag = diagnose(obj, res, tol=cfg.tol, eps=cfg.eps, radius=radius)
     un = diag.label == "unconverged"
-    assert un.sum() >= 4 and np.isnan(diag.cond).all()      # the premise
+    assert un.sum() >= 4 and np.isnan(diag.end_cond).all() and not diag.flat.any()      # the premise
     _, plain, _ = continue_unconverged(obj, res, diag, radius, settings, rounds=0)
-    assert np.isnan(plain.cond).all()
-    _, d, _ = continue_unconverged(obj, res, diag, radius, settings, rounds=0, escalate=True)
+    assert np.isnan(plain.end_cond).all() and not plain.flat.any()
+    _, d, _ = continue_unconverged(obj, res, diag, radius, settings, rounds=0, escalate=True, tol=cfg.tol)
+    half_y2 = 0.5 * float((P.y ** 2).sum())
     for i in range(8):
         s = np.linalg.svd(_fd_jacobian(P, res.z[i]), compute_uv=False)
+        smin = s[-1] if P.op.m >= 2 else 0.0
         if not un[i]:
-            assert np.isnan(d.cond[i])
-        elif P.op.m >= 2:
-            assert d.cond[i] == pytest.approx(s[0] / s[-1], rel=1e-5)
-        else:
-            assert d.cond[i] == np.inf
+            assert np.isnan(d.end_cond[i]) and not d.flat[i]
+            continue
+        assert d.end_cond[i] == (pytest.approx(s[0] / smin, rel=1e-5) if smin else np.inf)
+        assert d.flat[i] == (0.5 * (smin * cfg.tol * np.linalg.norm(res.z[i])) ** 2 <= 1e-14 * half_y2)
     n = int(un.sum())
-    assert d.flat == int((d.cond >= FLAT_COND).sum()) == (n if P.op.m < 2 else 0)
-    note = budget_note({"unconverged": n}, 0, d.flat)
-    assert (f"{n} of them lie where A∂G/∂z has condition" in note) == (P.op.m < 2)
-    assert "cond" in d.arrays() and np.array_equal(d.arrays()["cond"], d.cond, equal_nan=True)
+    assert d.n_flat == int(d.flat.sum()) == (n if P.op.m < 2 else 0)
+    note = budget_note({"unconverged": n}, 0, d.n_flat)
+    assert (f"{n} of them lie in a valley of J flat to the precision" in note) == (P.op.m < 2)
+    a = d.arrays()
+    assert np.array_equal(a["end_cond"], d.end_cond, equal_nan=True) and np.array_equal(a["flat"], d.flat)

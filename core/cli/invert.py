@@ -70,4 +70,4 @@ def run(args):
     else:
         summary = (f"{cfg.generator} real {cfg.mask} x{spec.trials}: median PSNR hidden "
                    f"{np.nanmedian(res.psnr_hidden):.1f} dB (mean-image baseline {np.nanmedian(res.baseline_psnr_hidden):.1f} dB)")
-    return res.arrays(), summary + budget_warning(res.diagnosis.label, spec.extra_budgets, res.diagnosis.flat)
+    return res.arrays(), summary + budget_warning(res.diagnosis.label, spec.extra_budgets, res.diagnosis.n_flat)

@@ -49,4 +49,4 @@ def run(args):
             f"{res.patterns[p]} r {spec.rates[r]:g} #{t} {res.diagnosis[p, r, t]} ({flags(land)})"
             for p, r, t, land in look) + "; a trial's landscape: `landscape` with this run's flags and the trial's in brackets")
     return res.to_npz_dict(), (f"{len(spec.patterns)} patterns x {len(spec.rates)} rates x {spec.trials} trials "
-                               f"({res.seconds:.1f} s); " + "; ".join(rows) + budget_warning(res.diagnosis, flat=res.flat))
+                               f"({res.seconds:.1f} s); " + "; ".join(rows) + budget_warning(res.diagnosis, flat=res.n_flat))

@@ -19,7 +19,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from core import cost as core_cost
 from core.config import METHODS, PRESETS, SHIPPED, Config, ConfigError, from_preset
-from core.diagnosis import FLAT_COND, budget_note, order_failures
+from core.diagnosis import budget_note, order_failures
 from core.masks import make_operator, parse_noise
 from core.phase import PHASE_PATTERNS, PhaseRunner, PhaseSpec, crossing_interval, failed_trials, fit_logistic, \
     parse_patterns, parse_rates, torch_threads, wilson_interval
@@ -212,7 +212,7 @@ def job_step(job: dict, k: int) -> tuple[dict, int]:
         for name, n in zip(*np.unique(block.diagnosis[j], return_counts=True)):
             counts[str(name)] = counts.get(str(name), 0) + int(n)
         labels[p][r] = counts
-        flat[p][r] += int(((block.diagnosis[j] == "unconverged") & (block.cond[j] >= FLAT_COND)).sum())
+        flat[p][r] += int(((block.diagnosis[j] == "unconverged") & block.flat[j]).sum())
     return {"success": success, "labels": labels, "flat": flat}, k
 
 
