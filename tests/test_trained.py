@@ -259,3 +259,10 @@ def test_phase_table_says_which_columns_continued_their_trials():
     assert ("still converging after those got up to 3 Gauss–Newton rounds of steps ÷ (n0 + 1) iterations"
             in phase_markdown([row("fashion", "8-bit", continued=3)]))
     assert "Gauss–Newton" not in phase_markdown([row("mnist", "noiseless")])
+    # Trials still unconverged: per row, with how many lie in a flat valley where the row says.
+    un = phase_markdown([row("mnist", "noiseless", diagnosis={"unconverged": 4, "critical": 3}, flat=3),
+                         row("fashion", "noiseless", diagnosis={"unconverged": 2}),
+                         row("conv64", "noiseless", diagnosis={"recovered": 8}, flat=0)])
+    assert ("Trials still unconverged after all that: mnist noiseless top: 4, 3 of them in a flat valley; "
+            "fashion noiseless top: 2 (a flat valley:") in un
+    assert "still unconverged" not in phase_markdown([row("mnist", "noiseless", diagnosis={"critical": 2}, flat=0)])

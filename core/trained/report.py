@@ -242,7 +242,9 @@ def phase_rows(trials: int = 20, restarts: int = 4, nets=PHASE_NETS, noises=PHAS
                        "actual_rate": res.actual_rate[i].tolist(), "p_success": res.p_success[i].tolist(),
                        "r50": float(res.r50_actual[i]), "r50_requested": float(res.r50[i]),
                        "r50_low": float(res.r50_low[i]), "r50_high": float(res.r50_high[i]),
-                       "diagnosis": {str(k): int(v) for k, v in zip(labels, counts)}, "seconds": round(res.seconds, 1),
+                       "diagnosis": {str(k): int(v) for k, v in zip(labels, counts)},
+                       "flat": int(((res.diagnosis[i] == "unconverged") & res.flat[i]).sum()),
+                       "seconds": round(res.seconds, 1),
                        "trials": trials, "restarts": restarts, "steps": steps, "continued": CONTINUE_ROUNDS}
                 rows.append(row)
                 log(json.dumps(row))
@@ -278,6 +280,22 @@ def _continued(rows: list[dict]) -> str:
                    "went on from the diagnosis's probe's lowest point.")
 
 
+def _unconverged(rows: list[dict]) -> str:
+    """The table's note on the trials still ``unconverged``, and how many of them lie in a valley of J
+    flat to the precision (core.diagnosis.Diagnosis.flat; rows run before it was judged say nothing)."""
+    cells = [r for r in rows if r.get("diagnosis", {}).get("unconverged")]
+    if not cells:
+        return ""
+    parts = []
+    for r in cells:
+        n = r["diagnosis"]["unconverged"]
+        flat = f", {r['flat']} of them in a flat valley" if "flat" in r else ""
+        parts.append(f"{r['net']} {r['noise']} {r['pattern']}: {n}{flat}")
+    return (" Trials still unconverged after all that: " + "; ".join(parts) + " (a flat valley: a move of "
+            "tol·‖ẑ‖ along A∂G/∂z's weakest direction changes J by less than the fit test resolves, so the "
+            "observed pixels do not fix z there).")
+
+
 def phase_markdown(rows: list[dict]) -> str:
     def cell(r):
         if np.isfinite(r["r50"]):
@@ -292,7 +310,8 @@ def phase_markdown(rows: list[dict]) -> str:
     out = [f"r50 against the true rate m/n per pattern: {r0.get('trials', '?')} trials per (pattern, rate), each a fresh "
            f"z* (and random mask), L-BFGS with up to {r0.get('restarts', '?')} restarts of {r0.get('steps', '?')} "
            "iterations until a fit; success = ‖ẑ − z*‖ ≤ tol‖z*‖ (tol 1e-3 noiseless, 0.05 with 8-bit y). "
-           "(a, b]: the success rate jumps past ½ between two tested rates; > x: never reached ½." + _continued(rows), "",
+           "(a, b]: the success rate jumps past ½ between two tested rates; > x: never reached ½." + _continued(rows)
+           + _unconverged(rows), "",
            "| pattern | " + " | ".join(f"{n} {z}" for n, z in nets) + " |", "| --- |" + " --- |" * len(nets)]
     for p in dict.fromkeys(r["pattern"] for r in rows):
         cells = [cell(next(r for r in rows if r["pattern"] == p and (r["net"], r["noise"]) == k)) for k in nets]
