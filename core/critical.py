@@ -124,7 +124,8 @@ def _local_minima(a: np.ndarray) -> np.ndarray:
 
 @one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_candidates: int = 40,
-                    newton_steps: int = 30, judge: bool = True, kinks: bool = True) -> list[CriticalPoint]:
+                    newton_steps: int = 30, judge: bool = True, kinks: bool = True,
+                    grid: tuple | None = None) -> list[CriticalPoint]:
     """Critical points of J in the window ``u × v`` of ``plane``.
 
     Parameters
@@ -147,6 +148,8 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         :func:`core.diagnosis.diagnose` finds to be kink minima there (no probe direction lowers J,
         ∇J not small), as in :func:`near_negative_critical`. These come as ``kind="minimum"``,
         ``smooth=False``, and are judged in the whole latent space like the others.
+    grid : (gu, gv, J), optional
+        :func:`plane_gradient` on ``u × v``, where the caller has it already.
 
     Returns
     -------
@@ -156,7 +159,7 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         need not be one of J.
     """
     u, v = np.asarray(u, float), np.asarray(v, float)
-    gu, gv, J_grid = plane_gradient(problem, plane, u, v)
+    gu, gv, J_grid = plane_gradient(problem, plane, u, v) if grid is None else grid
     gn = np.hypot(gu, gv)
     # Typical curvature of the window, to tell a flat plateau from a genuine critical point.
     curvature = max(float(np.nanmax(gn)) / max(u[-1] - u[0], v[-1] - v[0]), 1e-300)
@@ -511,7 +514,7 @@ def near_negative_critical(problem: Problem, t: float | None = None, half_width:
     """
     from .diagnosis import diagnose
     from .descent import descend
-    from .landscape import evaluate_plane, rho_for
+    from .landscape import rho_for
     from .planes import hessian_at, latent_plane, star_plane
 
     p = problem if problem.dtype == torch.float64 else build_problem(problem.cfg, device=str(problem.device),
@@ -549,8 +552,9 @@ def near_negative_critical(problem: Problem, t: float | None = None, half_width:
     along = float(g_ray @ e)
     across = float(np.linalg.norm(g_ray - along * e))
 
-    smooth = critical_points(p, plane, u, v, max_candidates=12, judge=False, kinks=False)   # judged below, with the kinks
-    J_grid = evaluate_plane(p, plane, u, v)
+    grid_ = plane_gradient(p, plane, u, v)
+    smooth = critical_points(p, plane, u, v, max_candidates=12, judge=False, kinks=False, grid=grid_)   # judged below
+    J_grid = grid_[2]
     idx = np.argwhere(_local_minima(J_grid))
     starts = [plane.lift(u[j], v[i]) for i, j in idx]
     if np.isfinite(t_hat):
