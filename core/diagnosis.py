@@ -495,18 +495,21 @@ def order_failures(counts: dict) -> dict:
     return {n: int(counts[n]) for n in names if counts.get(n, 0)}
 
 
-FLAT_NOTE = ("; {f} of them lie in a valley of J flat to the precision (a move of tol·|z| along A∂G/∂z's "
-             "weakest direction changes J by less than the fit test resolves): the observed pixels do not fix "
-             "z along it, and descent creeps there")
+FLAT_NOTE = ("{f} unconverged in a valley of J flat to the precision ({k}): a move of tol·|z| along "
+             "A∂G/∂z's weakest direction changes J by less than the fit test resolves, so the observed pixels "
+             "do not fix z there to the tolerance and descent creeps along it; more budget moves them little")
 
 
 def budget_note(failures: dict, extra_budgets: int | None = None, flat: int = 0) -> str:
     """The warning a result (phase, inversion, basin map, descents) carries when some of its starts ran
     out of budget, or "" when none did; ``extra_budgets`` is what they were given (None:
-    :data:`CONTINUE_ROUNDS`); ``flat`` of them in a flat valley (:attr:`Diagnosis.n_flat`)."""
+    :data:`CONTINUE_ROUNDS`); ``flat`` of them lie in a valley flat to the precision
+    (:attr:`Diagnosis.n_flat`), where the landscape, not the budget, holds them."""
     n = failures.get("unconverged", 0)
-    k = CONTINUE_ROUNDS if extra_budgets is None else int(extra_budgets)
-    given = f"{k} more budgets included" if k else "no extra budgets given"
     if not n:
         return ""
-    return BUDGET_NOTE.format(n=n, k=given) + (FLAT_NOTE.format(f=int(flat)) if flat else "")
+    k = CONTINUE_ROUNDS if extra_budgets is None else int(extra_budgets)
+    given = f"{k} more budgets included" if k else "no extra budgets given"
+    flat = min(max(int(flat), 0), n)
+    parts = [BUDGET_NOTE.format(n=n - flat, k=given)] if n > flat else []
+    return "; ".join(parts + ([FLAT_NOTE.format(f=flat, k=given)] if flat else []))
