@@ -71,10 +71,11 @@ class Diagnosis:
         observed) for the ``unconverged`` rows of an experiment that gives verdicts
         (:func:`continue_unconverged` with ``escalate``); NaN elsewhere.
     flat : ndarray (S,) bool
-        Of those rows, the ones in a valley of J flat to the precision: a move of tol ‖ẑ‖ along
-        A ∂G/∂z's weakest direction changes J (to second order, ½ σ_min² tol² ‖ẑ‖²) by no more than
-        the floor test resolves (``fit`` · ½‖y‖², per dtype). The observed pixels do not fix z along
-        that direction to the tolerance of success, and descent creeps there.
+        Of those rows, the ones in a valley of J flat to the precision: a move of tol ‖z*‖ (the
+        success tolerance; tol ‖ẑ‖ where z* is unknown) along A ∂G/∂z's weakest direction changes J
+        (to second order, ½ σ_min² tol² ‖z*‖²) by no more than the floor test resolves (``fit`` ·
+        ½‖y‖², per dtype). The observed pixels do not fix z along that direction to the tolerance of
+        success, and descent creeps there.
     """
 
     label: np.ndarray
@@ -469,7 +470,10 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
         with np.errstate(divide="ignore"):
             cond[rows] = np.where(lo > 0, hi / np.where(lo > 0, lo, 1.0), np.inf)
         scale = objective.scale_of(idx).double().cpu().numpy()
-        flat[rows] = 0.5 * (lo * tol * np.linalg.norm(zr, axis=1)) ** 2 <= lv["fit"] * scale
+        zs = objective.z_star_of(idx)      # success is judged against ‖z*‖; ‖ẑ‖ where z* is unknown
+        size = (zs.double().norm(dim=1).cpu().numpy() if zs is not None and bool(torch.isfinite(zs).all())
+                else np.linalg.norm(zr, axis=1))
+        flat[rows] = 0.5 * (lo * tol * size) ** 2 <= lv["fit"] * scale
         diag = dataclasses.replace(diag, end_cond=cond, flat=flat)
     return result, diag, ran
 
@@ -495,7 +499,7 @@ def order_failures(counts: dict) -> dict:
     return {n: int(counts[n]) for n in names if counts.get(n, 0)}
 
 
-FLAT_NOTE = ("{f} unconverged in a valley of J flat to the precision ({k}): a move of tol·|z| along "
+FLAT_NOTE = ("{f} unconverged in a valley of J flat to the precision ({k}): a move of tol·|z*| along "
              "A∂G/∂z's weakest direction changes J by less than the fit test resolves, so the observed pixels "
              "do not fix z there to the tolerance and descent creeps along it; more budget moves them little")
 

@@ -414,7 +414,7 @@ def _fd_jacobian(P, z, h=1e-6):
 def test_rows_still_unconverged_carry_the_condition_of_the_observed_jacobian(rate):
     """continue_unconverged with ``escalate`` gives every row still ``unconverged`` the condition
     number of A ∂G/∂z at its end point, and whether it lies in a valley flat to the precision
-    (½ (σ_min tol ‖ẑ‖)² ≤ 1e-14 · ½‖y‖² in float64); without it, or on the other rows, NaN and False.
+    (½ (σ_min tol ‖z*‖)² ≤ 1e-14 · ½‖y‖² in float64); without it, or on the other rows, NaN and False.
     Reference: numpy's SVD of the Jacobian by central differences through G.forward; with one observed
     pixel for two unknowns (rate 0.004 of 17 × 17) σ_min is 0, the condition infinite and every such
     row flat, and the budget note says how many."""
@@ -440,7 +440,7 @@ def test_rows_still_unconverged_carry_the_condition_of_the_observed_jacobian(rat
             assert np.isnan(d.end_cond[i]) and not d.flat[i]
             continue
         assert d.end_cond[i] == (pytest.approx(s[0] / smin, rel=1e-5) if smin else np.inf)
-        assert d.flat[i] == (0.5 * (smin * cfg.tol * np.linalg.norm(res.z[i])) ** 2 <= 1e-14 * half_y2)
+        assert d.flat[i] == (0.5 * (smin * cfg.tol * np.linalg.norm(P.z_star.numpy())) ** 2 <= 1e-14 * half_y2)
     n = int(un.sum())
     assert d.n_flat == int(d.flat.sum()) == (n if P.op.m < 2 else 0)
     note = budget_note({"unconverged": n}, 0, d.n_flat)

@@ -292,7 +292,7 @@ def _unconverged(rows: list[dict]) -> str:
         flat = f", {r['flat']} of them in a flat valley" if "flat" in r else ""
         parts.append(f"{r['net']} {r['noise']} {r['pattern']}: {n}{flat}")
     return (" Trials still unconverged after all that: " + "; ".join(parts) + " (a flat valley: a move of "
-            "tol·‖ẑ‖ along A∂G/∂z's weakest direction changes J by less than the fit test resolves, so the "
+            "tol·‖z*‖ along A∂G/∂z's weakest direction changes J by less than the fit test resolves, so the "
             "observed pixels do not fix z there).")
 
 
