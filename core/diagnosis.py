@@ -293,19 +293,6 @@ def _probe(objective, z, rows, J0, lv, scale, seed):
     return ok.cpu().numpy(), best_z, best_J
 
 
-@one_thread()     # batched Jacobians and small SVDs
-def extreme_singular_values(objective, z, rows, chunk: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """σ_max and σ_min of A ∂G/∂z (its observed rows) at z (K, n0) for the objective's ``rows``, in
-    the objective's dtype (σ_min is 0 where fewer pixels than unknowns are observed)."""
-    hi, lo = [np.zeros(0)], [np.zeros(0)]
-    for a in range(0, z.shape[0], chunk):
-        _, jac = objective.residual_and_jacobian(z[a:a + chunk], rows[a:a + chunk])
-        s = torch.linalg.svdvals(jac).double().cpu().numpy()
-        hi.append(s[:, 0])
-        lo.append(s[:, -1] if jac.shape[1] >= jac.shape[2] else np.zeros(s.shape[0]))
-    return np.concatenate(hi), np.concatenate(lo)
-
-
 def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: float, settings: dict,
                       tol: float = 1e-3, eps: float = 0.15, rounds: int | None = 0, escalate: bool = False):
     """Continue the float32 misses in float64 from their end points, and judge them there.
@@ -463,12 +450,17 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
         ran[rows] += 1
     rows = np.nonzero(np.asarray(diag.label) == "unconverged")[0]
     if escalate and rows.size:   # why they still creep: how flat J's valley is where they are
+        from .injectivity import _rows, _summary, chunk_for
+
         zr = np.asarray(result.z)[rows]
-        idx = torch.as_tensor(rows, device=dev)
-        hi, lo = extreme_singular_values(objective, torch.as_tensor(zr, dtype=dt, device=dev), idx)
+        idx, zt = torch.as_tensor(rows, device=dev), torch.as_tensor(zr, dtype=dt, device=dev)
+        ev, n0 = objective.evaluator, int(objective.n0)
+        with one_thread():
+            s = _rows(lambda a, b: objective.residual_and_jacobian(zt[a:b], idx[a:b])[1], rows.size, int(ev.m), n0,
+                      chunk_for(ev, n0))
+        lo, _, c = _summary(s)
         cond, flat = np.array(diag.end_cond, dtype=float, copy=True), np.array(diag.flat, dtype=bool, copy=True)
-        with np.errstate(divide="ignore"):
-            cond[rows] = np.where(lo > 0, hi / np.where(lo > 0, lo, 1.0), np.inf)
+        cond[rows] = c
         scale = objective.scale_of(idx).double().cpu().numpy()
         zs = objective.z_star_of(idx)      # success is judged against ‖z*‖; ‖ẑ‖ where z* is unknown
         size = (zs.double().norm(dim=1).cpu().numpy() if zs is not None and bool(torch.isfinite(zs).all())
