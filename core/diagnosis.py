@@ -346,9 +346,8 @@ def refine_in_float64(objective, evaluator64, result, diag: Diagnosis, radius: f
     res = Solve(J_path=None, paths=None, error_path=None, seconds=np.zeros(1), negated=np.zeros(rows.size, bool),
                 method=result.method, **{**fields_, "stop": fields_["stop"].astype(str)})
     d2 = diagnose(twin, res, tol=tol, eps=eps, radius=radius)
-    if rounds is None or rounds > 0:
-        res, d2, _ = continue_unconverged(twin, res, d2, radius, settings, rounds=rounds, tol=tol, eps=eps,
-                                          escalate=escalate)
+    # (with rounds = 0 this only judges, with escalate, how flat the valley of each row still unconverged is)
+    res, d2, _ = continue_unconverged(twin, res, d2, radius, settings, rounds=rounds, tol=tol, eps=eps, escalate=escalate)
     refined[rows] = True
     result, diag = _merge_rows(result, diag, rows, res, d2)
     return result, diag, refined
@@ -386,7 +385,7 @@ ESCALATE = {"lbfgs": "gauss_newton"}   # the solver a default solver's rows stil
 
 def continue_unconverged(objective, result, diag: Diagnosis, radius: float, settings: dict,
                          rounds: int | None = None, tol: float = 1e-3, eps: float = 0.15,
-                         escalate: bool = False):
+                         escalate: bool = False, flat: bool | None = None):
     """Solve the ``unconverged`` rows on from their end points, up to ``rounds`` more budgets.
 
     A start labelled ``unconverged`` stopped because its budget ran out while J was still falling
@@ -406,6 +405,9 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
     (Adam) and the per-solver tables do not. Rows still ``unconverged`` after all that (default
     :data:`CONTINUE_ROUNDS`) keep that label, and the caller reports them as budget-limited (a
     fixed-step method that circles a minimum without settling stays there: Adam at a fixed lr).
+    Those rows then get :attr:`Diagnosis.end_cond` and :attr:`Diagnosis.flat` where ``flat`` (default:
+    ``escalate``) asks for them; a caller that judges its misses again in float64 next
+    (:func:`refine_in_float64`) leaves it to that step.
 
     Returns
     -------
@@ -449,7 +451,7 @@ def continue_unconverged(objective, result, diag: Diagnosis, radius: float, sett
         result, diag = _merge_rows(result, diag, rows, res, diagnose(sub, res, tol=tol, eps=eps, radius=radius))
         ran[rows] += 1
     rows = np.nonzero(np.asarray(diag.label) == "unconverged")[0]
-    if escalate and rows.size:   # why they still creep: how flat J's valley is where they are
+    if (escalate if flat is None else flat) and rows.size:   # why they still creep: how flat J's valley is there
         from .injectivity import _rows, _summary, chunk_for
 
         zr = np.asarray(result.z)[rows]

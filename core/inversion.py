@@ -279,10 +279,11 @@ def run_inversion(spec: InvertSpec, data=None, log=None) -> InversionResult:
     best = run.best
     diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
     # A trial still converging when the budget ran out gets more of it: its verdict must be the landscape's.
+    refine = dt == torch.float32 and spec.target == "latent"
     best, diag, continued = continue_unconverged(obj, best, diag, radius, settings, rounds=spec.extra_budgets,
-                                                 tol=cfg.tol, eps=cfg.eps, escalate=True)
+                                                 tol=cfg.tol, eps=cfg.eps, escalate=True, flat=not refine)
     refined = np.zeros(T, dtype=bool)
-    if dt == torch.float32 and spec.target == "latent":
+    if refine:
         # float32 resolves J only to ~1e-9 of ½‖y‖²: a miss could be a fit to that resolution in a
         # flat direction. Continue those rows in float64 from their end point and judge them there
         # (where those still converging get more budgets, as above).

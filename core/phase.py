@@ -461,7 +461,8 @@ class PhaseRunner:
         best = run.best
         diag = diagnose(obj, best, tol=cfg.tol, eps=cfg.eps, radius=radius)
         # A trial still converging when the budget ran out gets more of it: its verdict must be the landscape's.
-        best, diag, _ = continue_unconverged(obj, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps, escalate=True)
+        best, diag, _ = continue_unconverged(obj, best, diag, radius, settings, tol=cfg.tol, eps=cfg.eps, escalate=True,
+                                             flat=self.dtype != torch.float32)   # float32: judged in float64 below
         # float32 misses are continued and judged in float64, where those still converging get more budgets
         if self.dtype == torch.float32:
             best, diag, _ = refine_in_float64(obj, self._evaluator64(), best, diag, radius, settings,

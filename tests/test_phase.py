@@ -338,15 +338,17 @@ def test_trials_still_converging_are_continued_before_they_count(monkeypatch):
     assert np.all(after.steps_run[un] <= 4 * 20)
 
 
-def test_trials_still_unconverged_carry_the_condition_of_their_observed_jacobian(tmp_path):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_trials_still_unconverged_carry_the_condition_of_their_observed_jacobian(dtype):
     """A block whose trials get 2 Adam steps a budget leaves some ``unconverged``: each carries the
-    condition of A ∂G/∂z at its ẑ over its own mask's pixels, the others NaN, and the CLI's file
-    holds them. Reference: numpy's SVD of the Jacobian by central differences of G.forward, the
-    rows of the trial's mask kept."""
+    condition of A ∂G/∂z at its ẑ over its own mask's pixels and whether its valley is flat (judged
+    in float64, where a float32 run judges its misses), the others NaN, and the CLI's file holds
+    them. Reference: numpy's SVD of the Jacobian by central differences of G.forward in float64,
+    the rows of the trial's mask kept."""
     from core.phase import PhaseRunner
 
     spec = _spec(patterns=("random",), rates=(0.1, 0.5), trials=4, restarts=1,
-                 config=from_preset("paper-fig4", z_star=(), dtype="float64", steps=2, method="adam"))
+                 config=from_preset("paper-fig4", z_star=(), dtype=dtype, steps=2, method="adam"))
     R = PhaseRunner(spec)
     blk = R.run_block("random", [0, 1])
     un = blk.diagnosis == "unconverged"
@@ -359,12 +361,12 @@ def test_trials_still_unconverged_carry_the_condition_of_their_observed_jacobian
             e = np.zeros(2)
             e[k] = h
             with torch.no_grad():
-                f = [R.G(torch.tensor((z + s * e)[None])).reshape(-1).numpy() for s in (1, -1)]
+                f = [R.G.double()(torch.tensor((z + s * e)[None])).reshape(-1).numpy() for s in (1, -1)]
             cols.append(((f[0] - f[1]) / (2 * h))[keep])
         sv = np.linalg.svd(np.stack(cols, 1), compute_uv=False)
         assert blk.end_cond[r, t] == pytest.approx(sv[0] / sv[-1], rel=1e-5)
-        y2 = float((R.y_full[t].numpy()[keep] ** 2).sum())
-        zs = np.linalg.norm(R.z_star[t].numpy())
+        y2 = float((R.y_full[t].double().numpy()[keep] ** 2).sum())
+        zs = np.linalg.norm(R.z_star[t].double().numpy())
         assert blk.flat[r, t] == (0.5 * (sv[-1] * spec.config.tol * zs) ** 2 <= 1e-14 * 0.5 * y2)
     res = phase_transition(spec)
     assert np.array_equal(res.end_cond, np.asarray(blk.end_cond)[None], equal_nan=True)
