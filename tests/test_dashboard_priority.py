@@ -52,7 +52,7 @@ def test_background_gives_up_after_max_wait():
 
 
 def test_an_error_in_the_foreground_still_releases_the_gate():
-    gate = Gate(max_wait=0.01)
+    gate = Gate(max_wait=0.01, grace=0)
     with pytest.raises(RuntimeError):
         with gate.foreground():
             raise RuntimeError("boom")
@@ -63,3 +63,25 @@ def test_an_error_in_the_foreground_still_releases_the_gate():
 def test_max_wait_is_checked(bad):
     with pytest.raises(ValueError, match="max_wait"):
         Gate(max_wait=bad)
+
+
+def test_background_waits_grace_after_the_last_foreground_block_ended():
+    """Reference: the monotonic clock around the calls. Nothing ran: at once. Right after a block
+    ended: not before ``grace`` has passed since its end. A grace past ``max_wait``: gives up."""
+    gate = Gate(max_wait=5, grace=0.2)
+    t = time.monotonic()
+    assert gate.background() is True and time.monotonic() - t < 0.1
+    with gate.foreground():
+        pass
+    ended = time.monotonic()
+    assert gate.background() is True and time.monotonic() - ended >= 0.2 - 1e-3
+    t = time.monotonic()
+    assert gate.background() is True and time.monotonic() - t < 0.1     # the grace has passed already
+    short = Gate(max_wait=0.05, grace=1.0)
+    with short.foreground():
+        pass
+    t = time.monotonic()
+    assert short.background() is False and 0.05 <= time.monotonic() - t < 0.5
+    for bad in (-0.1, float("nan"), 11):
+        with pytest.raises(ValueError, match="grace"):
+            Gate(grace=bad)
