@@ -48,7 +48,7 @@ MAX_FRAMES = 101       # frames of a descent path sent to the browser
 MAX_PAIRS = 3          # other_fit end points kept for their images
 METHOD_NAMES = {"lbfgs": "L-BFGS", "gauss_newton": "Gauss–Newton", "adam": "Adam", "gd": "GD"}
 
-NEAR_SEARCH = (41, 300)   # grid and L-BFGS steps of the search for critical points near −ρ_d z* (0.6 s on paper-fig4)
+NEAR_SEARCH = (41, 300)   # grid and L-BFGS steps of the search for critical points near −ρ_d z* (~0.1 s on paper-fig4)
 NEAR_SEARCH_SMALL = (11, 50)   # for a generator where that search would cost more than a descent may
 NEEDS_DESCENT = ("endpoint", "pca")   # planes built from a descent (core.planes)
 _PLANE_FIELDS = ("grid", "extent", "plane", "plane_seed")   # what a descent does not depend on
@@ -252,7 +252,8 @@ CRITICAL_FIRST_MACS = 1e6   # multiply-adds per G(z) up to which the surface wai
 def critical_first(cfg: Config) -> bool:
     """Whether the 3-D surface waits for the critical points and is drawn once with them: where one
     G(z) costs at most :data:`CRITICAL_FIRST_MACS` (the random family: paper-fig4 10,800, its critical
-    points ~0.2 s); a shipped DCGAN (4.4e6 a G(z), 3–4 s of critical points) draws its surface first."""
+    points ~0.15 s with the search near −ρ_d z*); a shipped DCGAN (4.4e6 a G(z), 2–4 s of critical points) draws
+    its surface first."""
     return core_cost.macs_per_point(cfg) <= CRITICAL_FIRST_MACS
 
 
