@@ -233,6 +233,39 @@ def test_tiles_partition_the_observed_pixels_and_the_default_tiles_paper_fig4():
     assert eng.macs_per_point < 58_800
 
 
+def test_a_new_weight_draw_reuses_the_tiling_and_computes_with_its_own_weights():
+    """The tiling is planned per architecture and mask: a second weight draw takes the cached plan
+    (the same index tensors) and its J and ∇J are those of its own dense chain; a plan made afresh
+    (cache emptied) picks the same tiles; another mask is planned anew."""
+    from core.generators import engine
+
+    net = dict(dim=2, channels=(2, 4, 4, 1), kernel=(4,), stride=(2,), padding=(0, 1, 0))
+    engines = []
+    for seed in (1, 2):
+        cfg = Config(**net, mask="random", rate=0.4, weight_seed=seed, weight_std="paper")
+        P = build_problem(cfg, dtype="float64")
+        eng = engine.Engine(P.G, P.op, P.y, tiles=2)
+        assert eng.tiles == 2
+        engines.append(eng)
+        z = torch.randn(5, cfg.n0, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        J, g, _, _ = _reference(cfg, _dense_chain(cfg, P.G.weights), P.op.to_dense().double(), P.y, z)
+        Je, ge = eng.J_and_grad(z)
+        torch.testing.assert_close(Je, J, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(ge, g, rtol=1e-9, atol=1e-11)
+    a, b = engines
+    assert all(x.sel is y.sel for x, y in zip(a.branches, b.branches))          # the cached plan
+    assert not torch.equal(a.branches[0].M1, b.branches[0].M1)                   # with b's own weights
+    engine._PLANS.clear()
+    fresh = engine.Engine(P.G, P.op, P.y, tiles=2)
+    assert fresh.branches[0].sel is not b.branches[0].sel
+    assert [x.sel.tolist() for x in fresh.branches] == [x.sel.tolist() for x in b.branches]
+    assert fresh.macs_per_point == b.macs_per_point
+    other = build_problem(Config(**net, mask="left", rate=0.4, weight_seed=2, weight_std="paper"), dtype="float64")
+    eng = engine.Engine(other.G, other.op, other.y, tiles=2)
+    assert all(x.sel is not y.sel for x in eng.branches for y in fresh.branches)
+    torch.testing.assert_close(eng.observe(z), other.op.A(other.G(z)), rtol=1e-10, atol=1e-12)
+
+
 def test_memory_of_the_gradient_and_the_tangents_is_bounded_by_chunks():
     """J_and_grad and residual_and_jacobian on more rows than one chunk equal the hand-built
     dense chain (autograd) at the rows around every chunk boundary, and a chunk holds at most

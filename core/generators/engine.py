@@ -445,6 +445,68 @@ class _Branch:
         return self.M1.shape[1] + sum(L.floats_per_point for L in self.layers)
 
 
+class _Shape:
+    """A weight's shape and device: all that planning reads of it."""
+
+    def __init__(self, shape, device):
+        self.shape, self.device = shape, device
+
+
+PLAN_CACHE = 64              # tilings kept (per architecture, mask and device)
+_PLANS: dict = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def _plan_tiles(shapes, sizes, strides, pads, dim, n0, needed, strategy, prune, ks, C, dev):
+    """The cheapest tiling by the cost model → (k, chains); a chain is (layer specs, first-layer
+    entries n1, first-layer indices, the tile's outputs), a spec's weight given by its layer number.
+
+    Only the weights' shapes are read: the same plan serves every weight draw of an architecture.
+    """
+    Ws = [_Shape(torch.Size(s), torch.device(dev)) for s in shapes]
+    S, n_out_all = sizes[-1], C * sizes[-1] ** dim
+    pos = torch.arange(n_out_all, device=dev) if needed is None else needed
+    index = {id(W): j for j, W in enumerate(Ws)}
+
+    def plan(k):
+        sels = [None]
+        if k > 1:
+            tile = _tile_of(pos, C, S, dim, k)
+            sels = [s for s in (torch.nonzero(tile == t).reshape(-1) for t in range(k ** dim)) if s.numel()]
+        chains = []
+        for sel in sels:
+            specs, first = _plan_chain(Ws, sizes, strides, pads, dim, needed if sel is None else pos[sel],
+                                       strategy, prune)
+            n1 = shapes[0][1] * sizes[1] ** dim if first is None else first.numel()
+            chains.append((specs, n1, first, sel))
+        return chains
+
+    best = None
+    for k in ks:
+        chains = plan(k)
+        if k > 1 and not _fits(chains, Ws, sizes, dim):
+            continue
+        cost = _cost([c[:2] for c in chains], n0, dim)
+        if best is None or cost < best[0]:
+            best = (cost, k, chains)
+    if best is None:
+        best = (None, 1, plan(1))
+    return best[1], [([(index[id(W)], *rest) for W, *rest in specs], n1, first, sel)
+                     for specs, n1, first, sel in best[2]]
+
+
+def _fits(chains, Ws, sizes, dim) -> bool:
+    """Tiles may not hold more dense entries per layer than the untiled layer (nor the cap)."""
+    for j in range(len(Ws) - 1):
+        total = sum(_spec_sizes(c[0][j], dim)[0] * _spec_sizes(c[0][j], dim)[1]
+                    for c in chains if c[0][j][6] == "dense")
+        W = Ws[j + 1]
+        full = W.shape[0] * sizes[j + 1] ** dim * W.shape[1] * sizes[j + 2] ** dim
+        if total > min(full, DENSE_MAX_ENTRIES):
+            return False
+    return True
+
+
 class Engine(torch.nn.Module):
     """Batched ``A G(z)``, ``J(z)`` and ∇J for one generator, operator and observation y.
 
@@ -495,39 +557,24 @@ class Engine(torch.nn.Module):
             if needed.numel() == cl_pos.numel() and bool((needed == torch.arange(needed.numel(), device=dev)).all()):
                 needed = None
 
-        # Candidate tilings, each tile a chain planned from the last layer back; the cheapest by
-        # the cost model wins (one tile when no tiling fits the memory caps).
-        C, S, n_out_all = cfg.channels[-1], sizes[-1], cfg.channels[-1] * sizes[-1] ** dim
-        pos = torch.arange(n_out_all, device=dev) if needed is None else needed
-        if self.A_matrix is not None or strategy == "col2im" or not prune or d == 1:
-            ks = [1]
-        else:
-            ks = list(range(1, MAX_TILES + 1)) if tiles == "auto" else [tiles]
-
-        def plan(k):
-            sels = [None]
-            if k > 1:
-                tile = _tile_of(pos, C, S, dim, k)
-                sels = [s for s in (torch.nonzero(tile == t).reshape(-1) for t in range(k ** dim)) if s.numel()]
-            chains = []
-            for sel in sels:
-                specs, first = _plan_chain(Ws, sizes, strides, pads, dim, needed if sel is None else pos[sel],
-                                           strategy, prune)
-                n1 = cfg.channels[1] * sizes[1] ** dim if first is None else first.numel()
-                chains.append((specs, n1, first, sel))
-            return chains
-
-        best = None
-        for k in ks:
-            chains = plan(k)
-            if k > 1 and not self._fits(chains, Ws, sizes, dim):
-                continue
-            cost = _cost([c[:2] for c in chains], cfg.n0, dim)
-            if best is None or cost < best[0]:
-                best = (cost, k, chains)
-        if best is None:
-            best = (None, 1, plan(1))
-        self.tiles, chains = best[1], best[2]
+        # The tiling depends on the layer shapes and the mask only, not on the weights: planned once
+        # per architecture and mask (a new weight draw, the dashboard's weight seed, reuses it).
+        ks = [1] if self.A_matrix is not None or strategy == "col2im" or not prune or d == 1 else (
+            list(range(1, MAX_TILES + 1)) if tiles == "auto" else [tiles])
+        shapes = tuple(tuple(W.shape) for W in Ws)
+        plan_key = (shapes, tuple(sizes), tuple(strides), tuple(pads), dim, cfg.n0, strategy, prune, tuple(ks),
+                    str(dev), None if needed is None else needed.to("cpu", torch.int64).numpy().tobytes())
+        with _PLANS_LOCK:
+            planned = _PLANS.get(plan_key)
+        if planned is None:
+            planned = _plan_tiles(shapes, sizes, strides, pads, dim, cfg.n0, needed, strategy, prune, ks,
+                                  cfg.channels[-1], dev)
+            with _PLANS_LOCK:
+                _PLANS[plan_key] = planned
+                while len(_PLANS) > PLAN_CACHE:
+                    _PLANS.pop(next(iter(_PLANS)))
+        self.tiles = planned[0]
+        chains = [([(Ws[j], *rest) for j, *rest in specs], n1, first, sel) for specs, n1, first, sel in planned[1]]
 
         W1 = Ws[0]
         k1, p1 = W1.shape[2], pads[0]
@@ -551,18 +598,6 @@ class Engine(torch.nn.Module):
         self._acts = [sig] * (d - 1) + [sig_last]
         self._names = [cfg.activation] * (d - 1) + [cfg.last]
         self._acts_ = [activation_fn(n, cfg.negative_slope, inplace=True) for n in self._names]
-
-    @staticmethod
-    def _fits(chains, Ws, sizes, dim) -> bool:
-        """Tiles may not hold more dense entries per layer than the untiled layer (nor the cap)."""
-        for j in range(len(Ws) - 1):
-            total = sum(_spec_sizes(c[0][j], dim)[0] * _spec_sizes(c[0][j], dim)[1]
-                        for c in chains if c[0][j][6] == "dense")
-            W = Ws[j + 1]
-            full = W.shape[0] * sizes[j + 1] ** dim * W.shape[1] * sizes[j + 2] ** dim
-            if total > min(full, DENSE_MAX_ENTRIES):
-                return False
-        return True
 
     # -- accounting, for the benchmark --------------------------------------
     @property
