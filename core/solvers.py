@@ -40,6 +40,10 @@ Stopping rules (``Solve.stop``), checked after every iteration, for each row:
 ``budget``      ``steps`` iterations done
 ==============  ==========================================================================
 
+A caller that may withdraw the request (the dashboard's Cancel, while a job's step runs) wraps the
+work in :func:`stop_when`: every iteration of every solve inside it first asks the flag, and raises
+:class:`Cancelled` once it is set.
+
 References
 ----------
 .. [1] J. Nocedal, S. J. Wright, *Numerical Optimization*, 2nd ed., Springer 2006: Alg. 3.5,
@@ -48,6 +52,8 @@ References
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import time
 from dataclasses import dataclass
@@ -68,6 +74,31 @@ TOLERANCES = {
     torch.float64: dict(ftol=1e-20, gtol=1e-13, xtol=1e-13),
     torch.float32: dict(ftol=1e-11, gtol=1e-7, xtol=1e-7),
 }
+
+
+_STOP: contextvars.ContextVar = contextvars.ContextVar("solver_stop", default=None)
+
+
+class Cancelled(Exception):
+    """The caller withdrew the request while a solve of it ran (:func:`stop_when`)."""
+
+
+@contextlib.contextmanager
+def stop_when(flag):
+    """Inside the block, every solve's iterations stop with :class:`Cancelled` once ``flag()`` is
+    true. The flag belongs to the calling thread's context (other requests are not affected)."""
+    token = _STOP.set(flag)
+    try:
+        yield
+    finally:
+        _STOP.reset(token)
+
+
+def check_stop() -> None:
+    """Raise :class:`Cancelled` if the enclosing :func:`stop_when` flag is set."""
+    flag = _STOP.get()
+    if flag is not None and flag():
+        raise Cancelled("the request was withdrawn")
 
 
 @dataclass(frozen=True)
@@ -320,6 +351,7 @@ def _solve(obj, z0, method, steps, lr, damping, tols, radius, safeguard, keep_pa
     for t in range(1, steps + 1):
         if st.rows.numel() == 0:
             break
+        check_stop()
         st.moved = _STEP[method](obj, st, t, lr, damping, safeguard, tols, radius)
         st.hist[:, (t - 1) % SLOPE_WINDOW] = st.J.double().clamp_min(1e-300).log10()
         rec.write(st)

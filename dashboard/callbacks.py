@@ -22,7 +22,7 @@ from core.config import METHODS
 from .guard import callback
 from .pages import PAGES
 from .priority import Gate
-from . import figures, guard, ids, layout, logic, planes, state
+from . import figures, guard, ids, jobs, layout, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
 ERROR_IDS = sorted({ids.err(c) for c in ids.FIELD_CONTROLS.values()} | {ids.CONFIG_ERROR})
@@ -148,6 +148,7 @@ def _lookup(table: dict, default) -> str:
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
     gate = Gate()   # a contour someone waits for runs before the follow-ups of another tab's (priority.py)
+    inflight = jobs.InFlight()   # the basin map's step in flight, stopped by its Cancel (jobs.py)
     for _, _, page in PAGES:
         page.register_callbacks(app)
 
@@ -513,7 +514,8 @@ def register_callbacks(app) -> None:
         prevent_initial_call=True)
     def basin_driver(_start, cancel_clicks, n_ticks, store, config_json, n_text):
         cfg = _cfg(config_json)
-        store, running, wait_ms, err = logic.basin_drive(ctx.triggered_id, store, cfg, n_text, cancel_clicks)
+        store, running, wait_ms, err = logic.basin_drive(ctx.triggered_id, store, cfg, n_text, cancel_clicks,
+                                                         inflight=inflight)
         n_ticks = n_ticks if isinstance(n_ticks, int) and not isinstance(n_ticks, bool) else 0
         return store, not running, n_ticks + 1, wait_ms, err
 

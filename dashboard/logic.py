@@ -599,12 +599,13 @@ def basin_step(job: dict, k: int) -> tuple[dict, int]:
     return {"n": n, "rows": rows + label_codes(b.label).astype(int).tolist()}, b.label.shape[0]
 
 
-def basin_drive(trigger: str | None, store: dict | None, cfg: Config, n_text, cancel_clicks: int = 0) -> tuple:
+def basin_drive(trigger: str | None, store: dict | None, cfg: Config, n_text, cancel_clicks: int = 0,
+                inflight: jobs.InFlight | None = None) -> tuple:
     """Start, cancel or advance the basin map → (store, still running, next tick in ms, message)."""
     store, running, msg = jobs.drive(
         trigger, store, start=ids.BASIN_START, cancel=ids.BASIN_CANCEL, kind="basins",
         make=lambda: basin_new(cfg, parse_int("basin_grid", n_text), cancel_clicks), step=basin_step,
-        cancel_clicks=cancel_clicks, key=descent_key(cfg), check=_check_basins)
+        cancel_clicks=cancel_clicks, key=descent_key(cfg), check=_check_basins, inflight=inflight)
     return store, running, jobs.TICK_MS, msg
 
 

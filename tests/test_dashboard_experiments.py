@@ -268,8 +268,75 @@ def test_phase_drive_starts_advances_and_cancels():
     assert late["status"] == "cancelled" and disabled
 
 
+def test_a_cancel_stops_the_phase_step_in_flight(monkeypatch):
+    """A step runs in a thread of its own (as a request does); Cancel is sent for the same job from
+    another while the step is inside. The step must come back cancelled with nothing done: its
+    solver asked the job's flag and stopped. Without the app's InFlight the same step runs to the
+    end and adds its cell (the reference run at the end)."""
+    import threading
+
+    entered, cancelled = threading.Event(), threading.Event()
+    real = phase_page.job_step
+
+    def held(job, k):                      # the Cancel is sent while the step is inside, before its solves
+        entered.set()
+        assert cancelled.wait(30)
+        return real(job, k)
+
+    monkeypatch.setattr(phase_page, "job_step", held)
+    inflight = jobs.InFlight()
+    store, _, _ = phase_page.job_drive(ids.PHASE_START, None, CONTROLS, inflight=inflight)
+    out = {}
+    th = threading.Thread(target=lambda: out.update(
+        r=phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS, inflight=inflight)))
+    th.start()
+    assert entered.wait(30) and len(inflight) == 1
+    now, disabled, _ = phase_page.job_drive(ids.PHASE_CANCEL, store, CONTROLS, inflight=inflight)
+    assert now["status"] == "cancelled" and disabled
+    cancelled.set()
+    th.join(60)
+    late, disabled, _ = out["r"]
+    assert late["status"] == "cancelled" and late["done"] == 0 and disabled and len(inflight) == 0
+    # the same step with no one to stop it
+    entered.clear()
+    done, _, _ = phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS)
+    assert done["status"] == "running" and done["done"] >= 1
+
+
+def test_a_new_start_stops_the_step_of_the_job_it_replaces():
+    """jobs.drive with a step that asks core.solvers.check_stop until told: a Start that replaces the
+    running job sets its flag (the step ends cancelled); a job without a token is never stopped."""
+    import threading
+
+    from core.solvers import check_stop
+
+    inflight, inside = jobs.InFlight(), threading.Event()
+
+    def step(job, k):
+        inside.set()
+        for _ in range(3000):
+            check_stop()
+            threading.Event().wait(0.01)
+        return {}, k
+
+    job = jobs.new("phase", "k", 2, {})
+    out = {}
+    th = threading.Thread(target=lambda: out.update(r=jobs.drive(
+        "tick", job, start="start", cancel="cancel", kind="phase", make=None, step=step, inflight=inflight)))
+    th.start()
+    assert inside.wait(30)
+    new, running, _ = jobs.drive("start", job, start="start", cancel="cancel", kind="phase",
+                                 make=lambda: jobs.new("phase", "k", 2, {}), step=step, inflight=inflight)
+    assert running and new["token"] != job["token"]
+    th.join(60)
+    assert not th.is_alive() and out["r"][0]["status"] == "cancelled" and out["r"][0]["done"] == 0
+    assert not inflight.cancel(None) and not inflight.cancel(job["token"])      # nothing runs now
+
+
 @pytest.mark.parametrize("forge, words", [
     (lambda j: {**j, "key": "{"}, "spec"),
+    (lambda j: {**j, "token": "0" * 17}, "token"),
+    (lambda j: {**j, "token": 7}, "token"),
     (lambda j: {**j, "total": 2 * 10 ** 8}, "total"),
     (lambda j: {**j, "done": 1}, "cell 0 must hold 4 successes"),
     (lambda j: {**j, "data": {"success": [[[2] * 4, None]] * 2, "labels": [[{}, None]] * 2}, "done": 2}, "successes"),

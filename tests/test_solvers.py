@@ -452,3 +452,33 @@ def test_rows_still_unconverged_carry_the_condition_of_the_observed_jacobian(rat
     assert mixed.startswith("3 unconverged: J was still falling") and "; 2 unconverged in a valley of J flat" in mixed
     a = d.arrays()
     assert np.array_equal(a["end_cond"], d.end_cond, equal_nan=True) and np.array_equal(a["flat"], d.flat)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_withdrawn_request_stops_the_solve_at_its_next_iteration(method):
+    """Inside stop_when(flag) every iteration asks the flag once: set from the 4th question on, the
+    solve raises Cancelled after 3 iterations (counted by its progress callback); outside the block,
+    and in another thread inside it, the flag is not asked and the same solve runs its budget."""
+    import threading
+
+    from core.solvers import Cancelled, stop_when
+
+    P = build_problem(Config(**SMOOTH))
+    z0 = random_starts(2, 4, seed=3, scale=0.5) * 4
+    asked, iters = [0], []
+
+    def flag():
+        asked[0] += 1
+        return asked[0] > 3
+
+    with stop_when(flag), pytest.raises(Cancelled):
+        solve(P.objective(), z0, method=method, steps=50, progress=lambda t, n: iters.append(t))
+    assert asked[0] == 4 and iters == [1, 2, 3]
+    iters.clear()
+    with stop_when(flag):
+        out = {}
+        th = threading.Thread(target=lambda: out.update(r=solve(P.objective(), z0, method=method, steps=5)))
+        th.start()
+        th.join()
+    solve(P.objective(), z0, method=method, steps=5, progress=lambda t, n: iters.append(t))
+    assert asked[0] == 4 and out["r"].iterations.max() >= 1 and iters[-1] >= 1

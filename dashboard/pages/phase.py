@@ -216,13 +216,15 @@ def job_step(job: dict, k: int) -> tuple[dict, int]:
     return {"success": success, "labels": labels, "flat": flat}, k
 
 
-def job_drive(trigger, store, controls: tuple, cancel_clicks: int = 0) -> tuple:
-    """Start, cancel or advance → (store, timer disabled, error message)."""
+def job_drive(trigger, store, controls: tuple, cancel_clicks: int = 0, inflight: jobs.InFlight | None = None) -> tuple:
+    """Start, cancel or advance → (store, timer disabled, error message); ``inflight``: the app's
+    running steps, so that a Cancel stops the step in flight (:class:`dashboard.jobs.InFlight`)."""
     def make():
         return job_new(spec_from_controls(*controls), cancel_clicks)
 
     store, running, msg = jobs.drive(trigger, store, start=ids.PHASE_START, cancel=ids.PHASE_CANCEL, kind="phase",
-                                     make=make, step=job_step, cancel_clicks=cancel_clicks, check=check_job)
+                                     make=make, step=job_step, cancel_clicks=cancel_clicks, check=check_job,
+                                     inflight=inflight)
     return store, not running, msg
 
 
@@ -388,6 +390,7 @@ def layout():
 def register_callbacks(app) -> None:
     register_url_sync(app, URL_PREFIX, {k: (cid, DEFAULTS[k]) for k, cid in CONTROLS.items()})
     controls = [State(cid, "value") for cid in CONTROLS.values()]
+    inflight = jobs.InFlight()   # this app's phase step in flight, stopped by Cancel
 
     @callback(app, [Output(cid, "value", allow_duplicate=True) for cid in CONTROLS.values()],
               Input(ids.PHASE_EXAMPLE, "value"), prevent_initial_call=True)
@@ -405,7 +408,7 @@ def register_callbacks(app) -> None:
               prevent_initial_call=True)
     def _drive(_start, cancel_clicks, n_ticks, store, *values):
         cancel_clicks = cancel_clicks if isinstance(cancel_clicks, int) else 0
-        store, disabled, error = job_drive(ctx.triggered_id, store, values, cancel_clicks)
+        store, disabled, error = job_drive(ctx.triggered_id, store, values, cancel_clicks, inflight=inflight)
         n_ticks = n_ticks if isinstance(n_ticks, int) and not isinstance(n_ticks, bool) else 0
         return store, disabled, n_ticks + 1, error
 
