@@ -386,16 +386,25 @@ def test_pages_keep_their_settings_in_the_url_and_hide_the_sidebar(page, url):
 def test_phase_cancel_stops_the_page_at_once_while_a_step_still_runs(page, url, monkeypatch):
     """A phase step is made to take 3 s (a sleep before the real step, in the server's thread). Cancel
     pressed while it runs must show "cancelled" at once, and the step's late answer must not undo
-    it: Cancel and the timer are inputs of one callback, so Dash drops the earlier call's answer."""
+    it: Cancel and the timer are inputs of one callback, so Dash drops the earlier call's answer.
+    The server's step itself stops: its solves see the Cancel (jobs.InFlight) and raise."""
     import time
 
     from dashboard.pages import phase as phase_page
 
-    real = phase_page.job_step
+    from core.solvers import Cancelled
+
+    real, ended = phase_page.job_step, []
 
     def slow(job, k):
         time.sleep(3.0)
-        return real(job, k)
+        try:
+            out = real(job, k)
+        except Cancelled:
+            ended.append("stopped")
+            raise
+        ended.append("finished")
+        return out
 
     monkeypatch.setattr(phase_page, "job_step", slow)
     page.goto(url + "/?view=phase&phase.trials=4&phase.rates=0.1,0.5")
@@ -410,6 +419,7 @@ def test_phase_cancel_stops_the_page_at_once_while_a_step_still_runs(page, url, 
     page.wait_for_timeout(4_000)                                   # the step in flight has answered by now
     text = page.inner_text(f"#{ids.PHASE_STATUS}")
     assert "cancelled" in text and text.startswith("0 of 6 cells"), text   # 3 patterns × 2 rates, none done
+    assert ended == ["stopped"]              # the server stopped the step at its first solver iteration
     assert browser.console_problems(page.console_log) == []
 
 
