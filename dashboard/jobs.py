@@ -79,7 +79,8 @@ class InFlight:
             ev.set()
         return ev is not None
 
-    def __len__(self) -> int:
+    def count(self) -> int:
+        """How many steps run now."""
         with self._lock:
             return len(self._flags)
 
@@ -142,7 +143,7 @@ def advance(job: dict, step, budget_s: float = STEP_BUDGET_S, inflight: InFlight
     k = units_for(job, budget_s)
     t0 = time.perf_counter()
     try:
-        with (InFlight() if inflight is None else inflight).running(job.get("token")) as flag, stop_when(flag):
+        with (inflight or InFlight()).running(job.get("token")) as flag, stop_when(flag):
             data, k = step(job, k)
     except Cancelled:
         return {**job, "status": "cancelled"}

@@ -288,13 +288,13 @@ def test_a_cancel_stops_the_phase_step_in_flight(monkeypatch):
     th = threading.Thread(target=lambda: out.update(
         r=phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS, inflight=inflight)))
     th.start()
-    assert entered.wait(30) and len(inflight) == 1
+    assert entered.wait(30) and inflight.count() == 1
     now, disabled, _ = phase_page.job_drive(ids.PHASE_CANCEL, store, CONTROLS, inflight=inflight)
     assert now["status"] == "cancelled" and disabled
     cancelled.set()
     th.join(60)
     late, disabled, _ = out["r"]
-    assert late["status"] == "cancelled" and late["done"] == 0 and disabled and len(inflight) == 0
+    assert late["status"] == "cancelled" and late["done"] == 0 and disabled and inflight.count() == 0
     # the same step with no one to stop it
     entered.clear()
     done, _, _ = phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS)

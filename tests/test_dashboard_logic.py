@@ -502,7 +502,7 @@ def test_a_basin_cancel_stops_the_rows_in_flight(monkeypatch):
     th = threading.Thread(target=lambda: out.update(
         r=logic.basin_drive(ids.BASIN_INTERVAL, store, cfg, "5", inflight=inflight)))
     th.start()
-    assert entered.wait(30) and len(inflight) == 1
+    assert entered.wait(30) and inflight.count() == 1
     now, running, _, _ = logic.basin_drive(ids.BASIN_CANCEL, store, cfg, "5", inflight=inflight)
     assert now["status"] == "cancelled" and not running
     cancelled.set()
