@@ -271,33 +271,17 @@ def test_a_cancel_stops_the_phase_step_in_flight(monkeypatch):
     another while the step is inside. The step must come back cancelled with nothing done: its
     solver asked the job's flag and stopped. Without the app's InFlight the same step runs to the
     end and adds its cell (the reference run at the end)."""
-    import threading
+    from _jobs import cancel_in_flight
 
-    entered, cancelled = threading.Event(), threading.Event()
-    real = phase_page.job_step
-
-    def held(job, k):                      # the Cancel is sent while the step is inside, before its solves
-        entered.set()
-        assert cancelled.wait(30)
-        return real(job, k)
-
-    monkeypatch.setattr(phase_page, "job_step", held)
     inflight = jobs.InFlight()
     store, _, _ = phase_page.job_drive(ids.PHASE_START, None, CONTROLS, inflight=inflight)
-    out = {}
-    th = threading.Thread(target=lambda: out.update(
-        r=phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS, inflight=inflight)))
-    th.start()
-    assert entered.wait(30) and inflight.count() == 1
-    now, disabled, _ = phase_page.job_drive(ids.PHASE_CANCEL, store, CONTROLS, inflight=inflight)
-    assert now["status"] == "cancelled" and disabled
-    cancelled.set()
-    th.join(60)
-    late, disabled, _ = out["r"]
-    assert late["status"] == "cancelled" and late["done"] == 0 and disabled and inflight.count() == 0
-    # the same step with no one to stop it
-    entered.clear()
-    done, _, _ = phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS)
+    now, late, inside = cancel_in_flight(
+        monkeypatch, phase_page, "job_step", inflight,
+        tick=lambda: phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS, inflight=inflight),
+        cancel=lambda: phase_page.job_drive(ids.PHASE_CANCEL, store, CONTROLS, inflight=inflight))
+    assert inside == 1 and now[0]["status"] == "cancelled" and now[1]
+    assert late[0]["status"] == "cancelled" and late[0]["done"] == 0 and late[1] and inflight.count() == 0
+    done, _, _ = phase_page.job_drive(ids.PHASE_INTERVAL, store, CONTROLS)      # no one to stop it
     assert done["status"] == "running" and done["done"] >= 1
 
 

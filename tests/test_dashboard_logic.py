@@ -482,34 +482,19 @@ def test_a_basin_cancel_stops_the_rows_in_flight(monkeypatch):
     """The basin map's step runs in a thread of its own (a request); Cancel for the same job arrives
     while it is inside: the step comes back cancelled with no row added (its descents asked the
     job's flag). The same step with no one to stop it adds its rows."""
-    import threading
-
     from dashboard import jobs
+    from _jobs import cancel_in_flight
 
     cfg = state.BASE.replace(grid=41, steps=30)
-    entered, cancelled = threading.Event(), threading.Event()
-    real = logic.basin_step
-
-    def held(job, k):                      # the Cancel is sent while the step is inside, before its descents
-        entered.set()
-        assert cancelled.wait(30)
-        return real(job, k)
-
-    monkeypatch.setattr(logic, "basin_step", held)
     inflight = jobs.InFlight()
     store, _, _, _ = logic.basin_drive(ids.BASIN_START, None, cfg, "5", inflight=inflight)
-    out = {}
-    th = threading.Thread(target=lambda: out.update(
-        r=logic.basin_drive(ids.BASIN_INTERVAL, store, cfg, "5", inflight=inflight)))
-    th.start()
-    assert entered.wait(30) and inflight.count() == 1
-    now, running, _, _ = logic.basin_drive(ids.BASIN_CANCEL, store, cfg, "5", inflight=inflight)
-    assert now["status"] == "cancelled" and not running
-    cancelled.set()
-    th.join(60)
-    late, running, _, _ = out["r"]
-    assert late["status"] == "cancelled" and late["data"]["rows"] == [] and not running
-    done, running, _, _ = logic.basin_drive(ids.BASIN_INTERVAL, store, cfg, "5")
+    now, late, inside = cancel_in_flight(
+        monkeypatch, logic, "basin_step", inflight,
+        tick=lambda: logic.basin_drive(ids.BASIN_INTERVAL, store, cfg, "5", inflight=inflight),
+        cancel=lambda: logic.basin_drive(ids.BASIN_CANCEL, store, cfg, "5", inflight=inflight))
+    assert inside == 1 and now[0]["status"] == "cancelled" and not now[1]
+    assert late[0]["status"] == "cancelled" and late[0]["data"]["rows"] == [] and not late[1]
+    done, running, _, _ = logic.basin_drive(ids.BASIN_INTERVAL, store, cfg, "5")   # no one to stop it
     assert running and len(done["data"]["rows"]) >= 1
 
 
