@@ -18,10 +18,11 @@ from dash.exceptions import PreventUpdate
 
 from core import ConfigError
 from core.config import METHODS
+from core.solvers import Cancelled, stop_when
 
 from .guard import callback
 from .pages import PAGES
-from .priority import Gate
+from .priority import Gate, Latest, new_tab_id, tab_id
 from . import figures, guard, ids, jobs, layout, logic, planes, state
 
 CLICK_SOURCES = (ids.LAND_CONTOUR, ids.LAND_SURFACE, ids.DESC_CONTOUR, ids.DESC_SURFACE)
@@ -120,10 +121,21 @@ def _overlay_patch(cfg, scale, marks, three_d: bool, shown):
     return _patch_overlays(logic.overlay_traces(cfg, scale, marks, three_d), logic.figure_meta(cfg, scale))
 
 
-def _critical_answer(gate, cfg):
-    """(critical store, ρ text, critical-points text) of cfg, computed behind any contour in progress."""
+def _critical_answer(gate, latest, tab, cfg):
+    """(critical store, ρ text, critical-points text) of cfg, computed behind any contour in progress;
+    not at all, or stopped part-way, once the tab has moved to another view (``latest``)."""
+    key = logic.landscape_key(cfg)
+    if latest.flag(tab, key) is None:
+        raise PreventUpdate
     gate.background()
-    crit = logic.critical_for(cfg)
+    flag = latest.flag(tab, key)       # the tab may have moved on while the contour ran
+    if flag is None:
+        raise PreventUpdate
+    try:
+        with stop_when(flag):
+            crit = logic.critical_for(cfg)
+    except Cancelled:
+        raise PreventUpdate from None
     return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
 
 
@@ -148,6 +160,7 @@ def _lookup(table: dict, default) -> str:
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
     gate = Gate()   # a contour someone waits for runs before the follow-ups of another tab's (priority.py)
+    latest = Latest()   # each tab's view now: the follow-ups of a view it has left stop (priority.py)
     inflight = jobs.InFlight()   # the basin map's step in flight, stopped by its Cancel (jobs.py)
     for _, _, page in PAGES:
         page.register_callbacks(app)
@@ -179,7 +192,8 @@ def register_callbacks(app) -> None:
             config=Output(ids.CONFIG, "data"), search=Output(ids.URL, "search"),
             errors=Output(ids.ERRORS, "data"), banner=Output(ids.BANNER, "children"),
             contour=Output(ids.LAND_CONTOUR, "figure"), contour_key=Output(ids.LAND_KEY, "data"),
-            counts={o: Output(o, "children", allow_duplicate=True) for o in COUNT_IDS}),
+            counts={o: Output(o, "children", allow_duplicate=True) for o in COUNT_IDS},
+            tab=Output(ids.TAB_ID, "data")),
         inputs=dict(
             search=Input(ids.URL, "search"), preset=Input(ids.PRESET, "value"), scale=Input(ids.SCALE, "value"),
             view=Input(ids.TABS, "value"), values={f: Input(ids.FIELD_CONTROLS[f], "value") for f in fields},
@@ -188,16 +202,24 @@ def register_callbacks(app) -> None:
                    shown=State(ids.LAND_KEY, "data"), crit=State(ids.CRITICAL, "data"),
                    desc=State(ids.DESCENT, "data"), errors_now=State(ids.ERRORS, "data"),
                    banner_now=State(ids.BANNER, "children"),
-                   counts_now={o: State(o, "children") for o in COUNT_IDS}),
+                   counts_now={o: State(o, "children") for o in COUNT_IDS}, tab_now=State(ids.TAB_ID, "data")),
         prevent_initial_call="initial_duplicate",
     )
     def sync(search, preset, scale, view, values, clicks, mode, current, shown, crit, desc, errors_now, banner_now,
-             counts_now):
+             counts_now, tab_now):
         trig = ctx.triggered_id
         uv = logic.uv_from_click(clicks.get(trig)) if trig in CLICK_SOURCES else None
         click_z = logic.click_z_star(_cfg(current), uv) if uv is not None and mode else None
         r = state.sync(trig, search, preset, scale, view, values, click_z, bool(mode), current, probe=logic.n0_of)
         banner = _keep(r["banner"])
+        # The tab's id (given with its first sync) and the view it shows now: its follow-ups of other views stop.
+        tab = tab_id(tab_now) or new_tab_id()
+        now_json = r["config"] if r["config"] != state.KEEP else current
+        if now_json:
+            try:
+                latest.note(tab, logic.landscape_key(state.config_from_json(now_json)))
+            except ConfigError:   # a forged config store: the sync has reported it
+                pass
         # The contour of a new config or scale comes back with it, in this response: a second
         # callback on CONFIG would wait for this one's round trip and the browser's handling of it.
         contour = contour_key = no_update
@@ -232,7 +254,8 @@ def register_callbacks(app) -> None:
                     config=_keep(r["config"]), search=_keep(_changed(r["search"], search)),
                     errors=errors,
                     banner=no_update if banner == (banner_now or "") else banner,
-                    contour=contour, contour_key=contour_key, counts=counts)
+                    contour=contour, contour_key=contour_key, counts=counts,
+                    tab=no_update if tab == tab_now else tab)
 
     # The message lines show the error store (one line per control, blank where there is none).
     app.clientside_callback(
@@ -321,8 +344,8 @@ def register_callbacks(app) -> None:
         app, Output(ids.CRITICAL, "data"), Output(ids.RHO_TEXT, "children"), Output(ids.CRITICAL_TEXT, "children"),
         Output(ids.CRITICAL_LATER, "data"),
         Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"),
-        State(ids.DESCENT, "data"))
-    def critical(_shown, config_json, crit, desc):
+        State(ids.DESCENT, "data"), State(ids.TAB_ID, "data"))
+    def critical(_shown, config_json, crit, desc, tab):
         cfg = _cfg(config_json)
         key = logic.landscape_key(cfg)
         if isinstance(crit, dict) and crit.get("key") == key:
@@ -332,17 +355,18 @@ def register_callbacks(app) -> None:
             return None, "ρ̂_ray and the critical points follow once the plane is drawn.", "", no_update
         if not logic.critical_first(cfg):
             return no_update, "ρ̂_ray and the critical points: computing…", "", key
-        return (*_critical_answer(gate, cfg), no_update)
+        return (*_critical_answer(gate, latest, tab, cfg), no_update)
 
     @callback(
         app, Output(ids.CRITICAL, "data", allow_duplicate=True), Output(ids.RHO_TEXT, "children", allow_duplicate=True),
         Output(ids.CRITICAL_TEXT, "children", allow_duplicate=True),
-        Input(ids.CRITICAL_LATER, "data"), State(ids.CONFIG, "data"), prevent_initial_call=True)
-    def critical_later(key, config_json):
+        Input(ids.CRITICAL_LATER, "data"), State(ids.CONFIG, "data"), State(ids.TAB_ID, "data"),
+        prevent_initial_call=True)
+    def critical_later(key, config_json, tab):
         cfg = _cfg(config_json)
         if key != logic.landscape_key(cfg):   # the config moved on: its own critical callback runs
             raise PreventUpdate
-        return _critical_answer(gate, cfg)
+        return _critical_answer(gate, latest, tab, cfg)
 
     # The σ_min map costs n0 + 1 passes per point: computed only while its box is ticked, after the contour.
     @callback(

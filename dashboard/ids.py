@@ -9,6 +9,7 @@ URL = "url"
 CONFIG = "config-store"          # the valid Config, as JSON (the one source of truth downstream)
 CRITICAL = "critical-store"      # critical points and ρ̂ of the current landscape
 CRITICAL_LATER = "critical-later-store"   # the landscape key whose costly critical points are computed after its surface
+TAB_ID = "tab-id-store"          # this page's random id, given by its first sync (priority.Latest)
 POINT = "point-store"            # the last clicked latent point
 DESCENT = "descent-store"        # paths of the last descent (click or random starts)
 BASINS = "basins-store"          # the basin map being filled (a job of dashboard.jobs)

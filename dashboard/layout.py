@@ -357,6 +357,7 @@ def build_layout(first_contour=None, first_key: str | None = None) -> html.Div:
         dcc.Store(id=ids.ERRORS, data={}),
         dcc.Store(id=ids.CRITICAL),
         dcc.Store(id=ids.CRITICAL_LATER),
+        dcc.Store(id=ids.TAB_ID),
         dcc.Store(id=ids.POINT),
         dcc.Store(id=ids.DESCENT),
         dcc.Store(id=ids.BASINS),

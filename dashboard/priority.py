@@ -12,12 +12,22 @@ otherwise lands on the second tab's contour draw.
 
 One gate per app (``dashboard.callbacks.register_callbacks`` makes it); it holds a counter, no
 user's state.
+
+:class:`Latest` stops what a tab no longer waits for: each page gets a random tab id with its first
+sync, the sync notes the config the tab now shows, and a follow-up of an older config stops at its
+solver's or Newton search's next iteration (``core.solvers.stop_when``). Dash drops the late answer
+anyway; without this the server finished it (a shipped DCGAN's critical points take seconds).
 """
 from __future__ import annotations
 
 import contextlib
+import re
+import secrets
 import threading
 import time
+from collections import OrderedDict
+
+TAB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Gate:
@@ -66,3 +76,58 @@ class Gate:
                     return False
                 wait = deadline - now if self._running else min(deadline - now, self._ended + self.grace - now)
                 self._cv.wait(timeout=max(wait, 1e-3))
+
+
+def new_tab_id() -> str:
+    """A page's random id (what :class:`Latest` keys its tabs by)."""
+    return secrets.token_hex(16)
+
+
+def tab_id(value) -> str | None:
+    """``value`` if it is a tab id (32 hexadecimal digits), else None: a forged or missing id
+    just leaves the tab's follow-ups unstoppable."""
+    return value if isinstance(value, str) and TAB_ID.fullmatch(value) else None
+
+
+class Latest:
+    """The key of the view each tab shows now; the follow-ups of a key the tab has left stop.
+
+    Holds at most ``tabs`` tabs (the least recently noted go first): a tab it forgot runs its
+    follow-ups to the end, as every tab did before.
+    """
+
+    def __init__(self, tabs: int = 512):
+        if not (isinstance(tabs, int) and tabs >= 1):
+            raise ValueError(f"tabs: must be a positive integer, got {tabs!r}")
+        self.tabs = tabs
+        self._lock = threading.Lock()
+        self._now: OrderedDict[str, tuple[str, threading.Event]] = OrderedDict()
+
+    def note(self, tab, key: str) -> None:
+        """Tab ``tab`` now shows ``key``: the follow-ups of any other key of it stop."""
+        tab = tab_id(tab)
+        if tab is None:
+            return
+        with self._lock:
+            old = self._now.get(tab)
+            if old is not None and old[0] == key:
+                self._now.move_to_end(tab)
+                return
+            self._now[tab] = (key, threading.Event())
+            self._now.move_to_end(tab)
+            while len(self._now) > self.tabs:
+                self._now.popitem(last=False)
+        if old is not None:
+            old[1].set()
+
+    def flag(self, tab, key: str):
+        """The stop flag (a callable) of a follow-up of ``key`` in ``tab``; None when the tab has
+        already left ``key`` (nothing to compute)."""
+        tab = tab_id(tab)
+        with self._lock:
+            now = self._now.get(tab) if tab is not None else None
+        if now is None:
+            return lambda: False
+        if now[0] != key:
+            return None
+        return now[1].is_set

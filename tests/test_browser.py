@@ -608,3 +608,51 @@ def test_injectivity_map_is_drawn_while_ticked(page, url):
     title = browser.graph_json(page, ids.INJ_GRAPH, "g._fullData[1].colorbar.title.text")
     assert title.startswith("log10(σ_min + floor)")
     assert browser.console_problems(page.console_log) == []
+
+
+def test_a_tabs_follow_ups_of_a_view_it_has_left_stop(page, url, monkeypatch):
+    """The critical points of weight seed 5 are made slow (a loop asking core.solvers.check_stop, 20 s
+    unless stopped, in the server's thread). The seed changes to 6 while they compute: the seed-5
+    computation must stop (it raises Cancelled), and seed 6's critical points must be computed to the
+    end and shown."""
+    import time
+
+    from core.solvers import Cancelled, check_stop
+    from dashboard import logic
+
+    real, runs = logic.critical_for, []
+
+    def slow(cfg):
+        rec = {"seed": cfg.weight_seed, "end": None}
+        runs.append(rec)
+        try:
+            for _ in range(2000 if cfg.weight_seed == 5 else 0):
+                check_stop()
+                time.sleep(0.01)
+            out = real(cfg)
+        except Cancelled:
+            rec["end"] = "stopped"
+            raise
+        rec["end"] = "finished"
+        return out
+
+    def wait(cond, what, seconds=20):
+        t0 = time.perf_counter()
+        while not cond() and time.perf_counter() - t0 < seconds:
+            time.sleep(0.02)
+        assert cond(), what
+
+    monkeypatch.setattr(logic, "critical_for", slow)
+    page.goto(url + "/")
+    browser.wait_graph(page, ids.LAND_CONTOUR, 2)
+    browser.wait_idle(page)
+    for seed in ("5", "6"):
+        page.fill(f"#{ids.WEIGHT_SEED}", seed)
+        page.press(f"#{ids.WEIGHT_SEED}", "Enter")
+        if seed == "5":
+            wait(lambda: any(r["seed"] == 5 for r in runs), "seed 5's critical points never started")
+    wait(lambda: [r["end"] for r in runs if r["seed"] == 5] == ["stopped"], "seed 5's computation did not stop")
+    wait(lambda: [r["end"] for r in runs if r["seed"] == 6] == ["finished"], "seed 6's critical points did not come")
+    browser.wait_idle(page)
+    assert "critical points in the window" in page.inner_text(f"#{ids.CRITICAL_TEXT}")
+    assert browser.console_problems(page.console_log) == []

@@ -85,3 +85,29 @@ def test_background_waits_grace_after_the_last_foreground_block_ended():
     for bad in (-0.1, float("nan"), 11):
         with pytest.raises(ValueError, match="grace"):
             Gate(grace=bad)
+
+
+def test_latest_stops_the_follow_ups_of_a_view_the_tab_has_left():
+    """Latest: a tab's follow-up of key k1 gets a flag that turns true once the tab notes k2 (and
+    the follow-ups of k1 that start after that get None); noting the same key again stops nothing;
+    other tabs are untouched; a forged or unknown tab id is never stopped; the oldest tab goes
+    first past the bound."""
+    from dashboard.priority import Latest, new_tab_id
+
+    latest = Latest(tabs=2)
+    a, b, c = new_tab_id(), new_tab_id(), new_tab_id()
+    assert len(a) == 32 and a != b
+    latest.note(a, "k1")
+    latest.note(b, "k1")
+    fa, fb = latest.flag(a, "k1"), latest.flag(b, "k1")
+    latest.note(a, "k1")
+    assert not fa() and not fb()
+    latest.note(a, "k2")
+    assert fa() and not fb() and latest.flag(a, "k1") is None and not latest.flag(a, "k2")()
+    for forged in (None, 7, "x" * 32, a.upper(), a + "0"):
+        latest.note(forged, "k3")
+        assert not latest.flag(forged, "k9")()
+    latest.note(c, "k1")                     # past the bound of 2 the tab noted longest ago (b) is forgotten
+    assert latest.flag(b, "k9")() is False and latest.flag(a, "k1") is None
+    with pytest.raises(ValueError, match="tabs"):
+        Latest(tabs=0)
