@@ -23,7 +23,7 @@ import torch
 
 from .generators.engine import one_thread
 from .problem import Problem, build_problem
-from .solvers import check_stop
+from .stop import check_stop
 
 KINDS = ("minimum", "saddle", "maximum")
 
@@ -192,7 +192,7 @@ def critical_points(problem: Problem, plane, u: np.ndarray, v: np.ndarray, max_c
         hi = torch.tensor([u[-1] + lim, v[-1] + lim], dtype=torch.float64, device=dev)
         active = torch.arange(w.shape[0], device=dev)
         for _ in range(newton_steps):
-            check_stop()                           # a request withdrawn meanwhile (core.solvers.stop_when)
+            check_stop()                           # a request withdrawn meanwhile (core.stop)
             g, H = _grad_hess_fd(p64, o, a, b, w[active], 1e-4 * lim)
             # Tiny Levenberg shift keeps singular Hessians (flat regions, kinks) solvable.
             shift = 1e-12 * (1 + H.abs().amax(dim=(1, 2)))[:, None, None] * torch.eye(2, dtype=H.dtype, device=dev)

@@ -40,9 +40,9 @@ Stopping rules (``Solve.stop``), checked after every iteration, for each row:
 ``budget``      ``steps`` iterations done
 ==============  ==========================================================================
 
-A caller that may withdraw the request (the dashboard's Cancel, while a job's step runs) wraps the
-work in :func:`stop_when`: every iteration of every solve inside it first asks the flag, and raises
-:class:`Cancelled` once it is set.
+A caller that may withdraw the request wraps the work in :func:`core.stop.stop_when` (also importable
+from here): every iteration of every solve inside it first asks the flag, and raises
+:class:`~core.stop.Cancelled` once it is set.
 
 References
 ----------
@@ -52,8 +52,6 @@ References
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
 import time
 from dataclasses import dataclass
@@ -62,6 +60,7 @@ import numpy as np
 import torch
 
 from .generators.engine import one_thread
+from .stop import Cancelled, check_stop, stop_when  # noqa: F401 — stop_when and Cancelled: this module's API
 
 METHODS = ("lbfgs", "gauss_newton", "adam", "gd")
 STOPS = ("fit", "gradient", "step", "stalled", "diverged", "budget")
@@ -74,31 +73,6 @@ TOLERANCES = {
     torch.float64: dict(ftol=1e-20, gtol=1e-13, xtol=1e-13),
     torch.float32: dict(ftol=1e-11, gtol=1e-7, xtol=1e-7),
 }
-
-
-_STOP: contextvars.ContextVar = contextvars.ContextVar("solver_stop", default=None)
-
-
-class Cancelled(Exception):
-    """The caller withdrew the request while a solve of it ran (:func:`stop_when`)."""
-
-
-@contextlib.contextmanager
-def stop_when(flag):
-    """Inside the block, every solve's iterations stop with :class:`Cancelled` once ``flag()`` is
-    true. The flag belongs to the calling thread's context (other requests are not affected)."""
-    token = _STOP.set(flag)
-    try:
-        yield
-    finally:
-        _STOP.reset(token)
-
-
-def check_stop() -> None:
-    """Raise :class:`Cancelled` if the enclosing :func:`stop_when` flag is set."""
-    flag = _STOP.get()
-    if flag is not None and flag():
-        raise Cancelled("the request was withdrawn")
 
 
 @dataclass(frozen=True)

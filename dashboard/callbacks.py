@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from core import ConfigError
 from core.config import METHODS
-from core.solvers import Cancelled, stop_when
+from core.stop import Cancelled, stop_when
 
 from .guard import callback
 from .pages import PAGES

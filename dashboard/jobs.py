@@ -11,7 +11,7 @@ the timer are inputs of the page's one job callback, so a Cancel pressed during 
 once: Dash drops the answer of the earlier call when it comes (a browser test holds a step 3 s
 and checks it). The step in flight is stopped too: each job carries a random ``token``, the app's
 :class:`InFlight` knows which tokens have a step running, and a Cancel (or a new Start) sets that
-step's flag, which every solver iteration inside the step asks (``core.solvers.stop_when``): the
+step's flag, which every solver iteration inside the step asks (``core.stop.stop_when``): the
 server stops within one iteration instead of finishing the step (up to ~20 s for one cell of the
 Phase page's MNIST example, measured 3–23 s a cell).
 
@@ -35,7 +35,7 @@ import threading
 import time
 
 from core import ConfigError
-from core.solvers import Cancelled, stop_when
+from core.stop import Cancelled, stop_when
 
 STATUSES = ("running", "done", "cancelled", "failed")
 STEP_BUDGET_S = 0.8     # wall time one step aims for

@@ -15,7 +15,7 @@ user's state.
 
 :class:`Latest` stops what a tab no longer waits for: each page gets a random tab id with its first
 sync, the sync notes the config the tab now shows, and a follow-up of an older config stops at its
-solver's or Newton search's next iteration (``core.solvers.stop_when``). Dash drops the late answer
+solver's or Newton search's next iteration (``core.stop.stop_when``). Dash drops the late answer
 anyway; without this the server finished it (a shipped DCGAN's critical points take seconds).
 """
 from __future__ import annotations

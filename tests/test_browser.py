@@ -392,7 +392,7 @@ def test_phase_cancel_stops_the_page_at_once_while_a_step_still_runs(page, url, 
 
     from dashboard.pages import phase as phase_page
 
-    from core.solvers import Cancelled
+    from core.stop import Cancelled
 
     real, ended = phase_page.job_step, []
 
@@ -611,13 +611,13 @@ def test_injectivity_map_is_drawn_while_ticked(page, url):
 
 
 def test_a_tabs_follow_ups_of_a_view_it_has_left_stop(page, url, monkeypatch):
-    """The critical points of weight seed 5 are made slow (a loop asking core.solvers.check_stop, 20 s
+    """The critical points of weight seed 5 are made slow (a loop asking core.stop.check_stop, 20 s
     unless stopped, in the server's thread). The seed changes to 6 while they compute: the seed-5
     computation must stop (it raises Cancelled), and seed 6's critical points must be computed to the
     end and shown."""
     import time
 
-    from core.solvers import Cancelled, check_stop
+    from core.stop import Cancelled, check_stop
     from dashboard import logic
 
     real, runs = logic.critical_for, []

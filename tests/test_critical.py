@@ -273,30 +273,32 @@ def test_newtons_hessian_and_the_plane_gradient_against_autograd_and_differences
             assert gv[i, j] == pytest.approx((Jr[2] - Jr[3]) / (2 * h), rel=1e-6, abs=1e-8)
 
 
-def test_a_withdrawn_request_stops_the_newton_search():
-    """Inside core.solvers.stop_when every Newton iteration asks the flag once: set from the 3rd
-    question on, the search raises Cancelled after asking 3 times; with the flag never set the same
-    search asks once per iteration and finds the minimum at z* (the reference run)."""
-    from core.critical import critical_points
+def test_a_withdrawn_request_stops_the_newton_search(monkeypatch):
+    """Inside core.stop.stop_when each Newton iteration asks the flag before its step: set when the
+    2nd iteration's gradient and Hessian are done, the search raises Cancelled before a 3rd is begun
+    (counted where the iterations call core.critical._grad_hess_fd); with the flag never set the
+    same search finds the minimum at z* (the reference run)."""
+    from core import critical
     from core.planes import latent_plane
-    from core.solvers import Cancelled, stop_when
+    from core.stop import Cancelled, stop_when
 
     P = build_problem(from_preset("paper-fig4", dtype="float64"))
     zs = P.z_star.numpy()
     plane = latent_plane(zs)
     u, v = np.linspace(-2, 2, 21) + zs[0], np.linspace(-2, 2, 21) + zs[1]
-    asked = [0]
+    real, begun, stop = critical._grad_hess_fd, [0], [False]
 
-    def flag(limit):
-        def f():
-            asked[0] += 1
-            return asked[0] >= limit
-        return f
+    def counted(*a, **k):
+        begun[0] += 1
+        out = real(*a, **k)
+        stop[0] = begun[0] >= 2
+        return out
 
-    with stop_when(flag(3)), pytest.raises(Cancelled):
-        critical_points(P, plane, u, v, kinks=False)
-    assert asked[0] == 3
-    asked[0] = 0
-    with stop_when(flag(10 ** 9)):
-        pts = critical_points(P, plane, u, v, kinks=False)
-    assert asked[0] >= 3 and any(p.kind == "minimum" and np.linalg.norm(p.z - zs) < 1e-6 for p in pts)
+    monkeypatch.setattr(critical, "_grad_hess_fd", counted)
+    with stop_when(lambda: stop[0]), pytest.raises(Cancelled):
+        critical.critical_points(P, plane, u, v, kinks=False)
+    assert begun[0] == 2
+    begun[0], stop[0] = 0, False
+    with stop_when(lambda: False):
+        pts = critical.critical_points(P, plane, u, v, kinks=False)
+    assert begun[0] >= 3 and any(p.kind == "minimum" and np.linalg.norm(p.z - zs) < 1e-6 for p in pts)

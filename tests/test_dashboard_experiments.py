@@ -286,11 +286,11 @@ def test_a_cancel_stops_the_phase_step_in_flight(monkeypatch):
 
 
 def test_a_new_start_stops_the_step_of_the_job_it_replaces():
-    """jobs.drive with a step that asks core.solvers.check_stop until told: a Start that replaces the
+    """jobs.drive with a step that asks core.stop.check_stop until told: a Start that replaces the
     running job sets its flag (the step ends cancelled); a job without a token is never stopped."""
     import threading
 
-    from core.solvers import check_stop
+    from core.stop import check_stop
 
     inflight, inside = jobs.InFlight(), threading.Event()
 

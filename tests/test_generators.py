@@ -438,3 +438,31 @@ def test_jacobian_falls_back_to_dual_numbers_for_modules_torch_func_refuses():
     assert ev._use_func is False
     torch.testing.assert_close(r, r_ref, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(jac, jac_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_a_withdrawn_request_stops_a_grid_evaluation_between_chunks():
+    """Inside core.stop.stop_when the generic J_many asks the flag before each chunk and the engine's
+    map_chunks before each chunk the caller takes: set from the 3rd question on, both raise Cancelled
+    (the generic path after exactly 2 chunks of 4 rows of 40); with the flag unset they return J."""
+    from core import from_preset
+    from core.problem import build_problem
+    from core.stop import Cancelled, stop_when
+
+    G = example_generator()
+    op = make_operator("random", G.output_shape, rate=0.5, seed=3, dtype=torch.float64)
+    ev = GenericEvaluator(G, op, torch.zeros(op.m, dtype=torch.float64))
+    z = torch.randn(40, G.latent_dim, generator=_gen(4), dtype=torch.float64)
+    P = build_problem(from_preset("paper-fig4", dtype="float64"))
+    zz = torch.randn(200_000, 2, generator=_gen(5), dtype=torch.float64)
+    for run in (lambda: ev.J_many(z, chunk=4), lambda: P.evaluator.J_many(zz)):
+        asked = [0]
+
+        def flag():
+            asked[0] += 1
+            return asked[0] >= 3
+
+        with stop_when(flag), pytest.raises(Cancelled):
+            run()
+        assert asked[0] == 3
+        with stop_when(lambda: False):
+            assert torch.isfinite(run()).all()

@@ -56,6 +56,7 @@ import torch.nn.functional as F
 
 from .conv_family import ConvGenerator, activation_fn
 from ..masks import SamplingOperator
+from ..stop import check_stop
 
 DENSE_WASTE = 16             # max ratio of dense MACs to useful MACs for the dense formulation
 DENSE_MAX_ENTRIES = 1 << 22  # never build a dense layer matrix above this many entries
@@ -138,6 +139,7 @@ def map_chunks(fn, n: int) -> None:
     if w <= 1 or getattr(_LOCAL, "inside", False):
         with one_thread():
             for i in range(n):
+                check_stop()
                 fn(i)
         return
     counter = itertools.count()
@@ -150,6 +152,7 @@ def map_chunks(fn, n: int) -> None:
                 for i in counter:
                     if i >= n or failed:
                         break
+                    check_stop()        # the caller's withdrawn request (core.stop); a no-op in the helpers
                     fn(i)
         except BaseException as e:     # stop the other threads, re-raise in the caller
             failed.append(e)

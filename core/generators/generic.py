@@ -24,6 +24,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from ..masks import SamplingOperator
+from ..stop import check_stop
 
 CHUNK_FLOATS = 1 << 22     # output floats of one chunk (the activations are a small multiple)
 MIN_SPLIT = 8              # rows below which a batch is not split across workers
@@ -88,6 +89,7 @@ class GenericEvaluator:
         c = chunk or self.chunk
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
         for a in range(0, z.shape[0], c):
+            check_stop()                 # a withdrawn request stops between chunks (core.stop)
             b = a + c
             r = self._r(self._AG(z[a:b], self._rows(labels, a, b)), self._rows(target, a, b), self._rows(weight, a, b))
             out[a:b] = 0.5 * (r * r).sum(-1)
