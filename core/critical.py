@@ -482,7 +482,8 @@ def _at_points(problem: Problem, z: np.ndarray):
 
 @one_thread()     # autograd Hessians and small kernels: a second intra-op thread stalls beside a busy process
 def near_negative_critical(problem: Problem, t: float | None = None, half_width: float | None = None,
-                           plane=None, grid: int = 41, steps: int = 300) -> NegativeRayReport:
+                           plane=None, grid: int = 41, steps: int = 300,
+                           rho_hat: float | None = None) -> NegativeRayReport:
     """The true critical points of J in a window of a plane around −t z* (default t = ρ_d), or none.
 
     Parameters
@@ -500,6 +501,9 @@ def near_negative_critical(problem: Problem, t: float | None = None, half_width:
         Points per side of the search grid.
     steps : int
         L-BFGS iterations from each grid local minimum of J (the kink search).
+    rho_hat : float, optional
+        ρ̂_ray (:func:`ray_minimum`) of this problem when the caller has it already (NaN: none);
+        computed otherwise. Through a trained generator its 1,501-point scan is most of the search.
 
     Returns
     -------
@@ -530,7 +534,7 @@ def near_negative_critical(problem: Problem, t: float | None = None, half_width:
     nz = float(np.linalg.norm(zs))
     e = -zs / nz
     rho_d = rho_for(cfg) if cfg.generator == "conv" else float("nan")
-    t_hat = ray_minimum(p)
+    t_hat = ray_minimum(p) if rho_hat is None else float(rho_hat)
     t_c = t if t is not None else (rho_d if np.isfinite(rho_d) else t_hat)
     if not np.isfinite(t_c):
         raise ValueError("t: give the window's centre; neither ρ_d nor a ray minimum is defined here")

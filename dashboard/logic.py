@@ -220,10 +220,11 @@ def _near(key: str, tol: float, eps: float, grid: int, steps: int) -> dict:
 
     p64 = _problem(key, "float64")
     p64 = dataclasses.replace(p64, cfg=p64.cfg.replace(tol=tol, eps=eps))   # the diagnosis reads them
+    rho_hat = ray_minimum(p64)     # once: the search takes it, and it is the answer where no search runs
     try:
-        r = near_negative_critical(p64, grid=grid, steps=steps)
+        r = near_negative_critical(p64, grid=grid, steps=steps, rho_hat=rho_hat)
     except ValueError as e:   # no ρ_d and no ray minimum to centre the search on
-        return {"rho_hat": ray_minimum(p64), "near": None, "why": str(e)}
+        return {"rho_hat": rho_hat, "near": None, "why": str(e)}
     return {
         "rho_hat": r.rho_hat_ray, "t_center": r.t_center, "half_width": float(r.u[-1] - r.u[0]) / 2,
         "ray_grad": float(np.linalg.norm(r.grad_ray)), "ray_across": r.grad_across, "ray_label": r.ray_label,

@@ -161,3 +161,30 @@ def test_pages_register_in_a_scratch_app_with_prefixed_ids():
         walk(app.layout)
         assert found and all(i.startswith(prefix) for i in found)
         assert len(app.callback_map) >= 1
+
+
+@needs_assets
+def test_the_critical_points_of_a_dcgan_scan_the_ray_once(monkeypatch):
+    """Through the MNIST DCGAN there is neither ρ_d nor an interior ray minimum, so the search near
+    −ρ_d z* has no centre: the ray's 1,501-point scan (most of the search's time) runs once, and the
+    answer is the one near_negative_critical gives the caller (its ValueError's reason, ρ̂ = NaN as
+    ray_minimum computes it)."""
+    import dataclasses
+
+    from core import critical
+    from dashboard import logic, state
+
+    cfg = state.BASE.replace(generator="mnist", grid=21, z_star=())
+    p64 = logic._problem(logic.problem_key(cfg), "float64")
+    p64 = dataclasses.replace(p64, cfg=p64.cfg.replace(tol=cfg.tol, eps=cfg.eps))
+    ref_rho = critical.ray_minimum(p64)
+    with pytest.raises(ValueError) as why:
+        critical.near_negative_critical(p64, grid=logic.NEAR_SEARCH[0], steps=logic.NEAR_SEARCH[1])
+    real, scans = critical.ray_minimum, []
+    monkeypatch.setattr(critical, "ray_minimum", lambda *a, **k: scans.append(1) or real(*a, **k))
+    monkeypatch.setattr(logic, "ray_minimum", critical.ray_minimum)
+    logic._near.cache_clear()
+    out = logic.near_for(cfg)
+    assert len(scans) == 1
+    assert out["near"] is None and out["why"] == str(why.value)
+    assert np.isnan(ref_rho) and np.isnan(out["rho_hat"])
