@@ -253,8 +253,8 @@ CRITICAL_FIRST_MACS = 1e6   # multiply-adds per G(z) up to which the surface wai
 def critical_first(cfg: Config) -> bool:
     """Whether the 3-D surface waits for the critical points and is drawn once with them: where one
     G(z) costs at most :data:`CRITICAL_FIRST_MACS` (the random family: paper-fig4 10,800, its critical
-    points ~0.15 s with the search near −ρ_d z*); a shipped DCGAN (4.4e6 a G(z), 1.5–3 s of critical points,
-    half of it the ray's scan) draws its surface first."""
+    points ~0.15 s with the search near −ρ_d z*); a shipped DCGAN (4.4e6 a G(z), 1–2 s of critical points)
+    draws its surface first."""
     return core_cost.macs_per_point(cfg) <= CRITICAL_FIRST_MACS
 
 

@@ -441,9 +441,9 @@ def test_jacobian_falls_back_to_dual_numbers_for_modules_torch_func_refuses():
 
 
 def test_a_withdrawn_request_stops_a_grid_evaluation_between_chunks():
-    """Inside core.stop.stop_when the generic J_many asks the flag before each chunk and the engine's
-    map_chunks before each chunk the caller takes: set from the 3rd question on, both raise Cancelled
-    (the generic path after exactly 2 chunks of 4 rows of 40); with the flag unset they return J."""
+    """Inside core.stop.stop_when map_chunks asks the flag before each chunk the calling thread takes
+    (the engine's J_many, and the generic J_many's pieces of 4 rows of 40): set from the 3rd question
+    on, both raise Cancelled at the caller's 3rd chunk; with the flag unset they return J."""
     from core import from_preset
     from core.problem import build_problem
     from core.stop import Cancelled, stop_when
