@@ -82,7 +82,6 @@ class GenericEvaluator:
         r = self._r(self._AG(z, labels), target, weight)
         return 0.5 * (r * r).sum(-1)
 
-    @torch.no_grad()
     def J_many(self, z: torch.Tensor, chunk: int | None = None, target=None, weight=None, labels=None) -> torch.Tensor:
         """J for any number of points without autograd, in pieces of at most ``chunk`` rows spread
         over the engine's workers as :meth:`J_and_grad`'s (a 1,501-point scan through a DCGAN used one
