@@ -26,6 +26,14 @@ compiles the network, once, into exact formulations on a channels-last layout:
   kernel tap to its output phase (the polyphase split of the strided
   transposed convolution, with no zeros inserted).
 
+* **sectors** (:mod:`~core.generators.sectors`): for a two-dimensional latent through
+  ReLU or leaky-ReLU hidden layers, the plane is cut by rays into sectors on which the
+  network up to the last pre-activation is one exact linear map ``K_s`` (m × 2); J and ∇J
+  are then one gather and a few elementwise passes per point, and where the last activation
+  is piecewise linear too, J is a quadratic per sector (six numbers; about 10× the layers'
+  rate for J and 30× for J and ∇J on ``paper-fig4``). Built on first use, and only where the
+  build costs less than a few thousand points through the layers.
+
 The first layer acts on a 1×1 input, so it is always one small GEMM (for all
 tiles at once). Between layers the activations travel as flat ``(B, n_needed)``
 tensors. Points are processed in chunks sized to stay in cache
@@ -54,6 +62,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 import torch.nn.functional as F
 
+from . import sectors as _sectors
 from .conv_family import ConvGenerator, activation_fn
 from ..masks import SamplingOperator
 from ..stop import check_stop
@@ -63,6 +72,7 @@ DENSE_MAX_ENTRIES = 1 << 22  # never build a dense layer matrix above this many 
 CACHE_FLOATS = 1 << 19       # working-set target per chunk of J_many (2 MiB of float32)
 GRAD_FLOATS = 1 << 22        # and of the backward pass and the tangents (pre- and post-activations kept)
 MAX_TILES = 6                # tiles per spatial axis tried by the cost model
+QUADRATIC_CHUNK = 8192       # points per chunk of the sectors' quadratics (a few floats per point)
 
 # Cost model of the tilings (see _cost), in multiply-adds at the GEMM rate; fitted to 42 measured
 # (net, mask, tiles) cases, one thread (benchmarks/NOTES.md, "Tiles").
@@ -529,10 +539,15 @@ class Engine(torch.nn.Module):
         Tiles per spatial axis of the output (see the module docstring); ``auto`` picks
         1 … :data:`MAX_TILES` by the cost model. A Gaussian A, ``col2im`` or ``prune=False``
         use one tile.
+    sectors : bool
+        Where the latent is two-dimensional, the hidden activations piecewise linear and A a pixel
+        mask, compute J, ∇J and the Jacobian from the exact per-sector linear maps of
+        :mod:`~core.generators.sectors` (built on first use). Only with the automatic strategy
+        and tiling; False keeps the layer-by-layer formulations (the tests compare the two).
     """
 
     def __init__(self, G: ConvGenerator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto",
-                 prune: bool = True, tiles="auto"):
+                 prune: bool = True, tiles="auto", sectors: bool = True):
         super().__init__()
         cfg = G.cfg
         if strategy not in ("auto", "dense", "col2im"):
@@ -601,6 +616,30 @@ class Engine(torch.nn.Module):
         self._acts = [sig] * (d - 1) + [sig_last]
         self._names = [cfg.activation] * (d - 1) + [cfg.last]
         self._acts_ = [activation_fn(n, cfg.negative_slope, inplace=True) for n in self._names]
+        self._sector_source = None
+        if sectors is True and strategy == "auto" and tiles == "auto" and prune and \
+                _sectors.applies(cfg, op.matrix is None):
+            self._sector_source = (Ws, sizes, strides, pads, needed, M1)
+        self._sectors = None
+        self._sectors_lock = threading.Lock()
+
+    @property
+    def sectors(self) -> "_sectors.Sectors | None":
+        """The sector table (:mod:`~core.generators.sectors`), built on first use; None where it does
+        not apply or would be too large (the layer-by-layer formulations are used then)."""
+        with self._sectors_lock:
+            if self._sector_source is not None:
+                Ws, sizes, strides, pads, needed, M1 = self._sector_source
+                self._sector_source = None
+                # the untiled chain, pruned to the observed pixels' cone (fewer hidden units, fewer sectors)
+                specs, first = _plan_chain(Ws, sizes, strides, pads, self.dim, needed, "auto", True)
+                layers = [_Layer(W, s, p, size_in, self.dim, in_idx=i, out_idx=o, strategy=c)
+                          for W, s, p, size_in, i, o, c in specs]
+                M1 = (M1 if first is None else M1[:, first]).contiguous()
+                chain = _sectors._Chain(M1, layers, self.cfg.activation, self.cfg.negative_slope)
+                widest = max([M1.shape[1]] + [L.floats_per_point for L in layers])
+                self._sectors = _sectors.Sectors.build(chain, self.cfg.depth, widest, self.cfg.last, self.y)
+            return self._sectors
 
     # -- accounting, for the benchmark --------------------------------------
     @property
@@ -611,6 +650,8 @@ class Engine(torch.nn.Module):
     @property
     def macs_per_point(self) -> int:
         """Multiply-adds the engine performs per z."""
+        if self.sectors is not None:   # the quadratics' 6 (J without per-point targets), else K_s z
+            return 6 if self.sectors.quadratic is not None else 2 * self.m
         extra = 0 if self.A_matrix is None else self.A_matrix.numel()
         return self.M1.numel() + sum(L.macs for L in self.layers) + extra
 
@@ -626,10 +667,14 @@ class Engine(torch.nn.Module):
 
     def floats_per_point(self) -> int:
         """Floats one point holds at once (the tiles run one after the other)."""
+        if self.sectors is not None:
+            return self.sectors.floats_per_point()
         return max(b.floats_per_point() for b in self.branches)
 
     def chunk_size(self) -> int:
         """Points per chunk of :meth:`J_many`."""
+        if self.sectors is not None and self.sectors.quadratic is not None:
+            return QUADRATIC_CHUNK
         return chunk_size(self.floats_per_point())
 
     def grad_chunk_size(self) -> int:
@@ -689,12 +734,20 @@ class Engine(torch.nn.Module):
         J = z.new_empty(B)
         grad = z.new_empty(B, self.n0)
         tw = self._targets(target, weight)
+        sec = self.sectors
+        quadratic = sec is not None and sec.quadratic is not None and target is None and weight is None
 
         def run(a, b):
+            if quadratic:
+                J[a:b], grad[a:b] = sec.J_quadratic(z[a:b], grad=True)
+                return
+            if sec is not None:
+                J[a:b], grad[a:b] = self._sector_J_and_grad(sec, z[a:b], *self._sector_tw(target, weight, a, b))
+                return
             J[a:b], grad[a:b] = self._J_and_grad(z[a:b], [(t if target is None else t[a:b],
                                                            None if w is None else w[a:b]) for t, w in tw])
 
-        self._rows(run, B, self.grad_chunk_size())
+        self._rows(run, B, QUADRATIC_CHUNK if quadratic else self.grad_chunk_size())
         return J, grad
 
     def _J_and_grad(self, z, tw):
@@ -742,8 +795,13 @@ class Engine(torch.nn.Module):
         r_out = z.new_empty(B, self.m)
         jac = z.new_empty(B, self.m, n0)
         tw = self._targets(target, weight)
+        sec = self.sectors
 
         def run(a, b):
+            if sec is not None:
+                r_out[a:b], jac[a:b] = self._sector_residual_and_jacobian(
+                    sec, z[a:b], *self._sector_tw(target, weight, a, b))
+                return
             self._residual_and_jacobian(z[a:b], [(t if target is None else t[a:b], None if w is None else w[a:b])
                                                  for t, w in tw], r_out[a:b], jac[a:b])
 
@@ -782,11 +840,19 @@ class Engine(torch.nn.Module):
 
         ``target`` and ``weight`` (B, m), as in :meth:`J_and_grad`.
         """
-        chunk = chunk or self.chunk_size()
         tw = self._targets(target, weight)
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
+        sec = self.sectors
+        quadratic = sec is not None and sec.quadratic is not None and target is None and weight is None
+        chunk = chunk or (QUADRATIC_CHUNK if quadratic else self.chunk_size())
 
         def run(a, b):
+            if quadratic:
+                out[a:b] = sec.J_quadratic(z[a:b])
+                return
+            if sec is not None:
+                out[a:b] = self._sector_J(sec, z[a:b], *self._sector_tw(target, weight, a, b))
+                return
             out[a:b] = self._J_chunk(z[a:b], [(t if target is None else t[a:b], None if w is None else w[a:b])
                                               for t, w in tw])
 
@@ -807,6 +873,38 @@ class Engine(torch.nn.Module):
             Jb = torch.linalg.vecdot(r, r)
             J = Jb if J is None else J.add_(Jb)
         return J.mul_(0.5)
+
+    # -- the sector formulation (core.generators.sectors) ----------------------
+    def _sector_tw(self, target, weight, a, b):
+        return (self.y if target is None else target[a:b]), (None if weight is None else weight[a:b])
+
+    def _sector_J(self, sec, z, t, w):
+        pre, _ = sec.pre(z)
+        r = self._acts_[-1](pre).sub_(t)
+        if w is not None:
+            r.mul_(w)
+        return torch.linalg.vecdot(r, r).mul_(0.5)
+
+    def _sector_J_and_grad(self, sec, z, t, w):
+        pre, Kz = sec.pre(z)
+        post = self._acts[-1](pre)
+        r = post - t
+        g = r
+        if w is not None:
+            r = r * w
+            g = r * w
+        g = _times_derivative(self._names[-1], self.cfg.negative_slope, g, pre, post)
+        return torch.linalg.vecdot(r, r).mul_(0.5), torch.linalg.vecdot(Kz, g[:, None, :])
+
+    def _sector_residual_and_jacobian(self, sec, z, t, w):
+        pre, Kz = sec.pre(z)
+        post = self._acts[-1](pre)
+        r = post - t
+        T = Kz * _derivative(self._names[-1], self.cfg.negative_slope, pre, post)[:, None, :]
+        if w is not None:
+            r = r * w
+            T = T * w[:, None, :]
+        return r, T.transpose(1, 2)
 
 
 def chunk_size(floats_per_point: int) -> int:

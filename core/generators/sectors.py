@@ -1,0 +1,275 @@
+"""Exact J and ∇J for a two-dimensional latent through piecewise-linear hidden layers: sectors.
+
+Where the latent has ``n0 = 2``, the generator has no bias (the conv family) and every hidden
+activation is ReLU or leaky ReLU, each hidden unit's pre-activation is positively homogeneous in z:
+its sign depends only on the direction θ of z. Rays from the origin therefore cut the plane into
+sectors, and inside one sector every hidden activation pattern is fixed, so the last layer's
+pre-activation at the observed pixels is exactly linear there,
+
+    pre(z) = K_s z,   K_s ∈ R^{m×2}
+
+(the products ``W_{d,obs} Π_i (diag(σ') W_i)`` of the paper's proofs, one per sector). Then
+``A G(z) = σ_d(K_s z)`` for any last activation σ_d, and J and ``∇J = K_sᵀ (σ_d'(K_s z) ⊙ r)``
+cost a few operations per observed pixel instead of the network's multiply-adds (on
+``paper-fig4``, 145 observed pixels against about 60 k multiply-adds per point).
+
+The sectors are found layer by layer, in float64 on the CPU. Start from the two half-planes
+``[−π, 0)`` and ``[0, π)``; for hidden layer l, inside each current sector (at most π wide) the
+layer's pre-activations are linear, ``a_i cos θ + b_i sin θ``, with ``(a_i, b_i)`` read off as
+forward-mode tangents at the sector's middle direction, and each unit that changes sign inside
+the sector adds the one zero it can have there. The number of sectors grows with the number of
+hidden units, not with their product (a unit of a random ReLU network crosses zero a few times
+around the circle). The table is built where it is cheap: past :data:`MAX_SECTORS` sectors,
+:data:`MAX_FLOATS` floats of table, or a build that costs more than :data:`BUILD_ROWS` points
+through the layers (a deep net such as ``authors-code`` has thousands of sectors), the engine
+keeps its layer-by-layer formulations.
+
+A point gets its sector from ``atan2`` and a binary search. Near a boundary, rounding may put it on
+either side; the map is continuous there (the unit that switches is zero on the ray), so the value
+differs only at the rounding level.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+HOMOGENEOUS = ("relu", "leaky_relu")   # hidden activations that keep each pre-activation homogeneous
+MAX_SECTORS = 1 << 15                  # past this many sectors the engine keeps its other formulations
+MAX_FLOATS = 1 << 24                   # the sector table K (S·2·m), at most
+BUILD_ROWS = 4096                      # the build may cost what this many points cost through the layers
+_BUILD_FLOATS = 1 << 22                # floats of one chunk of directions pushed through the network
+
+
+def applies(cfg, pixel_operator: bool) -> bool:
+    """Whether the sector formulation is exact for ``cfg``: a two-dimensional latent, a pixel mask,
+    hidden activations in :data:`HOMOGENEOUS` (the conv family has no bias)."""
+    return cfg.n0 == 2 and pixel_operator and (cfg.depth == 1 or cfg.activation in HOMOGENEOUS)
+
+
+class _Chain:
+    """The network as the engine runs it, untiled: ``M1`` (2, n1) and the layers after the first
+    (callables on flat rows, each with ``macs`` per row; the last gives the observed pixels)."""
+
+    def __init__(self, M1, layers, activation: str, slope: float):
+        self.M1, self.layers, self.slope, self.relu = M1, layers, slope, activation == "relu"
+
+    def macs(self, upto: int) -> float:
+        """Multiply-adds per row (a direction has two) up to layer ``upto``'s pre-activation."""
+        return self.M1.numel() + sum(L.macs for L in self.layers[:upto - 1])
+
+    def tangents(self, dirs: torch.Tensor, upto: int) -> torch.Tensor:
+        """∂pre/∂z (S, 2, n) of layer ``upto``'s pre-activations (1-based) at the directions ``dirs``
+        (S, 2), every earlier layer activated (forward mode). Inside a sector the pre-activation is
+        linear, so these tangents are its matrix there."""
+        S = dirs.shape[0]
+        T = self.M1.expand(S, *self.M1.shape)
+        for layer in self.layers[:upto - 1]:
+            # Euler's relation of a homogeneous map: pre(d) = T d, so only the two tangents travel
+            pre = torch.addcmul(T[:, 0] * dirs[:, :1], T[:, 1], dirs[:, 1:])
+            d = (pre > 0).to(pre.dtype)
+            if not self.relu:
+                d = d.mul_(1.0 - self.slope).add_(self.slope)
+            T = layer((T * d[:, None]).reshape(2 * S, -1)).reshape(S, 2, -1)
+        return T
+
+
+def _least_squares(Lt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A least-squares solution ẑ (S, 2) of ``Lt[s] ẑ ≈ y`` for every sector (Lt (S, m, 2)), by a
+    column-pivoted Gram–Schmidt QR, orthogonalised twice (as accurate as LAPACK's QR for two columns,
+    and batched). A second column within 1e-12 of the first's span counts as dependent: ẑ then lies
+    along the first (any least-squares solution serves :class:`Sectors`)."""
+    tiny = torch.finfo(torch.float64).tiny
+    swap = Lt[:, :, 1].norm(dim=1) > Lt[:, :, 0].norm(dim=1)
+    a = torch.where(swap[:, None], Lt[:, :, 1], Lt[:, :, 0])
+    b = torch.where(swap[:, None], Lt[:, :, 0], Lt[:, :, 1])
+    r00 = a.norm(dim=1)
+    q0 = a / r00.clamp_min(tiny)[:, None]
+    r01 = (q0 * b).sum(1)
+    b = b - r01[:, None] * q0
+    e = (q0 * b).sum(1)
+    b, r01 = b - e[:, None] * q0, r01 + e
+    r11 = b.norm(dim=1)
+    q1 = b / r11.clamp_min(tiny)[:, None]
+    x1 = torch.where(r11 > 1e-12 * r00, (q1 * y).sum(1) / r11.clamp_min(tiny), 0.0)
+    x0 = torch.where(r00 > 0, ((q0 * y).sum(1) - r01 * x1) / r00.clamp_min(tiny), 0.0)
+    return torch.stack([torch.where(swap, x1, x0), torch.where(swap, x0, x1)], 1)
+
+
+def _quadratics(K: torch.Tensor, dirs: torch.Tensor, last: str, slope: float, y: torch.Tensor) -> torch.Tensor:
+    """Per sector ``[J_s, ẑ_s, Q_s]`` (S, 6) float64 on the CPU (see :class:`Sectors`): the last
+    layer's pattern read at each sector's middle direction ``dirs`` (S, 2)."""
+    K = K.to("cpu", torch.float64)
+    y = y.to("cpu", torch.float64).reshape(-1)
+    L = K
+    if last in HOMOGENEOUS:
+        on = (torch.einsum("sjm,sj->sm", K, dirs) > 0).to(torch.float64)
+        L = K * (on if last == "relu" else on * (1.0 - slope) + slope)[:, None, :]
+    Lt = L.transpose(1, 2)                                   # (S, m, 2): A G(z) = Lt z on the sector
+    Q = L @ Lt                                               # (S, 2, 2)
+    zhat = _least_squares(Lt, y)
+    r = (Lt @ zhat[..., None])[..., 0] - y
+    Jmin = 0.5 * (r * r).sum(1)
+    return torch.stack([Jmin, zhat[:, 0], zhat[:, 1], Q[:, 0, 0], Q[:, 0, 1], Q[:, 1, 1]], 1)
+
+
+def _chunks(S: int, floats_per_direction: int):
+    step = max(1, _BUILD_FLOATS // max(1, floats_per_direction))
+    return ((a, min(S, a + step)) for a in range(0, S, step))
+
+
+def _middles(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo = breaks
+    hi = np.append(breaks[1:], math.pi)
+    mid = 0.5 * (lo + hi)
+    return lo, hi, np.stack([np.cos(mid), np.sin(mid)], 1)
+
+
+def _zeros(T: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The zeros inside (lo, hi) of the units ``a cos θ + b sin θ`` with (a, b) = T[:, :, i] of each
+    sector (T (c, 2, n); each sector at most π wide, so a unit has at most one zero in it: where its
+    signs at the two ends differ)."""
+    ca, cb = T[:, 0], T[:, 1]
+    at_lo = ca * np.cos(lo)[:, None] + cb * np.sin(lo)[:, None]
+    at_hi = ca * np.cos(hi)[:, None] + cb * np.sin(hi)[:, None]
+    k, i = np.nonzero((at_lo > 0) != (at_hi > 0))
+    zero = lo[k] + np.remainder(np.arctan2(-ca[k, i], cb[k, i]) - lo[k], math.pi)
+    return zero[(zero > lo[k]) & (zero < hi[k])]
+
+
+def _refine(chain: _Chain, breaks: np.ndarray, layer: int, widest: int, keep: bool = False):
+    """``breaks`` with the zeros of layer ``layer``'s pre-activations added (None past
+    :data:`MAX_SECTORS`), and with ``keep`` the tangents of that layer on the old sectors (S, 2, n)."""
+    M1 = chain.M1
+    lo, hi, dirs = _middles(breaks)
+    new, kept = [], []
+    for a, b in _chunks(breaks.size, 2 * widest):
+        T = chain.tangents(torch.as_tensor(dirs[a:b], dtype=M1.dtype, device=M1.device), layer)
+        if keep:
+            kept.append(T)
+        new.append(_zeros(T.to("cpu", torch.float64).numpy(), lo[a:b], hi[a:b]))
+        if sum(n.size for n in new) + breaks.size > MAX_SECTORS:
+            return None, None
+    return np.unique(np.concatenate([breaks, *new])), (torch.cat(kept) if keep else None)
+
+
+def sector_breaks(chain: _Chain, depth: int, widest: int, layers: int) -> np.ndarray | None:
+    """The sorted start angles (S,) in [−π, π) of the sectors of the first ``layers`` layers'
+    activation patterns, or None past :data:`MAX_SECTORS` sectors or :data:`BUILD_ROWS` points'
+    worth of multiply-adds."""
+    breaks = np.array([-math.pi, 0.0])
+    spent, allowed = 0.0, BUILD_ROWS * chain.macs(depth)
+    for layer in range(1, layers + 1):
+        spent += 2 * breaks.size * chain.macs(layer)
+        if spent + 2 * breaks.size * chain.macs(depth) > allowed:   # this stage, and at least the table
+            return None
+        breaks, _ = _refine(chain, breaks, layer, widest)
+        if breaks is None:
+            return None
+    return breaks
+
+
+class Sectors:
+    """The sector table of one generator and mask: ``J``, ``∇J`` and the Jacobian of ``A G`` by
+    one gather and a few elementwise passes per point.
+
+    Where the last activation is piecewise linear too (ReLU, leaky ReLU or none), the sectors
+    also fix the last layer's pattern: ``A G(z) = L_s z`` on sector s, and J is a quadratic there,
+
+        J(z) = J_s + ½ (z − ẑ_s)ᵀ Q_s (z − ẑ_s),   Q_s = L_sᵀ L_s,  ẑ_s = L_s⁺ y,
+
+    with ``J_s = ½‖L_s ẑ_s − y‖²`` (Pythagoras: the least-squares residual is orthogonal to the
+    range of L_s). Both terms are non-negative, so J keeps its relative precision down to the
+    minimum (expanding ``½‖y‖² − yᵀL_s z + …`` instead would cancel). Six float64 numbers per
+    sector; J and ∇J = Q_s (z − ẑ_s) cost a few operations per point (:meth:`J_quadratic`), for
+    the observation y the table was built with.
+
+    Build with :meth:`build` (None where the formulation does not apply or is too large).
+
+    Attributes
+    ----------
+    breaks : Tensor (S,)
+        Start angles of the sectors, ascending from −π, in the engine's dtype.
+    K : Tensor (S, 2, m)
+        ``pre(z) = K[s] z`` at the observed pixels, in the operator's order.
+    quadratic : Tensor (S, 6) float64, or None
+        ``[J_s, ẑ_s (2), Q_s (00, 01, 11)]`` per sector, where the last activation is piecewise linear.
+    """
+
+    def __init__(self, breaks: np.ndarray, K: torch.Tensor, K_origin: torch.Tensor,
+                 quadratic: torch.Tensor | None = None, origin: tuple | None = None):
+        S, _, m = K.shape
+        self.S, self.m = S, m
+        self.breaks = torch.as_tensor(breaks, dtype=K.dtype, device=K.device)
+        self.K = K.contiguous()
+        # row S: the origin, where every pre-activation is 0 and σ'(0) is taken as the layers do
+        # (ReLU's 0, leaky ReLU's slope): the kink's convention of the layer-by-layer engine
+        self._table = torch.cat([self.K.reshape(S, 2 * m), K_origin.reshape(1, 2 * m)])
+        self.quadratic = quadratic
+        self._origin = origin                     # (J(0), ∇J(0)) in float64 beside the quadratics
+        self._breaks64 = torch.as_tensor(breaks, dtype=torch.float64, device=K.device)
+
+    @classmethod
+    def build(cls, chain: _Chain, depth: int, widest: int, last: str, y: torch.Tensor) -> "Sectors | None":
+        """From the engine's untiled chain (its dtype and device; ``widest`` the most entries of one
+        layer) and the observation ``y`` (m,); None past the bounds."""
+        breaks = sector_breaks(chain, depth, widest, depth - 1)
+        if breaks is None:
+            return None
+        m = chain.layers[-1].n_out_needed if chain.layers else chain.M1.shape[1]
+        if breaks.size * 2 * m > MAX_FLOATS or 2 * breaks.size > BUILD_ROWS:
+            return None
+        if last in HOMOGENEOUS:
+            # the last layer's kinks cut the sectors further; its linear map K is the parent's
+            finer, K = _refine(chain, breaks, depth, widest, keep=True)
+            if finer is None or finer.size * 2 * m > MAX_FLOATS:
+                return None
+            K = K[torch.as_tensor(np.searchsorted(breaks, finer, side="right") - 1, device=K.device)]
+            breaks = finer
+        else:
+            K = torch.cat([chain.tangents(torch.as_tensor(_middles(breaks)[2][a:b], dtype=chain.M1.dtype,
+                                                          device=chain.M1.device), depth)
+                           for a, b in _chunks(breaks.size, 2 * widest)])
+        K_origin = chain.tangents(torch.zeros(1, 2, dtype=chain.M1.dtype, device=chain.M1.device), depth)[0]
+        quadratic = origin = None
+        if last in HOMOGENEOUS + ("identity",):
+            dirs = torch.as_tensor(_middles(breaks)[2])
+            quadratic = _quadratics(K, dirs, last, chain.slope, y).to(chain.M1.device)
+            y64 = y.to(torch.float64).reshape(-1)
+            slope0 = {"relu": 0.0, "leaky_relu": chain.slope}.get(last, 1.0)   # σ'(0), as the layers take it
+            origin = (0.5 * (y64 * y64).sum(), -(K_origin.to(torch.float64) @ (slope0 * y64)))
+        return cls(breaks, K.contiguous(), K_origin, quadratic, origin)
+
+    def floats_per_point(self) -> int:
+        return 5 * self.m
+
+    def J_quadratic(self, z: torch.Tensor, grad: bool = False):
+        """J (B,) at z (B, 2) from :attr:`quadratic` (float64 inside, z's dtype out), with ∇J (B, 2)
+        when ``grad``."""
+        z64 = z.to(torch.float64)
+        theta = torch.atan2(z64[:, 1], z64[:, 0])
+        s = torch.searchsorted(self._breaks64, theta, right=True).sub_(1).clamp_(0, self.S - 1)
+        q = self.quadratic.index_select(0, s)
+        d0, d1 = z64[:, 0] - q[:, 1], z64[:, 1] - q[:, 2]
+        g0 = q[:, 3] * d0 + q[:, 4] * d1
+        g1 = q[:, 4] * d0 + q[:, 5] * d1
+        J = (0.5 * (d0 * g0 + d1 * g1)).clamp_(min=0.0).add_(q[:, 0])
+        g = torch.stack([g0, g1], 1)
+        at0 = (z64 == 0).all(1)
+        if bool(at0.any()):                      # the origin belongs to no sector (see __init__)
+            J = torch.where(at0, self._origin[0], J)
+            g = torch.where(at0[:, None], self._origin[1], g)
+        return (J.to(z.dtype), g.to(z.dtype)) if grad else J.to(z.dtype)
+
+    def sector_of(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, 2) → the sector of each point (B,) int64; S for the origin."""
+        theta = torch.atan2(z[:, 1].contiguous(), z[:, 0].contiguous())
+        s = torch.searchsorted(self.breaks, theta, right=True).sub_(1).clamp_(0, self.S - 1)
+        return s.masked_fill_((z == 0).all(1), self.S)      # the origin's own row
+
+    def pre(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (B, 2) → (the last layer's pre-activation at the observed pixels (B, m), K of each
+        point's sector (B, 2, m))."""
+        Kz = self._table.index_select(0, self.sector_of(z)).view(-1, 2, self.m)
+        return torch.addcmul(Kz[:, 0] * z[:, :1], Kz[:, 1], z[:, 1:]), Kz
