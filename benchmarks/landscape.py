@@ -44,8 +44,9 @@ from core.problem import build_problem  # noqa: E402
 CLI_THREADS = 1      # `python -m core ... --threads`, default 1 (core/cli/__init__.py)
 CONVT_CHUNK = 4096   # points per conv_transpose2d call (benchmarks/NOTES.md, step 2)
 LOOP_POINTS = 300
-FORMULATIONS = (("col2im", "col2im", True), ("dense", "dense", True), ("auto, no cone", "auto", False),
-                ("auto", "auto", True))
+FORMULATIONS = (("col2im", "col2im", True, False), ("dense", "dense", True, False),
+                ("auto, no cone", "auto", False, False), ("auto, layers", "auto", True, False),
+                ("auto (sectors where they apply)", "auto", True, True))
 
 RSS_SNIPPET = """
 import resource, sys
@@ -142,8 +143,8 @@ def one_pass(args, nets, workdir) -> dict:
     for name, P in nets.items():
         with cli_threads():
             r[f"{name}:convT"] = timings(lambda: convT_J(P, zf), args.repeats, warmup=lambda: convT_J(P, zf[:512]))
-        for label, strategy, prune in FORMULATIONS:
-            eng = Engine(P.G, P.op, P.y, strategy=strategy, prune=prune)
+        for label, strategy, prune, sectors in FORMULATIONS:
+            eng = Engine(P.G, P.op, P.y, strategy=strategy, prune=prune, sectors=sectors)
             r[f"{name}:{label}"] = timings(lambda: eng.J_many(zf), args.repeats, warmup=lambda: eng.J_many(zf[:512]))
     return r
 
