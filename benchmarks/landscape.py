@@ -17,7 +17,9 @@ Main table:
 * the per-point loop (one z at a time through ``problem.G``: how per-point tools and the authors'
   MATLAB script evaluate) and engine / loop; the machine's float32 matmul rate.
 Then, per net at 201², the useful and performed FLOP/point and the performed rate as a fraction of
-the matmul rate; the formulations table (engine variants); the peak RSS of a 501² grid (idle).
+the matmul rate (tiny where the sectors' quadratics serve J: a few operations per point, bound by
+atan2 and a binary search rather than by multiply-adds); the formulations table (engine variants,
+the layer-by-layer ones with the sectors off); the peak RSS of a 501² grid (idle).
 """
 from __future__ import annotations
 
@@ -250,6 +252,8 @@ def main(argv=None):
         useful, done = 2 * ev.useful_macs_per_point, 2 * ev.macs_per_point
         kinds = [L.strategy for L in ev.layers]
         layers = "gemm + " + ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+        if ev.sectors is not None:   # J goes through the sectors' quadratics, not the layers
+            layers = f"{ev.sectors.S:,} sectors" + (", quadratics" if ev.sectors.quadratic is not None else "")
         gf = {c: done * med[c][f"{name}:201"] / 1e9 for c in cols}
         frows.append([name, f"{useful:,}", f"{done:,}",
                       " / ".join(f"{gf[c]:.1f}" for c in cols),
