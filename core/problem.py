@@ -18,6 +18,7 @@ import torch
 
 from .config import Config, ConfigError
 from .generators import LatentGenerator, build_generator
+from .generators.engine import one_thread
 from .masks import SamplingOperator, make_operator, measure
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -209,7 +210,16 @@ def build_problem(cfg: Config, device: str | None = None, dtype: str | None = No
     ConfigError
         Naming the field, for a generator that cannot be loaded, a z* of the wrong size, a mask
         that does not fit the output, or a z* whose J is not finite in this dtype.
+
+    The build runs with one intra-op torch thread: its hundreds of small kernels (the weights, the
+    unrolled layers, G(z*)) each wait at a barrier for a second thread that a busy process may have
+    descheduled (a ``paper-fig4`` build beside one busy process: 229 ms with two threads, 6.4 ms with one).
     """
+    with one_thread():
+        return _build(cfg, device, dtype, strategy)
+
+
+def _build(cfg: Config, device: str | None, dtype: str | None, strategy: str) -> Problem:
     dev = resolve_device(device or cfg.device)
     dt = DTYPES[dtype or cfg.dtype]
     G = build_generator(cfg, dtype=dt, device=dev)

@@ -549,6 +549,10 @@ class Engine(torch.nn.Module):
     def __init__(self, G: ConvGenerator, op: SamplingOperator, y: torch.Tensor, strategy: str = "auto",
                  prune: bool = True, tiles="auto", sectors: bool = True):
         super().__init__()
+        with one_thread():     # hundreds of small kernels: a second intra-op thread only waits at barriers
+            self._build(G, op, y, strategy, prune, tiles, sectors)
+
+    def _build(self, G, op, y, strategy, prune, tiles, sectors):
         cfg = G.cfg
         if strategy not in ("auto", "dense", "col2im"):
             raise ValueError(f"strategy: must be auto, dense or col2im; got {strategy!r}")
@@ -631,14 +635,15 @@ class Engine(torch.nn.Module):
             if self._sector_source is not None:
                 Ws, sizes, strides, pads, needed, M1 = self._sector_source
                 self._sector_source = None
-                # the untiled chain, pruned to the observed pixels' cone (fewer hidden units, fewer sectors)
-                specs, first = _plan_chain(Ws, sizes, strides, pads, self.dim, needed, "auto", True)
-                layers = [_Layer(W, s, p, size_in, self.dim, in_idx=i, out_idx=o, strategy=c)
-                          for W, s, p, size_in, i, o, c in specs]
-                M1 = (M1 if first is None else M1[:, first]).contiguous()
-                chain = _sectors._Chain(M1, layers, self.cfg.activation, self.cfg.negative_slope)
-                widest = max([M1.shape[1]] + [L.floats_per_point for L in layers])
-                self._sectors = _sectors.Sectors.build(chain, self.cfg.depth, widest, self.cfg.last, self.y)
+                with one_thread():     # small kernels: a second intra-op thread only waits at barriers
+                    # the untiled chain, pruned to the observed pixels' cone (fewer hidden units, fewer sectors)
+                    specs, first = _plan_chain(Ws, sizes, strides, pads, self.dim, needed, "auto", True)
+                    layers = [_Layer(W, s, p, size_in, self.dim, in_idx=i, out_idx=o, strategy=c)
+                              for W, s, p, size_in, i, o, c in specs]
+                    M1 = (M1 if first is None else M1[:, first]).contiguous()
+                    chain = _sectors._Chain(M1, layers, self.cfg.activation, self.cfg.negative_slope)
+                    widest = max([M1.shape[1]] + [L.floats_per_point for L in layers])
+                    self._sectors = _sectors.Sectors.build(chain, self.cfg.depth, widest, self.cfg.last, self.y)
             return self._sectors
 
     # -- accounting, for the benchmark --------------------------------------
