@@ -121,21 +121,27 @@ def _overlay_patch(cfg, scale, marks, three_d: bool, shown):
     return _patch_overlays(logic.overlay_traces(cfg, scale, marks, three_d), logic.figure_meta(cfg, scale))
 
 
-def _critical_answer(gate, latest, tab, cfg):
-    """(critical store, ρ text, critical-points text) of cfg, computed behind any contour in progress;
-    not at all, or stopped part-way, once the tab has moved to another view (``latest``)."""
-    key = logic.landscape_key(cfg)
-    if latest.flag(tab, key) is None:
-        raise PreventUpdate
-    gate.background()
-    flag = latest.flag(tab, key)       # the tab may have moved on while the contour ran
+def _for_view(latest, tab, cfg, compute):
+    """``compute()`` for the view of cfg that tab ``tab`` shows, inside that view's stop flag
+    (``latest``): not at all, or stopped part-way, once the tab has moved to another view (Dash
+    would drop the answer; the server's work stops with it)."""
+    flag = latest.flag(tab, logic.landscape_key(cfg))
     if flag is None:
         raise PreventUpdate
     try:
         with stop_when(flag):
-            crit = logic.critical_for(cfg)
+            return compute()
     except Cancelled:
         raise PreventUpdate from None
+
+
+def _critical_answer(gate, latest, tab, cfg):
+    """(critical store, ρ text, critical-points text) of cfg, computed behind any contour in progress;
+    not at all, or stopped part-way, once the tab has moved to another view (``latest``)."""
+    if latest.flag(tab, logic.landscape_key(cfg)) is None:
+        raise PreventUpdate
+    gate.background()
+    crit = _for_view(latest, tab, cfg, lambda: logic.critical_for(cfg))   # the tab may have moved on meanwhile
     return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
 
 
@@ -372,8 +378,8 @@ def register_callbacks(app) -> None:
     @callback(
         app, Output(ids.INJ_GRAPH, "figure"), Output(ids.INJ_TEXT, "children"), Output(ids.INJ_BOX, "style"),
         Input(ids.INJ_TOGGLE, "value"), Input(ids.LAND_PAINTED, "data"),
-        State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.DESCENT, "data"))
-    def injectivity(toggle, _shown, config_json, scale, desc):
+        State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.DESCENT, "data"), State(ids.TAB_ID, "data"))
+    def injectivity(toggle, _shown, config_json, scale, desc, tab):
         if not state.parse_switch("injectivity", toggle):
             return no_update, "", {"display": "none"}
         cfg, scale = _cfg(config_json), state.parse_scale(scale)
@@ -381,7 +387,7 @@ def register_callbacks(app) -> None:
         if wait:
             return figures.message_figure(""), wait, {}
         gate.background()
-        fig, text = planes.injectivity_view(cfg, scale)
+        fig, text = _for_view(latest, tab, cfg, lambda: planes.injectivity_view(cfg, scale))
         return fig, text, {}
 
     # ---- clicks → point → descent ---------------------------------------------------------------
@@ -398,19 +404,20 @@ def register_callbacks(app) -> None:
     @callback(
         app, Output(ids.DESCENT, "data"),
         Input(ids.POINT, "data"), Input(ids.DESC_RANDOM, "n_clicks"), Input(ids.DESC_CLEAR, "n_clicks"),
-        State(ids.CONFIG, "data"), prevent_initial_call=True)
-    def descent(pt, _random, _clear, config_json):
+        State(ids.CONFIG, "data"), State(ids.TAB_ID, "data"), prevent_initial_call=True)
+    def descent(pt, _random, _clear, config_json, tab):
         cfg = _cfg(config_json)
         if ctx.triggered_id == ids.DESC_CLEAR:
             return None
         if ctx.triggered_id == ids.DESC_RANDOM:
-            return {**logic.run_descent(cfg, "random"), "tag": logic.config_tag(cfg)}
+            run = _for_view(latest, tab, cfg, lambda: logic.run_descent(cfg, "random"))
+            return {**run, "tag": logic.config_tag(cfg)}
         if not isinstance(pt, dict) or pt.get("key") != config_json:
             raise PreventUpdate
         uv = logic.uv_from_click({"points": [{"x": (pt.get("uv") or [None])[0], "y": (pt.get("uv") or [0, None])[-1]}]})
         if uv is None:
             raise ConfigError("point", "the clicked point must be two finite plane coordinates")
-        return {**logic.run_descent(cfg, "click", uv), "tag": logic.config_tag(cfg)}
+        return {**_for_view(latest, tab, cfg, lambda: logic.run_descent(cfg, "click", uv)), "tag": logic.config_tag(cfg)}
 
     # On a new config the sync sends these; a new descent sets them here.
     @callback(app, *[Output(o, "children") for o in COUNT_IDS], Input(ids.DESCENT, "data"), State(ids.CONFIG, "data"))

@@ -599,6 +599,72 @@ def test_endpoint_plane_waits_for_random_starts_then_draws(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+@pytest.mark.parametrize("follow_up", ["injectivity", "descent"])
+def test_a_tabs_sigma_map_and_descents_of_a_view_it_has_left_stop(page, url, monkeypatch, follow_up):
+    """The σ_min map (ticked) or the random descents of weight seed 5 are made slow (a loop asking
+    core.stop.check_stop, 20 s unless stopped, in the server's thread). The seed changes to 6 while
+    they run: seed 5's computation must stop (it raises Cancelled), and seed 6's must run to the
+    end and be shown."""
+    import time
+
+    from core.stop import Cancelled, check_stop
+    from dashboard import logic, planes
+
+    owner, name = (planes, "injectivity_view") if follow_up == "injectivity" else (logic, "run_descent")
+    real, runs = getattr(owner, name), []
+
+    def slow(cfg, *a):
+        rec = {"seed": cfg.weight_seed, "end": None}
+        runs.append(rec)
+        try:
+            for _ in range(2000 if cfg.weight_seed == 5 else 0):
+                check_stop()
+                time.sleep(0.01)
+            out = real(cfg, *a)
+        except Cancelled:
+            rec["end"] = "stopped"
+            raise
+        rec["end"] = "finished"
+        return out
+
+    def wait(cond, what, seconds=30):
+        t0 = time.perf_counter()
+        while not cond() and time.perf_counter() - t0 < seconds:
+            time.sleep(0.02)
+        assert cond(), what
+
+    def seed(value):
+        page.fill(f"#{ids.WEIGHT_SEED}", value)
+        page.press(f"#{ids.WEIGHT_SEED}", "Enter")
+
+    monkeypatch.setattr(owner, name, slow)
+    if follow_up == "injectivity":
+        _load(page, url, "?grid=51")
+        page.click(f"#{ids.INJ_TOGGLE} input", timeout=120_000)
+        browser.wait_text(page, ids.INJ_TEXT, "σ_min of the", timeout=120_000)
+        seed("5")
+    else:
+        page.goto(url + "/?view=descent&grid=51&starts=5&steps=50")
+        browser.wait_graph(page, ids.DESC_CONTOUR, 2)
+        browser.wait_idle(page)
+        seed("5")
+        browser.wait_idle(page)
+        page.click(f"#{ids.DESC_RANDOM}")
+    wait(lambda: any(r["seed"] == 5 for r in runs), "seed 5's computation never started")
+    seed("6")
+    wait(lambda: [r["end"] for r in runs if r["seed"] == 5] == ["stopped"], "seed 5's computation did not stop")
+    if follow_up == "descent":
+        browser.wait_idle(page)
+        page.click(f"#{ids.DESC_RANDOM}")
+    wait(lambda: [r["end"] for r in runs if r["seed"] == 6] == ["finished"], "seed 6's computation did not come")
+    browser.wait_idle(page)
+    if follow_up == "injectivity":
+        assert "σ_min of the" in page.inner_text(f"#{ids.INJ_TEXT}")
+    else:
+        browser.wait_text(page, ids.DESC_COUNTS, "5 random starts", timeout=60_000)
+    assert browser.console_problems(page.console_log) == []
+
+
 def test_injectivity_map_is_drawn_while_ticked(page, url):
     """paper-fig4 (Fig. 4 a): G is locally injective, so σ_min > 0 over the window but at 0 itself."""
     _load(page, url, "?grid=51")
