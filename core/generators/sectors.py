@@ -11,18 +11,20 @@ pre-activation at the observed pixels is exactly linear there,
 (the products ``W_{d,obs} Π_i (diag(σ') W_i)`` of the paper's proofs, one per sector). Then
 ``A G(z) = σ_d(K_s z)`` for any last activation σ_d, and J and ``∇J = K_sᵀ (σ_d'(K_s z) ⊙ r)``
 cost a few operations per observed pixel instead of the network's multiply-adds (on
-``paper-fig4``, 145 observed pixels against about 60 k multiply-adds per point).
+``paper-fig4``, 145 observed pixels against some 20 k multiply-adds per point); where the last
+activation has a kink too, its zeros cut the sectors further and J is a quadratic per sector
+(:class:`Sectors`).
 
-The sectors are found layer by layer, in float64 on the CPU. Start from the two half-planes
-``[−π, 0)`` and ``[0, π)``; for hidden layer l, inside each current sector (at most π wide) the
-layer's pre-activations are linear, ``a_i cos θ + b_i sin θ``, with ``(a_i, b_i)`` read off as
-forward-mode tangents at the sector's middle direction, and each unit that changes sign inside
-the sector adds the one zero it can have there. The number of sectors grows with the number of
-hidden units, not with their product (a unit of a random ReLU network crosses zero a few times
-around the circle). The table is built where it is cheap: past :data:`MAX_SECTORS` sectors,
-:data:`MAX_FLOATS` floats of table, or a build that costs more than :data:`BUILD_ROWS` points
-through the layers (a deep net such as ``authors-code`` has thousands of sectors), the engine
-keeps its layer-by-layer formulations.
+The sectors are found layer by layer, through the engine's own untiled chain (its dtype and
+device; the angles in float64). Start from the two half-planes ``[−π, 0)`` and ``[0, π)``; for
+layer l, inside each current sector (at most π wide) the layer's pre-activations are linear,
+``a_i cos θ + b_i sin θ``, with ``(a_i, b_i)`` read off as forward-mode tangents at the sector's
+middle direction, and each unit that changes sign inside the sector adds the one zero it can have
+there. The number of sectors grows with the number of units, not with their product (a unit of a
+random ReLU network crosses zero a few times around the circle). The table is built where it is
+cheap: past :data:`MAX_SECTORS` sectors, :data:`MAX_FLOATS` floats of table, or a build that
+costs more than :data:`BUILD_ROWS` points through the layers (``authors-code`` under a random half
+mask has thousands of sectors), the engine keeps its layer-by-layer formulations.
 
 A point gets its sector from ``atan2`` and a binary search. Near a boundary, rounding may put it on
 either side; the map is continuous there (the unit that switches is zero on the ray), so the value
