@@ -82,7 +82,10 @@ def main(argv=None):
         torch.set_num_threads(th)
         peak = matmul_gflops()
         for strategy in args.strategies.split(","):
-            flop = 2 * 2 * PhaseRunner(spec, strategy=strategy).evaluator.macs_per_point  # forward + backward
+            ev = PhaseRunner(spec, strategy=strategy).evaluator
+            # the trials' own y and masks go through K_s z where sectors apply (2·m multiply-adds a point)
+            macs = 2 * ev.m if getattr(ev, "sectors", None) is not None else ev.macs_per_point
+            flop = 2 * 2 * macs  # forward + backward
             r = columns(lambda: run_row(spec, th, strategy, flop, peak))
             i, b = r["idle"], r["1 busy"]
             print(f"{th:>8}{strategy:>8}{flop:>14,} | {i['seconds']:>7.1f}{i['rate']:>12,.0f}{i['frac']:>10.1%} | "

@@ -654,7 +654,8 @@ class Engine(torch.nn.Module):
 
     @property
     def macs_per_point(self) -> int:
-        """Multiply-adds the engine performs per z."""
+        """Multiply-adds the engine performs per z of :meth:`J_many` (with per-point targets or
+        weights the sectors do K_s z instead: 2·m)."""
         if self.sectors is not None:   # the quadratics' 6 (J without per-point targets), else K_s z
             return 6 if self.sectors.quadratic is not None else 2 * self.m
         extra = 0 if self.A_matrix is None else self.A_matrix.numel()
