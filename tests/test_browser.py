@@ -599,18 +599,14 @@ def test_endpoint_plane_waits_for_random_starts_then_draws(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
-@pytest.mark.parametrize("follow_up", ["injectivity", "descent"])
-def test_a_tabs_sigma_map_and_descents_of_a_view_it_has_left_stop(page, url, monkeypatch, follow_up):
-    """The σ_min map (ticked) or the random descents of weight seed 5 are made slow (a loop asking
-    core.stop.check_stop, 20 s unless stopped, in the server's thread). The seed changes to 6 while
-    they run: seed 5's computation must stop (it raises Cancelled), and seed 6's must run to the
-    end and be shown."""
+def _slow_for_seed_5(monkeypatch, owner, name: str) -> list:
+    """Wrap ``owner.name(cfg, …)`` so that for weight seed 5 it first loops 20 s asking
+    core.stop.check_stop (in the server's thread); each call is recorded in the returned list as
+    {"seed", "end": "stopped" | "finished"}."""
     import time
 
     from core.stop import Cancelled, check_stop
-    from dashboard import logic, planes
 
-    owner, name = (planes, "injectivity_view") if follow_up == "injectivity" else (logic, "run_descent")
     real, runs = getattr(owner, name), []
 
     def slow(cfg, *a):
@@ -627,17 +623,35 @@ def test_a_tabs_sigma_map_and_descents_of_a_view_it_has_left_stop(page, url, mon
         rec["end"] = "finished"
         return out
 
-    def wait(cond, what, seconds=30):
-        t0 = time.perf_counter()
-        while not cond() and time.perf_counter() - t0 < seconds:
-            time.sleep(0.02)
-        assert cond(), what
+    monkeypatch.setattr(owner, name, slow)
+    return runs
+
+
+def _wait_until(cond, what: str, seconds: float = 30) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    while not cond() and time.perf_counter() - t0 < seconds:
+        time.sleep(0.02)
+    assert cond(), what
+
+
+@pytest.mark.parametrize("follow_up", ["injectivity", "descent"])
+def test_a_tabs_sigma_map_and_descents_of_a_view_it_has_left_stop(page, url, monkeypatch, follow_up):
+    """The σ_min map (ticked) or the random descents of weight seed 5 are made slow (a loop asking
+    core.stop.check_stop, 20 s unless stopped, in the server's thread). The seed changes to 6 while
+    they run: seed 5's computation must stop (it raises Cancelled), and seed 6's must run to the
+    end and be shown."""
+    from dashboard import logic, planes
+
+    owner, name = (planes, "injectivity_view") if follow_up == "injectivity" else (logic, "run_descent")
+    runs = _slow_for_seed_5(monkeypatch, owner, name)
+    wait = _wait_until
 
     def seed(value):
         page.fill(f"#{ids.WEIGHT_SEED}", value)
         page.press(f"#{ids.WEIGHT_SEED}", "Enter")
 
-    monkeypatch.setattr(owner, name, slow)
     if follow_up == "injectivity":
         _load(page, url, "?grid=51")
         page.click(f"#{ids.INJ_TOGGLE} input", timeout=120_000)
@@ -681,34 +695,10 @@ def test_a_tabs_follow_ups_of_a_view_it_has_left_stop(page, url, monkeypatch):
     unless stopped, in the server's thread). The seed changes to 6 while they compute: the seed-5
     computation must stop (it raises Cancelled), and seed 6's critical points must be computed to the
     end and shown."""
-    import time
-
-    from core.stop import Cancelled, check_stop
     from dashboard import logic
 
-    real, runs = logic.critical_for, []
-
-    def slow(cfg):
-        rec = {"seed": cfg.weight_seed, "end": None}
-        runs.append(rec)
-        try:
-            for _ in range(2000 if cfg.weight_seed == 5 else 0):
-                check_stop()
-                time.sleep(0.01)
-            out = real(cfg)
-        except Cancelled:
-            rec["end"] = "stopped"
-            raise
-        rec["end"] = "finished"
-        return out
-
-    def wait(cond, what, seconds=20):
-        t0 = time.perf_counter()
-        while not cond() and time.perf_counter() - t0 < seconds:
-            time.sleep(0.02)
-        assert cond(), what
-
-    monkeypatch.setattr(logic, "critical_for", slow)
+    runs = _slow_for_seed_5(monkeypatch, logic, "critical_for")
+    wait = _wait_until
     page.goto(url + "/")
     browser.wait_graph(page, ids.LAND_CONTOUR, 2)
     browser.wait_idle(page)
