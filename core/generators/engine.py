@@ -678,7 +678,7 @@ class Engine(torch.nn.Module):
         return max(b.floats_per_point() for b in self.branches)
 
     def chunk_size(self) -> int:
-        """Points per chunk of :meth:`J_many`."""
+        """Points per chunk of :meth:`J_many` (without per-point targets)."""
         if self.sectors is not None and self.sectors.quadratic is not None:
             return QUADRATIC_CHUNK
         return chunk_size(self.floats_per_point())
@@ -850,7 +850,7 @@ class Engine(torch.nn.Module):
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
         sec = self.sectors
         quadratic = sec is not None and sec.quadratic is not None and target is None and weight is None
-        chunk = chunk or (QUADRATIC_CHUNK if quadratic else self.chunk_size())
+        chunk = chunk or (QUADRATIC_CHUNK if quadratic else chunk_size(self.floats_per_point()))
 
         def run(a, b):
             if quadratic:
