@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .config import ZERO_MEAN_LAWS, Config
-from .generators.engine import map_chunks
+from .generators.engine import QUADRATIC_CHUNK, map_chunks
 from .problem import Problem, build_problem
 from .theory import rho
 
@@ -116,13 +116,22 @@ def evaluate_plane(problem: Problem, plane: Plane, u: np.ndarray, v: np.ndarray,
     ut = torch.as_tensor(np.asarray(u, dtype=float), dtype=dt, device=dev)
     vt = torch.as_tensor(np.asarray(v, dtype=float), dtype=dt, device=dev)
     M, N = vt.numel(), ut.numel()
-    chunk = chunk or eng.chunk_size()
+    # n0 > 2 on a plane through the origin: J is a quadratic per sector of the plane too (the n0 = 2
+    # latent space goes through the engine's own sectors)
+    sec = None
+    if problem.n0 > 2 and not np.any(plane.origin) and hasattr(eng, "plane_sectors"):
+        sec = eng.plane_sectors(plane.d1, plane.d2)
+        sec = sec if sec is not None and sec.quadratic is not None else None
+    chunk = chunk or (QUADRATIC_CHUNK if sec is not None else eng.chunk_size())
     out = torch.empty(M * N, dtype=dt, device=dev)
     basis = torch.stack([o, a, b])  # (3, n0)
 
     def run(i):
         s = i * chunk
         idx = torch.arange(s, min(s + chunk, M * N), device=dev)
+        if sec is not None:
+            out[s:s + idx.numel()] = sec.J_quadratic(torch.stack([ut[idx % N], vt[idx // N]], dim=1))
+            return
         coef = torch.stack([torch.ones_like(ut[idx % N]), ut[idx % N], vt[idx // N]], dim=1)
         out[s:s + idx.numel()] = eng.J_many(coef @ basis, chunk=chunk)
 

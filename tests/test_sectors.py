@@ -320,3 +320,32 @@ def test_problem_and_sector_builds_run_one_intra_op_thread(threads_seen):
     names = {n for n, _ in threads_seen.seen}
     assert names == {"_unrolled", "tangents", "_quadratics"}
     assert {t for _, t in threads_seen.seen} == {1}
+
+
+@pytest.mark.parametrize("net", [dict(dim=2, channels=(3, 16, 1), kernel=(5,), stride=(3,)),
+                                 dict(dim=1, channels=(4, 6, 5, 1), kernel=(3,), stride=(2,), padding=(0, 1, 0))])
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_a_plane_through_the_origin_of_a_wider_latent(net, act, monkeypatch):
+    """n0 > 2: the landscape on the default plane (through 0, z* and a random direction) is a
+    quadratic per sector of that plane, and equals the per-point loop at the lifted points, the
+    origin included; a plane off the origin keeps the layers (its table is never asked for)."""
+    from core.landscape import default_plane, evaluate_plane, make_plane
+
+    cfg, P = _problem(net, act, act, "random")
+    plane = default_plane(cfg, P.z_star.numpy())
+    u = np.linspace(-2.0, 2.0, 13)
+    v = np.linspace(-1.5, 1.5, 11)
+    v[5] = 0.0
+    u[6] = 0.0
+    sec = P.evaluator.plane_sectors(plane.d1, plane.d2)
+    assert sec is not None and sec.quadratic is not None and sec.S > 2
+    J = evaluate_plane(P, plane, u, v)
+    Z = torch.as_tensor(plane.lift(u[None, :], v[:, None]).reshape(-1, cfg.n0))
+    np.testing.assert_allclose(J.reshape(-1), _J_loop(P, Z).numpy(), rtol=1e-10, atol=1e-12)
+    asked = []
+    monkeypatch.setattr(type(P.evaluator), "plane_sectors", lambda self, *a: asked.append(1))
+    off = make_plane(0.3 * plane.d2, plane.d1, plane.d2)
+    J_off = evaluate_plane(P, off, u, v)
+    Z_off = torch.as_tensor(off.lift(u[None, :], v[:, None]).reshape(-1, cfg.n0))
+    np.testing.assert_allclose(J_off.reshape(-1), _J_loop(P, Z_off).numpy(), rtol=1e-10, atol=1e-12)
+    assert asked == []

@@ -32,7 +32,8 @@ compiles the network, once, into exact formulations on a channels-last layout:
   are then one gather and a few elementwise passes per point, and where the last activation
   is piecewise linear too, J is a quadratic per sector (six numbers; about 10× the layers'
   rate for J and 30× for J and ∇J on ``paper-fig4``). Built on first use, and only where the
-  build costs less than a few thousand points through the layers.
+  build costs less than a few thousand points through the layers. For n0 > 2, a landscape plane
+  through the origin gets its own table (:meth:`Engine.plane_sectors`).
 
 The first layer acts on a 1×1 input, so it is always one small GEMM (for all
 tiles at once). Between layers the activations travel as flat ``(B, n_needed)``
@@ -620,12 +621,15 @@ class Engine(torch.nn.Module):
         self._acts = [sig] * (d - 1) + [sig_last]
         self._names = [cfg.activation] * (d - 1) + [cfg.last]
         self._acts_ = [activation_fn(n, cfg.negative_slope, inplace=True) for n in self._names]
-        self._sector_source = None
+        self._chain_source = None
         if sectors is True and strategy == "auto" and tiles == "auto" and prune and \
-                _sectors.applies(cfg, op.matrix is None):
-            self._sector_source = (Ws, sizes, strides, pads, needed, M1)
+                _sectors.applies(cfg, op.matrix is None, any_n0=True):
+            self._chain_source = (Ws, sizes, strides, pads, needed, M1)
+        self._sector_source = self._chain_source if cfg.n0 == 2 else None
         self._sectors = None
         self._sectors_lock = threading.Lock()
+        self._chain_parts = None
+        self._plane_sectors: dict = {}
 
     @property
     def sectors(self) -> "_sectors.Sectors | None":
@@ -633,18 +637,41 @@ class Engine(torch.nn.Module):
         not apply or would be too large (the layer-by-layer formulations are used then)."""
         with self._sectors_lock:
             if self._sector_source is not None:
-                Ws, sizes, strides, pads, needed, M1 = self._sector_source
                 self._sector_source = None
-                with one_thread():     # small kernels: a second intra-op thread only waits at barriers
-                    # the untiled chain, pruned to the observed pixels' cone (fewer hidden units, fewer sectors)
-                    specs, first = _plan_chain(Ws, sizes, strides, pads, self.dim, needed, "auto", True)
-                    layers = [_Layer(W, s, p, size_in, self.dim, in_idx=i, out_idx=o, strategy=c)
-                              for W, s, p, size_in, i, o, c in specs]
-                    M1 = (M1 if first is None else M1[:, first]).contiguous()
-                    chain = _sectors._Chain(M1, layers, self.cfg.activation, self.cfg.negative_slope)
-                    widest = max([M1.shape[1]] + [L.floats_per_point for L in layers])
-                    self._sectors = _sectors.Sectors.build(chain, self.cfg.depth, widest, self.cfg.last, self.y)
+                self._sectors = self._build_sectors(None)
             return self._sectors
+
+    def plane_sectors(self, d1, d2) -> "_sectors.Sectors | None":
+        """The sector table of J on the plane ``u·d1 + v·d2`` through the origin (any n0; its points
+        given as (u, v)), built on first use for that plane (the last 4 kept); None where the sectors
+        do not apply or would be too large."""
+        if self._chain_source is None:
+            return None
+        D = torch.stack([torch.as_tensor(d, dtype=self.y.dtype, device=self.y.device).reshape(-1) for d in (d1, d2)])
+        key = D.cpu().numpy().tobytes()
+        with self._sectors_lock:
+            if key not in self._plane_sectors:
+                self._plane_sectors[key] = self._build_sectors(D)
+                while len(self._plane_sectors) > 4:
+                    self._plane_sectors.pop(next(iter(self._plane_sectors)))
+            return self._plane_sectors[key]
+
+    def _build_sectors(self, D):
+        """Sectors of the untiled chain, pruned to the observed pixels' cone (fewer hidden units, fewer
+        sectors), on the latent plane spanned by D's rows (None: the latent space itself, n0 = 2)."""
+        with one_thread():     # small kernels: a second intra-op thread only waits at barriers
+            if self._chain_parts is None:
+                Ws, sizes, strides, pads, needed, M1 = self._chain_source
+                specs, first = _plan_chain(Ws, sizes, strides, pads, self.dim, needed, "auto", True)
+                layers = [_Layer(W, s, p, size_in, self.dim, in_idx=i, out_idx=o, strategy=c)
+                          for W, s, p, size_in, i, o, c in specs]
+                self._chain_parts = ((M1 if first is None else M1[:, first]).contiguous(), layers)
+            M1, layers = self._chain_parts
+            if D is not None:
+                M1 = (D @ M1).contiguous()     # the first layer seen from the plane's coordinates
+            chain = _sectors._Chain(M1, layers, self.cfg.activation, self.cfg.negative_slope)
+            widest = max([M1.shape[1]] + [L.floats_per_point for L in layers])
+            return _sectors.Sectors.build(chain, self.cfg.depth, widest, self.cfg.last, self.y)
 
     # -- accounting, for the benchmark --------------------------------------
     @property

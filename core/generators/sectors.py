@@ -26,6 +26,10 @@ cheap: past :data:`MAX_SECTORS` sectors, :data:`MAX_FLOATS` floats of table, or 
 costs more than :data:`BUILD_ROWS` points through the layers (``authors-code`` under a random half
 mask has thousands of sectors), the engine keeps its layer-by-layer formulations.
 
+For n0 > 2 the same holds on a plane ``u·d1 + v·d2`` through the origin, in its coordinates
+(u, v): the first layer seen from the plane is ``[d1; d2] M1`` (``Engine.plane_sectors``, used by
+``core.landscape.evaluate_plane``).
+
 A point gets its sector from ``atan2`` and a binary search. Near a boundary, rounding may put it on
 either side; the map is continuous there (the unit that switches is zero on the ray), so the value
 differs only at the rounding level.
@@ -44,10 +48,11 @@ BUILD_ROWS = 4096                      # the build may cost what this many point
 _BUILD_FLOATS = 1 << 22                # floats of one chunk of directions pushed through the network
 
 
-def applies(cfg, pixel_operator: bool) -> bool:
-    """Whether the sector formulation is exact for ``cfg``: a two-dimensional latent, a pixel mask,
-    hidden activations in :data:`HOMOGENEOUS` (the conv family has no bias)."""
-    return cfg.n0 == 2 and pixel_operator and (cfg.depth == 1 or cfg.activation in HOMOGENEOUS)
+def applies(cfg, pixel_operator: bool, any_n0: bool = False) -> bool:
+    """Whether the sector formulation is exact for ``cfg``: a two-dimensional latent (or, with
+    ``any_n0``, a plane through the origin of any latent), a pixel mask, hidden activations in
+    :data:`HOMOGENEOUS` (the conv family has no bias)."""
+    return (cfg.n0 == 2 or any_n0) and pixel_operator and (cfg.depth == 1 or cfg.activation in HOMOGENEOUS)
 
 
 class _Chain:
