@@ -623,7 +623,7 @@ class Engine(torch.nn.Module):
         self._acts_ = [activation_fn(n, cfg.negative_slope, inplace=True) for n in self._names]
         self._chain_source = None
         if sectors is True and strategy == "auto" and tiles == "auto" and prune and \
-                _sectors.applies(cfg, op.matrix is None, any_n0=True):
+                _sectors.applies(cfg, op.matrix is None):
             self._chain_source = (Ws, sizes, strides, pads, needed, M1)
         self._sector_source = self._chain_source if cfg.n0 == 2 else None
         self._sectors = None

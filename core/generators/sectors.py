@@ -48,11 +48,11 @@ BUILD_ROWS = 4096                      # the build may cost what this many point
 _BUILD_FLOATS = 1 << 22                # floats of one chunk of directions pushed through the network
 
 
-def applies(cfg, pixel_operator: bool, any_n0: bool = False) -> bool:
-    """Whether the sector formulation is exact for ``cfg``: a two-dimensional latent (or, with
-    ``any_n0``, a plane through the origin of any latent), a pixel mask, hidden activations in
-    :data:`HOMOGENEOUS` (the conv family has no bias)."""
-    return (cfg.n0 == 2 or any_n0) and pixel_operator and (cfg.depth == 1 or cfg.activation in HOMOGENEOUS)
+def applies(cfg, pixel_operator: bool) -> bool:
+    """Whether the sector formulation is exact for ``cfg`` on a plane through the origin (for
+    n0 = 2, the latent space itself): a pixel mask, hidden activations in :data:`HOMOGENEOUS` (the
+    conv family has no bias)."""
+    return pixel_operator and (cfg.depth == 1 or cfg.activation in HOMOGENEOUS)
 
 
 class _Chain:
