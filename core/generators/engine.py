@@ -656,6 +656,12 @@ class Engine(torch.nn.Module):
                     self._plane_sectors.pop(next(iter(self._plane_sectors)))
             return self._plane_sectors[key]
 
+    def _quadratics(self, target=None, weight=None) -> "_sectors.Sectors | None":
+        """The sector table when J goes through its quadratics (no per-point targets or weights),
+        else None."""
+        sec = self.sectors
+        return sec if sec is not None and sec.quadratic is not None and target is None and weight is None else None
+
     def _build_sectors(self, D):
         """Sectors of the untiled chain, pruned to the observed pixels' cone (fewer hidden units, fewer
         sectors), on the latent plane spanned by D's rows (None: the latent space itself, n0 = 2)."""
@@ -706,7 +712,7 @@ class Engine(torch.nn.Module):
 
     def chunk_size(self) -> int:
         """Points per chunk of :meth:`J_many` (without per-point targets)."""
-        if self.sectors is not None and self.sectors.quadratic is not None:
+        if self._quadratics() is not None:
             return QUADRATIC_CHUNK
         return chunk_size(self.floats_per_point())
 
@@ -767,12 +773,11 @@ class Engine(torch.nn.Module):
         J = z.new_empty(B)
         grad = z.new_empty(B, self.n0)
         tw = self._targets(target, weight)
-        sec = self.sectors
-        quadratic = sec is not None and sec.quadratic is not None and target is None and weight is None
+        sec, quad = self.sectors, self._quadratics(target, weight)
 
         def run(a, b):
-            if quadratic:
-                J[a:b], grad[a:b] = sec.J_quadratic(z[a:b], grad=True)
+            if quad is not None:
+                J[a:b], grad[a:b] = quad.J_quadratic(z[a:b], grad=True)
                 return
             if sec is not None:
                 J[a:b], grad[a:b] = self._sector_J_and_grad(sec, z[a:b], *self._sector_tw(target, weight, a, b))
@@ -780,7 +785,7 @@ class Engine(torch.nn.Module):
             J[a:b], grad[a:b] = self._J_and_grad(z[a:b], [(t if target is None else t[a:b],
                                                            None if w is None else w[a:b]) for t, w in tw])
 
-        self._rows(run, B, QUADRATIC_CHUNK if quadratic else self.grad_chunk_size())
+        self._rows(run, B, QUADRATIC_CHUNK if quad is not None else self.grad_chunk_size())
         return J, grad
 
     def _J_and_grad(self, z, tw):
@@ -875,13 +880,12 @@ class Engine(torch.nn.Module):
         """
         tw = self._targets(target, weight)
         out = torch.empty(z.shape[0], dtype=z.dtype, device=z.device)
-        sec = self.sectors
-        quadratic = sec is not None and sec.quadratic is not None and target is None and weight is None
-        chunk = chunk or (QUADRATIC_CHUNK if quadratic else chunk_size(self.floats_per_point()))
+        sec, quad = self.sectors, self._quadratics(target, weight)
+        chunk = chunk or (QUADRATIC_CHUNK if quad is not None else chunk_size(self.floats_per_point()))
 
         def run(a, b):
-            if quadratic:
-                out[a:b] = sec.J_quadratic(z[a:b])
+            if quad is not None:
+                out[a:b] = quad.J_quadratic(z[a:b])
                 return
             if sec is not None:
                 out[a:b] = self._sector_J(sec, z[a:b], *self._sector_tw(target, weight, a, b))
