@@ -367,3 +367,48 @@ def test_the_callbacks_plain_figure_dict_sends_what_a_go_figure_sends(three_d):
     want = json.loads(to_json(logic.landscape_figure(cfg, "log", marks, three_d)))
     got = logic.landscape_figure(cfg, "log", marks, three_d, as_dict=True)
     assert isinstance(got, dict) and json.loads(to_json(got)) == want
+
+
+def _as_plotly_converts(obj):
+    """plotly's own ``convert_to_base64`` of a deep copy of obj (the reference for typed_arrays)."""
+    import copy
+
+    from _plotly_utils.utils import convert_to_base64
+    out = copy.deepcopy(obj)
+    convert_to_base64(out)
+    return out
+
+
+def _same_json(a, b) -> bool:
+    """The same JSON as Dash sends it (key order aside)."""
+    import json
+
+    from dash._utils import to_json
+    return json.loads(to_json(a)) == json.loads(to_json(b))
+
+
+def test_typed_arrays_write_what_plotly_writes(grid):
+    """The lean base64 pass of the hot figures gives the JSON plotly's convert_to_base64 gives, for
+    every dtype rule (64-bit integers narrowed or kept, unsupported dtypes and empty arrays kept,
+    2-D shapes, non-contiguous views, the keys plotly skips) and for the real contour and surface."""
+    big = np.array([0, 2 ** 40], dtype=np.int64)
+    obj = {"data": [{"x": np.arange(5), "y": np.linspace(0, 1, 7), "z": np.arange(12.0).reshape(3, 4)[:, ::2],
+                     "c": np.array([1, 300], dtype=np.uint64), "w": np.array([-1, 70_000], dtype=np.int64),
+                     "b": np.array([True, False]), "e": np.empty(0), "f": np.float32([1.5, -2]), "big": big,
+                     "u": np.array([2 ** 33], dtype=np.uint64), "s": np.array(["a", "b"]),
+                     "marker": {"size": np.int16([3, 4]), "range": np.arange(2.0)}, "n": np.float64(2.0)}],
+           "layout": {"range": np.arange(3.0), "list": [{"x": np.uint8([1, 2])}, np.arange(2)]}}
+    import copy
+    mine = copy.deepcopy(obj)
+    figures.typed_arrays(mine)
+    assert _same_json(mine, _as_plotly_converts(obj))
+    assert mine["data"][0]["x"] == {"dtype": "i1", "bdata": "AAECAwQ="}    # 0..4 narrowed to int8
+    assert isinstance(mine["data"][0]["big"], np.ndarray)                   # too wide: left as it is
+    u, v, J = grid
+    marks = Marks(points={"z*": (0.8, -0.5, 0.0)}, circles={"B(z*, ε‖z*‖)": (u[:5], v[:5], J[0, :5])},
+                  paths=[(u[:3], v[:3], J[0, :3], "critical", [2])])
+    for build in (figures.contour_figure, figures.surface_figure):
+        mine = build(u, v, J, "log", figures.log_floor(J), marks=marks, as_dict=True)
+        raw = build(u, v, J, "log", figures.log_floor(J), marks=marks).to_dict()
+        raw.setdefault("layout", {}).setdefault("template", mine["layout"]["template"])
+        assert _same_json(mine, _as_plotly_converts(raw))

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
-from _plotly_utils.utils import convert_to_base64
 from plotly.subplots import make_subplots
 
 # plotly.js's own "Viridis" stops (the bundle's, checked by a test): the contour's colours are drawn
@@ -229,6 +228,51 @@ def _default_template() -> dict:
     return go.Figure().to_dict()["layout"]["template"]
 
 
+# plotly.js's short names of the dtypes it reads from base64 ("typed array specs").
+_TYPED = {np.dtype(k): v for k, v in (("int8", "i1"), ("uint8", "u1"), ("int16", "i2"), ("uint16", "u2"),
+                                      ("int32", "i4"), ("uint32", "u4"), ("float32", "f4"), ("float64", "f8"))}
+_UNTYPED_KEYS = frozenset(("geojson", "layer", "layers", "range"))   # plotly leaves these as they are
+_NARROW = {np.dtype("int64"): (np.int8, np.int16, np.int32), np.dtype("uint64"): (np.uint8, np.uint16, np.uint32)}
+
+
+def _typed(v: np.ndarray):
+    """One numpy array as plotly.js's ``{"dtype", "bdata"[, "shape"]}``, as plotly.py writes it
+    (64-bit integers narrowed to the smallest type that holds them; other dtypes and empty arrays
+    left as they are)."""
+    if v.size == 0:
+        return v
+    if v.dtype in _NARROW:
+        lo, hi = v.min(), v.max()
+        small = next((t for t in _NARROW[v.dtype] if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max), None)
+        if small is None:
+            return v
+        v = v.astype(small)
+    short = _TYPED.get(v.dtype)
+    if short is None:
+        return v
+    out = {"dtype": short, "bdata": base64.b64encode(np.ascontiguousarray(v).data).decode("ascii")}
+    if v.ndim > 1:
+        out["shape"] = str(v.shape)[1:-1]
+    return out
+
+
+def typed_arrays(obj) -> None:
+    """Replace, in place, every numpy array that is a dict value in ``obj`` (nested dicts and lists) by
+    its base64 typed-array spec: what plotly's ``convert_to_base64`` does, without its per-array
+    dataframe checks (13 of the contour figure's 19 ms; the tests compare the two)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in _UNTYPED_KEYS:
+                continue
+            if isinstance(value, np.ndarray):
+                obj[key] = _typed(value)
+            elif isinstance(value, (dict, list, tuple)):
+                typed_arrays(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            typed_arrays(value)
+
+
 def fast_figure(data: list, layout: dict, as_dict: bool = False):
     """A Figure from trace and layout dicts without plotly's per-property validation, or (``as_dict``)
     the plain ``{"data", "layout"}`` dict itself.
@@ -240,7 +284,7 @@ def fast_figure(data: list, layout: dict, as_dict: bool = False):
     """
     if as_dict:     # numeric arrays as base64 typed arrays and the default template, as a go.Figure sends them
         fig = {"data": data, "layout": layout}
-        convert_to_base64(fig)
+        typed_arrays(fig)
         layout.setdefault("template", _default_template())
         return fig
     return go.Figure(data=data, layout=layout, _validate=False)
