@@ -61,15 +61,27 @@ _VIEW_FIELDS = ("grid", "extent", "plane", "plane_seed", "method", "lr", "dampin
 # ---------------------------------------------------------------------------
 # cached calls into core
 # ---------------------------------------------------------------------------
+def _json_with_defaults(cfg: Config, fields: tuple) -> str:
+    """``cfg.replace(**{f: DEFAULT's f for f in fields}).to_json()``, without building (and
+    validating) that config: the defaults are canonical already. The keys below are asked for
+    several times by every callback; a Config is a frozen value, so they are cached by it."""
+    d = cfg.to_dict()
+    defaults = DEFAULT.to_dict()
+    d.update({f: defaults[f] for f in fields})
+    return json.dumps(d, sort_keys=True)
+
+
+@lru_cache(maxsize=256)
 def problem_key(cfg: Config) -> str:
     """JSON of the fields a Problem depends on (the rest set to their defaults)."""
-    return cfg.replace(**{f: getattr(DEFAULT, f) for f in _VIEW_FIELDS}).to_json()
+    return _json_with_defaults(cfg, _VIEW_FIELDS)
 
 
+@lru_cache(maxsize=256)
 def descent_source(cfg: Config) -> str:
     """JSON of what cfg's random-start descent depends on (the window and the plane set to defaults):
     the same descent behind every plane and window."""
-    return cfg.replace(**{f: getattr(DEFAULT, f) for f in _PLANE_FIELDS}).to_json()
+    return _json_with_defaults(cfg, _PLANE_FIELDS)
 
 
 def plane_source(cfg: Config) -> str:

@@ -686,3 +686,20 @@ def test_the_judgement_of_critical_points_is_bounded(monkeypatch):
     assert [(p["u"], p["v"]) for p in crit["points"]] == [(p["u"], p["v"]) for p in judged["points"]]
     assert "is not judged (in all coordinates it would pass the dashboard's work bound)" in logic.critical_text(crit)
     logic._critical.cache_clear()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_cache_keys_are_the_configs_with_defaults(name):
+    """problem_key / descent_source are the JSON of cfg with the view (or plane) fields replaced by
+    the defaults, as ``Config.replace(...).to_json()`` writes it (the reference), for every preset
+    and for a config whose view and plane fields all differ from the defaults."""
+    from dashboard.logic import _PLANE_FIELDS, _VIEW_FIELDS, descent_source, problem_key
+    from dashboard.state import DEFAULT
+    base = from_preset(name)
+    off = base.replace(grid=base.grid + 2, extent=base.extent * 1.5, plane="star", plane_seed=base.plane_seed + 3,
+                       steps=base.steps + 1, starts=base.starts + 1, start_seed=base.start_seed + 1,
+                       lr=base.lr * 2, eps=base.eps * 0.5)
+    for cfg in (base, off):
+        assert problem_key(cfg) == cfg.replace(**{f: getattr(DEFAULT, f) for f in _VIEW_FIELDS}).to_json()
+        assert descent_source(cfg) == cfg.replace(**{f: getattr(DEFAULT, f) for f in _PLANE_FIELDS}).to_json()
+    assert problem_key(off) == problem_key(base) and descent_source(off) != descent_source(base)
