@@ -293,7 +293,8 @@ def test_least_squares_of_two_columns_against_numpy():
     one[:, 3:, :] = 0.0
     zero = np.zeros((2, 9, 2))
     Lt = np.concatenate([full, ill, one, zero])
-    z = _least_squares(torch.as_tensor(Lt), torch.as_tensor(y)).numpy()
+    Lt_ = torch.as_tensor(Lt)
+    z = _least_squares(Lt_[:, :, 0], Lt_[:, :, 1], torch.as_tensor(y)).numpy()
     for k in range(len(Lt)):
         r = Lt[k] @ z[k] - y
         assert np.abs(Lt[k].T @ r).max() <= 1e-9 * (np.abs(Lt[k]).max() * np.abs(y).max() + 1e-300)

@@ -82,25 +82,26 @@ class _Chain:
         return T
 
 
-def _least_squares(Lt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """A least-squares solution ẑ (S, 2) of ``Lt[s] ẑ ≈ y`` for every sector (Lt (S, m, 2)), by a
-    column-pivoted Gram–Schmidt QR, orthogonalised twice (as accurate as LAPACK's QR for two columns,
-    and batched). A second column within 1e-12 of the first's span counts as dependent: ẑ then lies
-    along the first (any least-squares solution serves :class:`Sectors`)."""
+def _least_squares(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A least-squares solution ẑ (S, 2) of ``ẑ₀ a[s] + ẑ₁ b[s] ≈ y`` for every sector (the two
+    columns a, b (S, m)), by a column-pivoted Gram–Schmidt QR, orthogonalised twice (as accurate as
+    LAPACK's QR for two columns, and batched). A second column within 1e-12 of the first's span
+    counts as dependent: ẑ then lies along the first (any least-squares solution serves
+    :class:`Sectors`). Every pass over the (S, m) arrays is one fused kernel (``addcmul``, ``vecdot``,
+    a row-scaled product): an expression like ``b - r[:, None] * q`` cost ten times as much."""
     tiny = torch.finfo(torch.float64).tiny
-    swap = Lt[:, :, 1].norm(dim=1) > Lt[:, :, 0].norm(dim=1)
-    a = torch.where(swap[:, None], Lt[:, :, 1], Lt[:, :, 0])
-    b = torch.where(swap[:, None], Lt[:, :, 0], Lt[:, :, 1])
-    r00 = a.norm(dim=1)
-    q0 = a / r00.clamp_min(tiny)[:, None]
-    r01 = (q0 * b).sum(1)
-    b = b - r01[:, None] * q0
-    e = (q0 * b).sum(1)
-    b, r01 = b - e[:, None] * q0, r01 + e
-    r11 = b.norm(dim=1)
-    q1 = b / r11.clamp_min(tiny)[:, None]
-    x1 = torch.where(r11 > 1e-12 * r00, (q1 * y).sum(1) / r11.clamp_min(tiny), 0.0)
-    x0 = torch.where(r00 > 0, ((q0 * y).sum(1) - r01 * x1) / r00.clamp_min(tiny), 0.0)
+    na, nb = torch.linalg.vector_norm(a, dim=1), torch.linalg.vector_norm(b, dim=1)
+    swap = nb > na
+    a, b = torch.where(swap[:, None], b, a), torch.where(swap[:, None], a, b)
+    r00 = torch.where(swap, nb, na)
+    q0 = a * (1.0 / r00.clamp_min(tiny))[:, None]
+    r01 = torch.linalg.vecdot(q0, b)
+    b = torch.addcmul(b, r01[:, None], q0, value=-1.0)
+    e = torch.linalg.vecdot(q0, b)
+    b, r01 = b.addcmul_(e[:, None], q0, value=-1.0), r01 + e
+    r11 = torch.linalg.vector_norm(b, dim=1)
+    x1 = torch.where(r11 > 1e-12 * r00, (b @ y) / (r11 * r11).clamp_min(tiny), 0.0)
+    x0 = torch.where(r00 > 0, ((q0 @ y) - r01 * x1) / r00.clamp_min(tiny), 0.0)
     return torch.stack([torch.where(swap, x1, x0), torch.where(swap, x0, x1)], 1)
 
 
@@ -109,16 +110,18 @@ def _quadratics(K: torch.Tensor, dirs: torch.Tensor, last: str, slope: float, y:
     layer's pattern read at each sector's middle direction ``dirs`` (S, 2)."""
     K = K.to("cpu", torch.float64)
     y = y.to("cpu", torch.float64).reshape(-1)
-    L = K
+    a, b = K[:, 0], K[:, 1]                                  # A G(z) = z₀ a + z₁ b on the sector
     if last in HOMOGENEOUS:
-        on = (torch.einsum("sjm,sj->sm", K, dirs) > 0).to(torch.float64)
-        L = K * (on if last == "relu" else on * (1.0 - slope) + slope)[:, None, :]
-    Lt = L.transpose(1, 2)                                   # (S, m, 2): A G(z) = Lt z on the sector
-    Q = L @ Lt                                               # (S, 2, 2)
-    zhat = _least_squares(Lt, y)
-    r = (Lt @ zhat[..., None])[..., 0] - y
-    Jmin = 0.5 * (r * r).sum(1)
-    return torch.stack([Jmin, zhat[:, 0], zhat[:, 1], Q[:, 0, 0], Q[:, 0, 1], Q[:, 1, 1]], 1)
+        on = (torch.addcmul(a * dirs[:, :1], b, dirs[:, 1:]) > 0).to(torch.float64)
+        if last != "relu":
+            on = on.mul_(1.0 - slope).add_(slope)
+        a, b = a * on, b * on
+    else:
+        a, b = a.contiguous(), b.contiguous()
+    zhat = _least_squares(a, b, y)
+    r = torch.addcmul(torch.addcmul(-y, a, zhat[:, :1]), b, zhat[:, 1:])
+    vd = torch.linalg.vecdot
+    return torch.stack([0.5 * vd(r, r), zhat[:, 0], zhat[:, 1], vd(a, a), vd(a, b), vd(b, b)], 1)
 
 
 def _chunks(S: int, floats_per_direction: int):
