@@ -373,14 +373,19 @@ def test_receptive_cone_matches_the_dense_layer_and_is_shared_across_weights(dim
 
 @pytest.mark.parametrize("dim,k,stride,padding,size_in", [(2, 5, 3, 0, 7), (2, 4, 2, 1, 5), (2, 3, 1, 0, 4),
                                                           (1, 5, 3, 2, 6), (1, 4, 1, 1, 3)])
-def test_unrolled_layer_equals_the_identity_pushed_through_conv_transpose(dim, k, stride, padding, size_in):
+@pytest.mark.parametrize("plan", [True, False])
+def test_unrolled_layer_equals_the_identity_pushed_through_conv_transpose(dim, k, stride, padding, size_in, plan,
+                                                                          monkeypatch):
     """The dense layer matrix, written entry by entry, against torch's conv_transpose applied to every
     row of the identity (channels-last rows and columns), whole and with row and column subsets, and
-    built in blocks of a few rows."""
+    built in blocks of a few rows; from the cached plan of its entries and (``plan`` False, a plan
+    limit of 0) block by block."""
     import torch.nn.functional as F
 
     from core.generators import engine
 
+    if not plan:
+        monkeypatch.setattr(engine, "PLAN_ENTRIES", 0)
     C_in, C_out = 3, 2
     g = torch.Generator().manual_seed(k * 10 + size_in)
     W = torch.randn(C_in, C_out, *([k] * dim), generator=g, dtype=torch.float64)
@@ -398,3 +403,8 @@ def test_unrolled_layer_equals_the_identity_pushed_through_conv_transpose(dim, k
     torch.testing.assert_close(sub.T, ref[rows][:, cols], rtol=0, atol=0)
     blocks = layer._unrolled(W, rows, cols, block_entries=2 * max(n_in, ref.shape[1]))   # two rows a block
     torch.testing.assert_close(blocks, ref[rows][:, cols], rtol=0, atol=0)
+    W2 = torch.randn_like(W)       # a new draw with the same shapes: the cached plan, new weights
+    out2 = conv(eye.permute(0, dim + 1, *range(1, dim + 1)), W2, stride=stride, padding=padding)
+    ref2 = out2.permute(0, *range(2, 2 + dim), 1).reshape(n_in, -1)
+    sub2 = engine._Layer(W2, stride, padding, size_in, dim, in_idx=rows, out_idx=cols)
+    torch.testing.assert_close(sub2.T, ref2[rows][:, cols], rtol=0, atol=0)

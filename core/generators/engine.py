@@ -225,6 +225,52 @@ def _cone_of(shape: tuple, stride: int, padding: int, size_in: int, dim: int, ou
     return (sp[:, None] * C_in + torch.arange(C_in)).reshape(-1)
 
 
+PLAN_ENTRIES = 1 << 18   # a layer's unrolled entries kept as a cached plan (int32 positions), at most
+
+
+def _unroll_entries(geometry: tuple, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The nonzero entries of the unrolled layer's rows ``r`` (channels-last input indices):
+    ``(i, col, w)`` with ``T[i, col] = W.flatten()[w]``, ``i`` indexing r and ``col`` the full
+    output (channels-last). ``geometry`` = (C_in, C_out, k, stride, padding, size_in, dim)."""
+    C_in, C_out, k, s, p, S, dim = geometry
+    So = (S - 1) * s + k - 2 * p
+    dev = r.device
+    offsets = torch.tensor(list(itertools.product(range(k), repeat=dim)), device=dev).reshape(-1, dim)
+    pos, ci = torch.div(r, C_in, rounding_mode="floor"), r % C_in
+    coords = torch.stack([torch.div(pos, S ** (dim - 1 - j), rounding_mode="floor") % S
+                          for j in range(dim)], 1)                  # (n, dim), C order
+    out = coords[:, None, :] * s + offsets[None] - p                # (n, k^dim, dim)
+    ok = ((out >= 0) & (out < So)).all(2)                          # (n, k^dim)
+    flat = torch.zeros_like(ok, dtype=torch.long)
+    for j in range(dim):
+        flat = flat * So + out[:, :, j]
+    r_i, o_i = torch.nonzero(ok, as_tuple=True)
+    co = torch.arange(C_out, device=dev)
+    col = flat[r_i, o_i, None] * C_out + co                         # (nnz, C_out)
+    w = (ci[r_i, None] * C_out + co) * k ** dim + o_i[:, None]      # W (C_in, C_out, k^dim) flattened
+    return r_i[:, None].expand_as(col).reshape(-1), col.reshape(-1), w.reshape(-1)
+
+
+@functools.lru_cache(maxsize=32)
+def _unroll_plan(geometry: tuple, in_bytes: bytes | None, out_bytes: bytes | None) -> tuple:
+    """:func:`_unroll_entries` of rows ``in_bytes`` (None: all), the columns mapped to their
+    position in ``out_bytes`` (None: all; entries of other columns dropped), as int32 on the CPU.
+    Depends on the shapes and index sets only, not on the weights (cached like :func:`_cone_of`)."""
+    C_in, C_out, k, s, p, S, dim = geometry
+    n_full_out = C_out * ((S - 1) * s + k - 2 * p) ** dim
+    rows = (torch.arange(C_in * S ** dim) if in_bytes is None
+            else torch.frombuffer(bytearray(in_bytes), dtype=torch.int64) if in_bytes else torch.zeros(0, dtype=torch.int64))
+    i, c, w = _unroll_entries(geometry, rows)
+    if out_bytes is not None:
+        out_idx = torch.frombuffer(bytearray(out_bytes), dtype=torch.int64) if out_bytes else torch.zeros(0, dtype=torch.int64)
+        where = torch.full((n_full_out,), -1, dtype=torch.int64)
+        where[out_idx] = torch.arange(out_idx.numel())
+        c = where[c]
+        keep = c >= 0
+        i, c, w = i[keep], c[keep], w[keep]
+    return i.to(torch.int32), c.to(torch.int32), w.to(torch.int32)
+
+
 class _Layer:
     """One transposed-convolution layer (not the first) on flat channels-last activations.
 
@@ -265,35 +311,33 @@ class _Layer:
 
         Written entry by entry: input pixel ``q`` of channel ``ci`` reaches output pixel
         ``q·s + a − p`` of channel ``co`` with weight ``W[ci, co, a]`` (``a`` the kernel offset, per
-        axis). A block of rows at a time, so that the memory is that of the result plus one block.
+        axis). Where the layer has few entries their positions are a plan cached by shape and
+        index sets (:func:`_unroll_plan`: a new weight draw only scatters its weights); otherwise
+        a block of rows at a time, so that the memory is that of the result plus one block.
         (Pushing rows of the identity through ``conv_transpose`` gives the same matrix, and is the
         tests' reference; it took most of a problem's build.)
         """
-        dim, S, s, p, k = self.dim, self.size_in, self.s, self.p, self.k
-        C_in, C_out, So = self.C_in, self.C_out, self.size_out
+        dim, S, k = self.dim, self.size_in, self.k
         dev = W.device
         rows = torch.arange(self.n_in, device=dev) if in_idx is None else in_idx
-        n_full_out = C_out * So ** dim
+        n_full_out = self.C_out * self.size_out ** dim
+        n_cols = n_full_out if out_idx is None else out_idx.numel()
+        geometry = (self.C_in, self.C_out, k, self.s, self.p, S, dim)
+        if rows.numel() * k ** dim * self.C_out <= PLAN_ENTRIES:
+            key = [None if x is None else x.detach().to("cpu", torch.int64).contiguous().numpy().tobytes()
+                   for x in (in_idx, out_idx)]
+            i, c, w = (t.to(dev) for t in _unroll_plan(geometry, *key))
+            T = torch.zeros(rows.numel(), n_cols, dtype=W.dtype, device=dev)
+            T[i, c] = W.reshape(-1)[w]
+            return T
         b = max(1, block_entries // max(self.n_in, n_full_out))
-        co = torch.arange(C_out, device=dev)
-        # every kernel offset, C order (as W's trailing axes flatten): (k^dim, dim)
-        offsets = torch.tensor(list(itertools.product(range(k), repeat=dim)), device=dev).reshape(-1, dim)
-        Wk = W.reshape(C_in, C_out, -1)                   # (C_in, C_out, k^dim)
+        flatW = W.reshape(-1)
         parts = []
         for a0 in range(0, rows.numel(), b):
             r = rows[a0:a0 + b]
-            n = r.numel()
-            pos, ci = torch.div(r, C_in, rounding_mode="floor"), r % C_in
-            coords = torch.stack([torch.div(pos, S ** (dim - 1 - j), rounding_mode="floor") % S
-                                  for j in range(dim)], 1)                  # (n, dim), C order
-            out = coords[:, None, :] * s + offsets[None] - p                # (n, k^dim, dim)
-            ok = ((out >= 0) & (out < So)).all(2)                          # (n, k^dim)
-            flat = torch.zeros_like(ok, dtype=torch.long)
-            for j in range(dim):
-                flat = flat * So + out[:, :, j]
-            r_i, o_i = torch.nonzero(ok, as_tuple=True)
-            T = torch.zeros(n, n_full_out, dtype=W.dtype, device=dev)
-            T[r_i[:, None], flat[r_i, o_i, None] * C_out + co] = Wk[ci[r_i], :, o_i]
+            i, c, w = _unroll_entries(geometry, r)
+            T = torch.zeros(r.numel(), n_full_out, dtype=W.dtype, device=dev)
+            T[i, c] = flatW[w]
             parts.append(T if out_idx is None else T[:, out_idx])
         return torch.cat(parts)
 
