@@ -350,3 +350,24 @@ def test_a_plane_through_the_origin_of_a_wider_latent(net, act, monkeypatch):
     Z_off = torch.as_tensor(off.lift(u[None, :], v[:, None]).reshape(-1, cfg.n0))
     np.testing.assert_allclose(J_off.reshape(-1), _J_loop(P, Z_off).numpy(), rtol=1e-10, atol=1e-12)
     assert asked == []
+
+
+@pytest.mark.parametrize("net,act,dtype", [(NETS[0], "relu", "float64"), (NETS[2], "leaky_relu", "float64"),
+                                           (NETS[1], "relu", "float64"), (NETS[0], "leaky_relu", "float32")])
+def test_sweep_gives_the_tangents_of_the_second_layer(net, act, dtype):
+    """K by differences along the directions (one rank-one term per hidden unit that switches)
+    against the tangents pushed through the layers, for directions in angular order (how the build
+    asks) and shuffled (the running sum holds for any order), at 2,000 directions; on a net with a
+    third layer the sweep gives the second layer's tangents (its hidden refinement)."""
+    cfg, P = _problem(net, act, act, "random", dtype=dtype)
+    eng = P.evaluator
+    assert eng.sectors is not None
+    M1, layers = eng._chain_parts
+    chain = sectors_mod._Chain(M1, layers, act, cfg.negative_slope)
+    assert chain.sweeps(2) and not chain.sweeps(3) and not chain.sweeps(1)
+    th = np.sort(np.random.default_rng(4).uniform(-math.pi, math.pi, 2000))
+    for order in (np.arange(th.size), np.random.default_rng(5).permutation(th.size)):
+        dirs = torch.as_tensor(np.stack([np.cos(th[order]), np.sin(th[order])], 1), dtype=M1.dtype)
+        ref = chain.tangents(dirs, 2)
+        tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=2e-5, atol=1e-5)
+        torch.testing.assert_close(chain.sweep(dirs), ref, **tol)
