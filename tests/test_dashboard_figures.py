@@ -324,6 +324,9 @@ def test_mask_figure_is_the_mask():
     fig = figures.mask_figure(mask)
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), mask[0].astype(float))
     assert len(figures.mask_figure(None).data) == 0
+    # framed at the image's own edges (pixel centres 0 … 5 and 0 … 3): an edge strip stays visible
+    (frame,) = fig.layout.shapes
+    assert (frame.x0, frame.x1, frame.y0, frame.y1) == (-0.5, 5.5, -0.5, 3.5) and frame.type == "rect"
 
 
 def test_fast_figures_pass_plotly_validation(grid):

@@ -580,8 +580,10 @@ def images_figure(imgs: dict, title: str = "") -> go.Figure:
 
 
 def mask_figure(mask) -> go.Figure:
-    """The observed entries of channel 0 as a small black/white image (or strip, for 1-D)."""
-    data, annotations = [], []
+    """The observed entries of channel 0 as a small black/white image (or strip, for 1-D), framed:
+    an observed strip along an edge (the ``strip`` and ``left`` masks) would otherwise merge with
+    the page's white."""
+    data, annotations, shapes = [], [], []
     if mask is None:
         annotations = [dict(text="dense Gaussian A<br>(no pixel mask)", showarrow=False, x=0.5, y=0.5,
                             xref="paper", yref="paper")]
@@ -591,10 +593,12 @@ def mask_figure(mask) -> go.Figure:
             m = m[None, :]
         data = [dict(type="heatmap", z=m, colorscale=[[0, "#202020"], [1, "#f5f5f5"]], zmin=0, zmax=1,
                      showscale=False, hovertemplate="(%{x}, %{y}): %{z}<extra>observed = 1</extra>")]
+        shapes = [dict(type="rect", xref="x", yref="y", x0=-0.5, x1=m.shape[1] - 0.5, y0=-0.5,
+                       y1=m.shape[0] - 0.5, line=dict(color="#808080", width=1), layer="above")]
     layout = dict(xaxis=dict(visible=False, constrain="domain"),
                   yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"),
-                  margin=dict(l=0, r=0, t=0, b=0), height=110, width=140, plot_bgcolor="white",
-                  annotations=annotations)
+                  margin=dict(l=1, r=1, t=1, b=1), height=110, width=140, plot_bgcolor="white",
+                  annotations=annotations, shapes=shapes)
     return fast_figure(data, layout)
 
 
