@@ -16,7 +16,10 @@ its load average is printed beside it) and a "1 busy" column (one busy-looping p
   problem and landscape on the server; the time runs in the page's own clock from just before the
   Enter to the contour's ``layout.meta`` changing plus two animation frames ("+ surface": the 3-D
   view too, software WebGL here). Every change uses a seed not seen before (no cache hit); the next
-  change waits until every follow-up callback finished. p50 and p90 over ``--n`` changes, [min–max];
+  change waits until every follow-up callback finished. p50 and p90 over ``--n`` changes, [min–max].
+  Beside it, where a lone change's time went (p50 of each part, in the page's clock): until the
+  request carrying the contour left (Dash's renderer), the server's answer, the response handled
+  through the end of the contour's ``Plotly.react``, and the rest until drawn (two frames);
 * descent playback: ``/?view=descent&method=adam&steps=200&starts=5`` at grid 51 and the default 201:
   random starts, then Play; a frame is a new "iteration i of N" text seen by a requestAnimationFrame
   poll (so drawn), frames/s = (distinct texts − 1) / (last − first first-seen time). Beside it: the
@@ -56,6 +59,35 @@ _FIRST_PAINT = """window.__firstPaint = null; (function poll() {
   } else { requestAnimationFrame(poll); }
 })();""" % browser.graph_drawn(ids.LAND_CONTOUR, 2)
 
+# Installed once per page: notes, for the change being timed (window.__ph, set by _ARM), when the
+# request that carries the contour left and was answered (fetch), and when Plotly.react of the
+# contour started and ended (its promise), in the page's clock.
+_PHASES = """() => {
+  if (window.__phasesHooked) { return; }
+  window.__phasesHooked = true;
+  const fetch0 = window.fetch;
+  window.fetch = async function (url, opts) {
+    const sent = performance.now();
+    const r = await fetch0.apply(this, arguments);
+    const ph = window.__ph;
+    if (ph && ph.sent === null && opts && typeof opts.body === 'string' && opts.body.includes('land-contour.figure')) {
+      ph.sent = sent; ph.answered = performance.now();
+    }
+    return r;
+  };
+  const P = window.Plotly, react0 = P.react;
+  P.react = function (gd) {
+    const start = performance.now();
+    const out = react0.apply(this, arguments);
+    const ph = window.__ph;
+    if (ph && ph.react === null && gd && gd.closest && gd.closest('#land-contour')) {
+      ph.react = [start, null];
+      Promise.resolve(out).then(() => { ph.react[1] = performance.now(); });
+    }
+    return out;
+  };
+}"""
+
 # Arms a watcher in the page: the time from now to each graph's layout.meta changing (+ two frames).
 _ARM = """(ids) => {
   const meta = id => { const g = document.querySelector('#' + id + ' .js-plotly-plot');
@@ -63,6 +95,7 @@ _ARM = """(ids) => {
   const before = ids.map(meta);
   window.__lat = ids.map(() => null);
   const t0 = performance.now();
+  window.__ph = {t0: t0, sent: null, answered: null, react: null};
   ids.forEach((id, k) => {
     const poll = () => {
       if (meta(id) !== before[k]) {
@@ -120,11 +153,23 @@ def landscape_page(ctx, url: str):
     browser.wait_graph(page, ids.LAND_CONTOUR, 2, timeout=120_000)
     browser.wait_graph(page, ids.LAND_SURFACE, 2, timeout=120_000)
     browser.wait_idle(page, timeout=120_000)
+    page.evaluate(_PHASES)
     return page
 
 
-def seed_changes(pages, n: int) -> list:
-    """``n`` rounds of a new weight seed sent to every page at once → per page, [(contour ms, surface ms)]."""
+def _phases(page):
+    """(request sent, server, response handled through the contour's react, the rest until drawn) in
+    ms of the change just timed on ``page``, or None where a mark is missing."""
+    ph, lat = page.evaluate("() => [window.__ph, window.__lat[0]]")
+    if not ph or ph.get("sent") is None or not ph.get("react") or ph["react"][1] is None:
+        return None
+    return (ph["sent"] - ph["t0"], ph["answered"] - ph["sent"], ph["react"][1] - ph["answered"],
+            lat - (ph["react"][1] - ph["t0"]))
+
+
+def seed_changes(pages, n: int, phases: list | None = None) -> list:
+    """``n`` rounds of a new weight seed sent to every page at once → per page, [(contour ms, surface ms)];
+    with ``phases`` (one page), each change's :func:`_phases` appended to it."""
     out = [[] for _ in pages]
     for _ in range(n):
         for pg in pages:
@@ -137,6 +182,8 @@ def seed_changes(pages, n: int) -> list:
             out[k].append(tuple(pg.evaluate("() => window.__lat")))
         for pg in pages:
             browser.wait_idle(pg, timeout=120_000)
+        if phases is not None:
+            phases.append(_phases(pages[0]))
     return out
 
 
@@ -185,7 +232,8 @@ def one_pass(p, url: str, args) -> dict:
         log(f"{args.n} weight-seed changes, one tab")
         lone = landscape_page(ctx, url)
         seed_changes([lone], 1)                  # warm-up
-        r["lone"] = seed_changes([lone], args.n)[0]
+        r["phases"] = []
+        r["lone"] = seed_changes([lone], args.n, r["phases"])[0]
         log(f"{args.n_pair} weight-seed changes, two tabs at once")
         ctx2 = b.new_context(viewport=VIEWPORT)
         other = landscape_page(ctx2, url)
@@ -252,6 +300,12 @@ def report(passes: dict, args, load: float) -> None:
         each = [statistics.median(c for c, _ in tab) for tab in r["pair"]]
         return " / ".join(f"{x:.0f}" for x in each) + f" ms ({max(each) / lone:.2f}×)" + mark(max(each) <= 1.5 * lone)
 
+    def phase_cell(r):
+        done = [p for p in r["phases"] if p is not None]
+        if not done:
+            return "n/a"
+        return " / ".join(f"{statistics.median(p[i] for p in done):.0f}" for i in range(4)) + " ms"
+
     def seconds(xs):
         return f"{spread(xs)[0]:.2f} s [{min(xs):.2f}–{max(xs):.2f}]"
 
@@ -262,6 +316,7 @@ def report(passes: dict, args, load: float) -> None:
         lambda r: ms([c for c, _ in r["lone"]]) + mark(statistics.median(c for c, _ in r["lone"]) <= 250),
         "≤ 250 ms busy")
     row("  contour p90", lambda r: f"{pct([c for c, _ in r['lone']], 0.9):.0f} ms")
+    row("  request sent / server / handled + react / drawn (p50)", phase_cell)
     row("  + 3-D surface p50 (software WebGL)", lambda r: ms([s for _, s in r["lone"]]))
     row("  the server's landscape 201² alone (in-process)", lambda r: ms(r["core"]))
     row(f"two tabs at once: contour p50 per tab ({args.n_pair} rounds)", ratio_cell, "≤ 1.5× lone")

@@ -44,6 +44,7 @@ def test_phase_benchmark_prints_idle_and_busy_columns():
 def test_dashboard_benchmark_prints_every_row():
     pytest.importorskip("playwright.sync_api")
     out = _run(["benchmarks/dashboard.py", "--quick", "--no-busy"], timeout=900)
-    for row in ("page open → first contour", "weight seed → contour p50", "two tabs at once",
+    for row in ("page open → first contour", "weight seed → contour p50",
+                "  request sent / server / handled + react / drawn (p50)", "two tabs at once",
                 "descent playback, grid 51: frames/s", "descent playback, grid default (201): frames/s"):
         assert any(line.startswith(row) for line in out.splitlines()), row
