@@ -23,10 +23,11 @@ middle direction, and each unit that changes sign inside the sector adds the one
 there. The second layer's tangents (a net's K where it has one hidden layer) are swept instead
 (:meth:`_Chain.sweep`): from one sector to the next they change by one rank-one term per
 first-layer unit that switches. The number of sectors grows with the number of units, not with
-their product (a unit of a random ReLU network crosses zero a few times around the circle). The table is built where it is
-cheap: past :data:`MAX_SECTORS` sectors, :data:`MAX_FLOATS` floats of table, or a build that
-costs more than :data:`BUILD_ROWS` points through the layers (``authors-code`` under a random half
-mask has thousands of sectors), the engine keeps its layer-by-layer formulations.
+their product (a unit of a random ReLU network crosses zero a few times around the circle). The
+table is built where it is cheap: past :data:`MAX_SECTORS` sectors, :data:`MAX_FLOATS` floats of
+table, or a build that costs more than :data:`BUILD_ROWS` points through the layers
+(``authors-code`` under a random half mask has thousands of sectors), the engine keeps its
+layer-by-layer formulations.
 
 For n0 > 2 the same holds on a plane ``u·d1 + v·d2`` through the origin, in its coordinates
 (u, v): the first layer seen from the plane is ``[d1; d2] M1`` (``Engine.plane_sectors``, used by
@@ -57,6 +58,13 @@ def applies(cfg, pixel_operator: bool) -> bool:
     return pixel_operator and (cfg.depth == 1 or cfg.activation in HOMOGENEOUS)
 
 
+def _slopes(on: torch.Tensor, dtype, relu: bool, slope: float) -> torch.Tensor:
+    """σ' of ReLU (1 where ``on``, i.e. the pre-activation is > 0, else 0) or of leaky ReLU (1, else
+    ``slope``), in ``dtype``."""
+    d = on.to(dtype)
+    return d if relu else d.mul_(1.0 - slope).add_(slope)
+
+
 class _Chain:
     """The network as the engine runs it, untiled: ``M1`` (2, n1) and the layers after the first
     (callables on flat rows, each with ``macs`` per row; the last gives the observed pixels)."""
@@ -77,9 +85,7 @@ class _Chain:
         for layer in self.layers[:upto - 1]:
             # Euler's relation of a homogeneous map: pre(d) = T d, so only the two tangents travel
             pre = torch.addcmul(T[:, 0] * dirs[:, :1], T[:, 1], dirs[:, 1:])
-            d = (pre > 0).to(pre.dtype)
-            if not self.relu:
-                d = d.mul_(1.0 - self.slope).add_(self.slope)
+            d = _slopes(pre > 0, pre.dtype, self.relu, self.slope)
             T = layer((T * d[:, None]).reshape(2 * S, -1)).reshape(S, 2, -1)
         return T
 
@@ -102,10 +108,7 @@ class _Chain:
         S = dirs.shape[0]
         on = torch.addcmul(M1[0] * dirs[:, :1], M1[1], dirs[:, 1:]) > 0      # exactly as tangents
         M1d, Td = M1.to(torch.float64), T.to(torch.float64)
-        d0 = on[0].to(torch.float64)
-        if not self.relu:
-            d0 = d0.mul_(1.0 - self.slope).add_(self.slope)
-        K0 = (M1d * d0) @ Td                                                  # (2, m)
+        K0 = (M1d * _slopes(on[0], torch.float64, self.relu, self.slope)) @ Td                                                  # (2, m)
         flips = (on[1:] ^ on[:-1]).reshape(-1)                                 # steps s → s + 1, row-major
         if flips.device.type == "cpu":   # numpy finds the few set entries of a flat mask ~15× faster
             f = torch.from_numpy(np.flatnonzero(flips.numpy()))
@@ -153,9 +156,7 @@ def _quadratics(K: torch.Tensor, dirs: torch.Tensor, last: str, slope: float, y:
     y = y.to("cpu", torch.float64).reshape(-1)
     a, b = K[:, 0], K[:, 1]                                  # A G(z) = z₀ a + z₁ b on the sector
     if last in HOMOGENEOUS:
-        on = (torch.addcmul(a * dirs[:, :1], b, dirs[:, 1:]) > 0).to(torch.float64)
-        if last != "relu":
-            on = on.mul_(1.0 - slope).add_(slope)
+        on = _slopes(torch.addcmul(a * dirs[:, :1], b, dirs[:, 1:]) > 0, torch.float64, last == "relu", slope)
         a, b = a * on, b * on
     else:
         a, b = a.contiguous(), b.contiguous()
