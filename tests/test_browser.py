@@ -60,6 +60,27 @@ def test_page_loads_with_a_clean_console(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
+
+_TICKS_OUTSIDE = """(id) => { const root = document.querySelector('#' + id + ' .js-plotly-plot'), box = root.getBoundingClientRect();
+  const ticks = [...root.querySelectorAll('.xtick text, .ytick text, .cbaxis text')];
+  const out = ticks.filter(t => { const r = t.getBoundingClientRect();
+    return r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom ||
+           getComputedStyle(t).display === 'none'; });
+  return [ticks.length, out.map(t => t.textContent)]; }"""
+
+
+def test_contour_tick_labels_lie_inside_the_graph(page, url):
+    """The contour lets its tick labels overflow (plotly.js would otherwise measure each one on every
+    redraw to hide those past the div): so every label of the two axes and the colour bar must lie
+    within the graph's box, at the default view and after a change of the scale's range."""
+    _load(page, url)
+    for query in ("", "?scale=linear&grid=41&extent=30"):
+        if query:
+            _load(page, url, query)
+        n, outside = page.evaluate(_TICKS_OUTSIDE, ids.LAND_CONTOUR)
+        assert n >= 10 and outside == []
+
+
 # The views behind the other tabs: the graph each one draws first when its tab opens.
 HIDDEN_VIEWS = {ids.TAB_DESCENT: ids.DESC_CONTOUR, ids.TAB_COMPARE: ids.COMPARE, ids.TAB_COLLAPSE: ids.COLLAPSE_GRAPH,
                 ids.TAB_BASINS: ids.BASIN_GRAPH, ids.TAB_IMAGES: ids.IMG_CONTOUR, ids.TAB_PHASE: ids.PHASE_GRAPH,

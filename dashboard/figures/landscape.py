@@ -407,7 +407,8 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
     bar = dict(
         type="scatter", x=[None], y=[None], mode="markers", name="J", showlegend=False, hoverinfo="skip",
         marker=dict(color=[lo], colorscale=COLORSCALE, cmin=lo, cmax=hi, showscale=True,
-                    colorbar=dict(title=dict(text=colour_label(scale), side="right"), thickness=14)))
+                    colorbar=dict(title=dict(text=colour_label(scale), side="right"), thickness=14,
+                                  ticklabeloverflow="allow")))
     image = dict(source=png_data_uri(colour_rgba(c, lo, hi)[::-1]), xref="x", yref="y", layer="below",
                  x=float(u[0] - du / 2), y=float(v[-1] + dv / 2), sizex=float(u[-1] - u[0] + du),
                  sizey=float(v[-1] - v[0] + dv), sizing="stretch", xanchor="left", yanchor="top")
@@ -418,7 +419,9 @@ def contour_figure(u, v, J, scale: str, floor: float, labels=("z₁", "z₂"), m
         autocontour=False, contours=dict(start=start, end=end, size=size, coloring="none", showlines=True),
         line=dict(width=0.5, color="rgba(255,255,255,0.35)"), showscale=False, showlegend=False,
         name="contour lines", hovertemplate=f"(%{{x:.3f}}, %{{y:.3f}})<br>{colour_label(scale)} = %{{z:.4g}}<extra></extra>")
-    axis = dict(showgrid=False, zeroline=False, constrain="domain")
+    # Tick labels may overflow (plotly.js otherwise measures each one on every redraw to hide those
+    # past the plot's div, a forced layout per label; the margins leave them room anyway).
+    axis = dict(showgrid=False, zeroline=False, constrain="domain", ticklabeloverflow="allow")
     layout = dict(
         title=_title(title), margin=_MARGIN, uirevision="landscape",
         xaxis=dict(title=dict(text=labels[0]), range=[float(u[0]), float(u[-1])], **axis),
