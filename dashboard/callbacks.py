@@ -263,11 +263,13 @@ def register_callbacks(app) -> None:
                     contour=contour, contour_key=contour_key, counts=counts,
                     tab=no_update if tab == tab_now else tab)
 
-    # The message lines show the error store (one line per control, blank where there is none).
+    # The message lines show the error store (one line per control, blank where there is none). They
+    # are set with set_props, not declared as outputs: the renderer walks every output downstream of
+    # each pending callback, several times a change, and these 35 were a fifth of the sync's.
     app.clientside_callback(
-        "function(errors) { return window.dash_clientside.dashboard.errors(errors, %s); }"
+        "function(errors) { window.dash_clientside.dashboard.errors(errors, %s); }"
         % str(ERROR_IDS).replace("'", '"'),
-        [Output(e, "children") for e in ERROR_IDS], Input(ids.ERRORS, "data"), prevent_initial_call=True)
+        Input(ids.ERRORS, "data"), prevent_initial_call=True)
 
     # The follow-ups of a contour start once it is painted (LAND_PAINTED), so that neither their server
     # work nor their drawing competes with it for the two cores: on a page opened with a fast sync

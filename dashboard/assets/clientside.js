@@ -305,9 +305,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       });
     },
     // The error store ({message id: text}) onto the message lines, blank where it has nothing.
+    // Each message line whose text changes is set (set_props), the others are left alone.
     errors: function (errors, lines) {
       const e = (errors && typeof errors === 'object') ? errors : {};
-      return lines.map(function (id) { return typeof e[id] === 'string' ? e[id] : ''; });
+      lines.forEach(function (id) {
+        const text = typeof e[id] === 'string' ? e[id] : '';
+        const el = document.getElementById(id);
+        if (!el || el.textContent !== text) { window.dash_clientside.set_props(id, {children: text}); }
+      });
     },
     // views() for the tab stores, urlSlice() for each page's store and, on a tab without the
     // landscape, the config for the mask picture (there no painted contour starts it), in one callback.
