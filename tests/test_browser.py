@@ -60,7 +60,6 @@ def test_page_loads_with_a_clean_console(page, url):
     assert browser.console_problems(page.console_log) == []
 
 
-
 _TICKS_OUTSIDE = """(id) => { const root = document.querySelector('#' + id + ' .js-plotly-plot'), box = root.getBoundingClientRect();
   const ticks = [...root.querySelectorAll('.xtick text, .ytick text, .cbaxis text')];
   const out = ticks.filter(t => { const r = t.getBoundingClientRect();
@@ -73,10 +72,8 @@ def test_contour_tick_labels_lie_inside_the_graph(page, url):
     """The contour lets its tick labels overflow (plotly.js would otherwise measure each one on every
     redraw to hide those past the div): so every label of the two axes and the colour bar must lie
     within the graph's box, at the default view and after a change of the scale's range."""
-    _load(page, url)
     for query in ("", "?scale=linear&grid=41&extent=30"):
-        if query:
-            _load(page, url, query)
+        _load(page, url, query)
         n, outside = page.evaluate(_TICKS_OUTSIDE, ids.LAND_CONTOUR)
         assert n >= 10 and outside == []
 
