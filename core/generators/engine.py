@@ -258,11 +258,14 @@ def _unroll_plan(geometry: tuple, in_bytes: bytes | None, out_bytes: bytes | Non
     Depends on the shapes and index sets only, not on the weights (cached like :func:`_cone_of`)."""
     C_in, C_out, k, s, p, S, dim = geometry
     n_full_out = C_out * ((S - 1) * s + k - 2 * p) ** dim
-    rows = (torch.arange(C_in * S ** dim) if in_bytes is None
-            else torch.frombuffer(bytearray(in_bytes), dtype=torch.int64) if in_bytes else torch.zeros(0, dtype=torch.int64))
+
+    def ints(b: bytes) -> torch.Tensor:
+        return torch.frombuffer(bytearray(b), dtype=torch.int64) if b else torch.zeros(0, dtype=torch.int64)
+
+    rows = torch.arange(C_in * S ** dim) if in_bytes is None else ints(in_bytes)
     i, c, w = _unroll_entries(geometry, rows)
     if out_bytes is not None:
-        out_idx = torch.frombuffer(bytearray(out_bytes), dtype=torch.int64) if out_bytes else torch.zeros(0, dtype=torch.int64)
+        out_idx = ints(out_bytes)
         where = torch.full((n_full_out,), -1, dtype=torch.int64)
         where[out_idx] = torch.arange(out_idx.numel())
         c = where[c]

@@ -108,7 +108,7 @@ class _Chain:
         S = dirs.shape[0]
         on = torch.addcmul(M1[0] * dirs[:, :1], M1[1], dirs[:, 1:]) > 0      # exactly as tangents
         M1d, Td = M1.to(torch.float64), T.to(torch.float64)
-        K0 = (M1d * _slopes(on[0], torch.float64, self.relu, self.slope)) @ Td                                                  # (2, m)
+        K0 = (M1d * _slopes(on[0], torch.float64, self.relu, self.slope)) @ Td   # (2, m)
         flips = (on[1:] ^ on[:-1]).reshape(-1)                                 # steps s → s + 1, row-major
         if flips.device.type == "cpu":   # numpy finds the few set entries of a flat mask ~15× faster
             f = torch.from_numpy(np.flatnonzero(flips.numpy()))
