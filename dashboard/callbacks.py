@@ -449,15 +449,18 @@ def register_callbacks(app) -> None:
     # One clientside callback sets the view store of the tab shown (``views``), each page's slice of
     # the URL (``urlSlice``, pages/url.py) and, away from the landscape, the mask picture's key: a
     # change sets the config and the URL in one response, and each callback the browser runs for it
-    # costs several store updates of the whole page.
+    # costs several store updates of the whole page. The slices are set with set_props rather than
+    # declared as outputs (the pages write the URL the same way, pages/url.py): with both declared,
+    # the sync and every page's callbacks sat on one cycle of the callback graph, which the renderer
+    # walks downstream of each pending callback several times a change.
     views = list(ids.VIEW_STORES.items())
     prefixes = [m.URL_PREFIX for _, _, m in PAGES if getattr(m, "URL_PREFIX", None)]
     app.clientside_callback(
         "function(config, scale, tab, search) { return window.dash_clientside.dashboard.shown(config, scale, tab, "
-        "search, %s, %s, %s, Array.prototype.slice.call(arguments, 4)); }"
-        % (json.dumps([t for t, _ in views]), json.dumps(prefixes), json.dumps(ids.TAB_LANDSCAPE)),
-        [Output(s, "data") for _, s in views] + [Output(ids.url_slice(p), "data") for p in prefixes]
-        + [Output(ids.MASK_KEY, "data")],
+        "search, %s, %s, %s, %s, Array.prototype.slice.call(arguments, 4)); }"
+        % (json.dumps([t for t, _ in views]), json.dumps(prefixes), json.dumps([ids.url_slice(p) for p in prefixes]),
+           json.dumps(ids.TAB_LANDSCAPE)),
+        [Output(s, "data") for _, s in views] + [Output(ids.MASK_KEY, "data")],
         Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"), Input(ids.URL, "search"),
         [State(s, "data") for _, s in views] + [State(ids.url_slice(p), "data") for p in prefixes]
         + [State(ids.MASK_KEY, "data")])

@@ -213,26 +213,27 @@ def test_forged_page_url_slice(app, client):
     from dashboard import state
 
     search = "?view=phase&phase.trials=9&phase.rates=0.1%2C0.5"
-    resp = call(app, client, "phase-url-store.data@", {"phase-url-store.data": "phase.trials=99999",
+    resp = call(app, client, "phase-url-store.data..", {"phase-url-store.data": "phase.trials=99999",
                                                         "url.search": search, "phase-trials.value": "20"},
                 "phase-url-store.data")
     want = state.page_values(search, "phase.", phase_page.DEFAULTS)
     got = resp["response"]
     assert got["phase-trials"]["value"] == want["trials"] == "9" and got["phase-rates"]["value"] == "0.1,0.5"
     for bad in ({"a": 1}, 12, ["?phase.trials=1"]):
-        resp = call(app, client, "phase-url-store.data@", {"phase-url-store.data": "x", "url.search": bad},
+        resp = call(app, client, "phase-url-store.data..", {"phase-url-store.data": "x", "url.search": bad},
                     "phase-url-store.data")
         assert banner(resp) == "url: the query must be text" and resp["response"] == {}
     sent = {f"{cid}.value": phase_page.DEFAULTS[n] for n, cid in phase_page.CONTROLS.items()}
     for control, value, kind in (("phase-trials", {"x": [1]}, "text, got dict"),
                                  ("phase-patterns", "random", "a list of texts, got str"),
                                  ("phase-patterns", [1, 2], "a list of texts, got list")):
-        resp = call(app, client, "phase-url-store.data@", {**sent, f"{control}.value": value, "url.search": "?view=phase"},
+        resp = call(app, client, "phase-url-store.data..", {**sent, f"{control}.value": value, "url.search": "?view=phase"},
                     f"{control}.value")
         assert banner(resp) == f"{control}: expected {kind}" and resp["response"] == {}
-    resp = call(app, client, "phase-url-store.data@", {**sent, "phase-channels.value": None, "phase-trials.value": "7",
+    resp = call(app, client, "phase-url-store.data..", {**sent, "phase-channels.value": None, "phase-trials.value": "7",
                                                         "url.search": "?view=phase"}, "phase-trials.value")
-    assert resp["response"]["url"]["search"] == "?view=phase&phase.trials=7" and banner(resp) == ""
+    assert resp["sideUpdate"]["url"]["search"] == "?view=phase&phase.trials=7" and banner(resp) == ""
+    assert resp["response"]["phase-url-store"]["data"] == "phase.trials=7"
 
 
 def test_forged_download_tab(app, client):

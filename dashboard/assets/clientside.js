@@ -316,12 +316,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
     // views() for the tab stores, urlSlice() for each page's store and, on a tab without the
     // landscape, the config for the mask picture (there no painted contour starts it), in one callback.
-    shown: function (config, scale, tab, search, tabs, prefixes, landscape, current) {
-      const d = window.dash_clientside.dashboard;
-      const slices = prefixes.map(function (p, k) { return d.urlSlice(search, current[tabs.length + k], p); });
+    // The pages' stores (ids ``slices``) are set with set_props, each only where its slice changed.
+    shown: function (config, scale, tab, search, tabs, prefixes, slices, landscape, current) {
+      const dc = window.dash_clientside, d = dc.dashboard;
+      prefixes.forEach(function (p, k) {
+        const own = d.urlSlice(search, current[tabs.length + k], p);
+        if (own !== dc.no_update) { dc.set_props(slices[k], {data: own}); }
+      });
       const maskNow = current[tabs.length + prefixes.length];
-      const mask = (config && tab !== landscape && config !== maskNow) ? config : window.dash_clientside.no_update;
-      return d.views(config, scale, tab, tabs, current.slice(0, tabs.length)).concat(slices, [mask]);
+      const mask = (config && tab !== landscape && config !== maskNow) ? config : dc.no_update;
+      return d.views(config, scale, tab, tabs, current.slice(0, tabs.length)).concat([mask]);
     },
     sidebar: function (tab, own) {
       return own.indexOf(tab) >= 0 ? {display: 'none'} : {};

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from dash import Input, Output, State, ctx, dcc, no_update
+from dash import Input, Output, State, ctx, dcc, no_update, set_props
 
 from core import ConfigError
 
@@ -73,16 +73,21 @@ def register_url_sync(app, prefix: str, controls: dict) -> None:
     """URL ↔ the controls ``{name: (component id, default value)}`` under ``prefix``.
 
     The slice store holds the page's slice of the URL that the controls agree with: the server
-    writes it with every URL it writes, and the browser sets it, which sends it to the server, only
-    when the URL's slice differs from it (a link, the browser's back and forward).
+    writes it with every URL it writes, and the browser sets it (``shown``, with set_props), which
+    sends it to the server, only when the URL's slice differs from it (a link, the browser's back
+    and forward).
     """
     names = list(controls)
     defaults = {n: controls[n][1] for n in names}
     store = ids.url_slice(prefix)   # set in the browser by ``shown`` (dashboard.callbacks)
 
     # No initial call: the store starts empty, and a URL that holds the page's keys fills it on load.
+    # The URL is written with set_props, not as a declared output: declared, it closed a cycle in the
+    # callback graph (this page → URL → the main view's sync → the page), and the browser's renderer
+    # walks everything downstream of each pending callback several times a change (it reached all
+    # 129 outputs from here). The URL's listeners still run when it changes.
     @callback(app, [Output(controls[n][0], "value", allow_duplicate=True) for n in names]
-              + [Output(ids.URL, "search", allow_duplicate=True), Output(store, "data", allow_duplicate=True)],
+              + [Output(store, "data")],
               Input(store, "data"), [Input(controls[n][0], "value") for n in names], State(ids.URL, "search"),
               prevent_initial_call=True)
     def _url_sync(_slice, *values_and_search):
@@ -92,9 +97,10 @@ def register_url_sync(app, prefix: str, controls: dict) -> None:
         if ctx.triggered_id in (None, store):
             got = state.page_values(search, prefix, defaults)
             new = [_typed(got[n], defaults[n]) if not isinstance(defaults[n], list) else got[n] for n in names]
-            return [x if x != v else no_update for x, v in zip(new, values)] + [no_update, no_update]
+            return [x if x != v else no_update for x, v in zip(new, values)] + [no_update]
         values = [_check_value(controls[n][0], v, defaults[n]) for n, v in zip(names, values)]
         q = state.page_search(search, prefix, dict(zip(names, values)), defaults)
         if q == (search or ""):
-            return [no_update] * (len(names) + 2)
-        return [no_update] * len(names) + [q, url_slice(q, prefix)]
+            return [no_update] * (len(names) + 1)
+        set_props(ids.URL, {"search": q})
+        return [no_update] * len(names) + [url_slice(q, prefix)]
