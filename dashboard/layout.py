@@ -8,6 +8,7 @@ from core.diagnosis import CONTINUE_ROUNDS
 
 from .pages import PAGES
 from . import figures, ids, state
+from .components import loading
 from .planes import PLANE_OPTIONS
 
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False}
@@ -204,10 +205,9 @@ def sidebar(v: dict) -> html.Div:
 
 
 def _graph(graph_id: str, height: str, figure=None, **kw) -> dcc.Loading:
-    # delay_show: quick updates (patches, playback) do not flash the spinner.
     extra = {"figure": figure} if figure is not None else {}
-    return dcc.Loading(dcc.Graph(id=graph_id, config=GRAPH_CONFIG, style={"height": height}, **extra, **kw),
-                       delay_show=400, type="circle")
+    return loading(dcc.Graph(id=graph_id, config=GRAPH_CONFIG, style={"height": height}, **extra, **kw),
+                   "circle", delay_show=400)
 
 
 def tab_landscape(first_contour=None) -> dcc.Tab:
@@ -217,10 +217,10 @@ def tab_landscape(first_contour=None) -> dcc.Tab:
             html.Div(className="col", children=[_graph(ids.LAND_CONTOUR, "560px", figure=first_contour)]),
         ]),
         html.Div(className="info", children=[
-            dcc.Loading(html.Div(id=ids.RHO_TEXT), delay_show=400, type="dot"),
+            loading(html.Div(id=ids.RHO_TEXT), delay_show=400),
             html.Div(id=ids.CRITICAL_TEXT),
             html.Div(id=ids.LAND_COUNTS),
-            dcc.Loading(html.Div(id=ids.PLANE_TEXT), delay_show=400, type="dot"),
+            loading(html.Div(id=ids.PLANE_TEXT), delay_show=400),
             html.Div("Colour: log10(J + floor), floor = 1e-15·max J, so that J = 0 stays finite (or J itself on the "
                      "linear scale). A click on the surface or the contour starts a descent from that point (drawn "
                      "on both); tick “a click sets z*” in the sidebar to move z* instead.", className="hint"),
@@ -229,7 +229,7 @@ def tab_landscape(first_contour=None) -> dcc.Tab:
             {"label": " injectivity map: σ_min of A·∂G/∂z on this plane (a coarse grid, computed while ticked)",
              "value": "on"}]),
         html.Div(id=ids.INJ_BOX, style={"display": "none"}, children=[
-            dcc.Loading(html.Div(id=ids.INJ_TEXT, className="info"), delay_show=300, type="dot"),
+            loading(html.Div(id=ids.INJ_TEXT, className="info")),
             dcc.Graph(id=ids.INJ_GRAPH, config=GRAPH_CONFIG, style={"height": "430px"}),
         ]),
     ])
@@ -247,7 +247,7 @@ def tab_descent() -> dcc.Tab:
             html.Span(id=ids.DESC_ITER_TEXT, className="iter"),
         ]),
         html.Div(id=ids.DESC_FRAME_SYNC, style={"display": "none"}),
-        dcc.Loading(html.Div(id=ids.DESC_COUNTS, className="info"), delay_show=300, type="dot"),
+        loading(html.Div(id=ids.DESC_COUNTS, className="info")),
         html.Div(id=ids.DESC_WARNING, className="warning"),
         html.Div(className="row", children=[
             html.Div(className="col", children=[_graph(ids.DESC_CONTOUR, "540px")]),
@@ -259,7 +259,7 @@ def tab_descent() -> dcc.Tab:
         ]),
         html.Div(className="toolbar", children=[
             html.Button("Budget curves: every solver from these starts", id=ids.DESC_BUDGET_RUN, n_clicks=0),
-            dcc.Loading(html.Span(id=ids.DESC_BUDGET_TEXT, className="hint"), delay_show=300, type="dot"),
+            loading(html.Span(id=ids.DESC_BUDGET_TEXT, className="hint")),
         ]),
         dcc.Graph(id=ids.DESC_BUDGET, config=GRAPH_CONFIG, style={"height": "300px"},
                   figure=figures.message_figure("Press the button to run every solver from the same starts.")),
@@ -286,7 +286,7 @@ def tab_collapse() -> dcc.Tab:
                 {"label": " mode-collapse preset (Fig. 4 d)", "value": "preset"},
                 {"label": " current config", "value": "current"}]),
         ]),
-        dcc.Loading(html.Div(id=ids.COLLAPSE_TEXT, className="info"), delay_show=300, type="dot"),
+        loading(html.Div(id=ids.COLLAPSE_TEXT, className="info")),
         _graph(ids.COLLAPSE_GRAPH, "470px"),
         _graph(ids.COLLAPSE_WITNESS, "260px"),
     ])
@@ -338,7 +338,7 @@ def header() -> html.Div:
             html.Button("config .json", id=ids.DL_JSON, n_clicks=0),
             html.Button("figure PNG", id=ids.DL_PNG, n_clicks=0),
             html.Button("figure HTML", id=ids.DL_HTML, n_clicks=0),
-            dcc.Loading(html.Span(id=ids.DL_ERROR, className="error"), type="dot", delay_show=300),
+            loading(html.Span(id=ids.DL_ERROR, className="error")),
             html.Span(id=ids.DL_PNG_SYNC, style={"display": "none"}),
             dcc.Download(id=ids.DOWNLOAD),
         ]),

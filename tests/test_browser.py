@@ -87,6 +87,48 @@ _DRAWN = """(id) => { const g = document.querySelector('#' + id + ' .js-plotly-p
   return Boolean(g && g._fullLayout && ((g.data || []).length > 0 || (g.layout.annotations || []).length > 0)); }"""
 
 
+_ANIMATIONS_UNTIL_DRAWN = """
+window.__animated = [];
+(function tick() {
+  const drawn = document.querySelector('#%s .main-svg');
+  for (const a of document.getAnimations()) { window.__animated.push(a.animationName || a.transitionProperty || 'animation'); }
+  if (!drawn) { requestAnimationFrame(tick); } else { window.__drawnAt = performance.now(); }
+})();
+"""
+
+
+def test_no_spinner_animates_while_the_page_loads_but_a_slow_contour_shows_one(page, url, monkeypatch):
+    """Every animation frame until the first contour is drawn, the page's running animations are
+    recorded: there must be none (spinners shown at load animated until then, and beside a busy
+    process those frames delayed the contour). A weight-seed change whose contour is made to take
+    1.5 s (a sleep in the server's thread) must still show the contour's spinner, and lose it once
+    the contour is there."""
+    import time
+
+    from dashboard import callbacks
+
+    page.add_init_script(_ANIMATIONS_UNTIL_DRAWN % ids.LAND_CONTOUR)
+    _load(page, url)
+    assert page.evaluate("() => window.__drawnAt") > 0                     # the premise: the recorder ran
+    assert page.evaluate("() => window.__animated") == []
+
+    real = callbacks._contour
+
+    def slow(*args, **kwargs):
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(callbacks, "_contour", slow)
+    spinner = (f"() => [...document.querySelectorAll('.dash-spinner')].some(s => s.closest('.col') && "
+               f"s.closest('.col').querySelector('#{ids.LAND_CONTOUR}'))")
+    browser.type_value(page, ids.WEIGHT_SEED, "17")
+    page.wait_for_function(spinner, timeout=10_000)
+    page.wait_for_function("() => location.search.includes('weight_seed=17')")
+    browser.wait_idle(page)
+    page.wait_for_function(f"() => !({spinner})()", timeout=10_000)
+    assert browser.console_problems(page.console_log) == []
+
+
 def test_page_load_asks_nothing_of_the_views_behind_other_tabs(page, url):
     """The landscape opens: every callback request until the page is idle is recorded (its outputs,
     from the request body). None may be for a view behind another tab, nor the descent's pair

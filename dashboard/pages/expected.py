@@ -22,6 +22,7 @@ from core.expected import expected_landscape, monte_carlo_J, ray_monte_carlo, wi
 from core.phase import torch_threads
 
 from .. import ids, state
+from ..components import loading
 from ..figures import message_figure
 from ..figures.experiments import expected_figure, ray_figure, ray_histogram_figure
 from ..guard import callback
@@ -169,7 +170,7 @@ def layout():
                          style={"width": "90px"}),
         ]),
         html.Div(id=ERROR, className="error"),
-        dcc.Loading(dcc.Graph(id=HEATMAPS, config={"displaylogo": False})),
+        loading(dcc.Graph(id=HEATMAPS, config={"displaylogo": False}), "circle"),
         dcc.Graph(id=RAY, config={"displaylogo": False}),
         html.Div(id=STATUS, className="info"),
         dcc.Graph(id=HIST, config={"displaylogo": False}),

@@ -17,6 +17,7 @@ from core import Config, ConfigError
 from core.config import METHODS, SHIPPED
 
 from .. import ids, state
+from ..components import loading
 from ..figures import trained as tf
 from ..guard import callback
 from .url import register_url_sync, slice_store
@@ -132,7 +133,7 @@ def layout():
                           className="checklist"),
         ]),
         html.Div(id=ids.INPAINT_ERROR, className="error"),
-        dcc.Loading(html.Div(id=ids.INPAINT_SUMMARY, className="info"), type="dot", delay_show=300),
+        loading(html.Div(id=ids.INPAINT_SUMMARY, className="info")),
         html.Div(className="row", children=[
             html.Div(className="col", children=[dcc.Graph(id=ids.INPAINT_IMAGES, style={"height": "330px"})]),
             html.Div(className="col", children=[dcc.Graph(id=ids.INPAINT_CURVE, style={"height": "330px"})]),

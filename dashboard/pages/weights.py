@@ -11,6 +11,7 @@ from dash import Input, Output, dcc, html, no_update
 from core.config import SHIPPED
 
 from .. import ids, state
+from ..components import loading
 from ..figures import trained as tf
 from ..guard import callback
 
@@ -33,7 +34,7 @@ def layout():
             dcc.RadioItems(id=ids.WEIGHTS_GENERATOR, options=[{"label": f" {g}", "value": g} for g in GENERATORS],
                            value="mnist", inline=True, className="radio"),
         ]),
-        dcc.Loading(dcc.Graph(id=ids.WEIGHTS_HISTOGRAMS, style={"height": "360px"}), type="circle", delay_show=300),
+        loading(dcc.Graph(id=ids.WEIGHTS_HISTOGRAMS, style={"height": "360px"}), "circle"),
         html.Div(id=ids.WEIGHTS_TABLE, className="info"),
         html.Div("σ is the maximum-likelihood fit of a zero-mean Gaussian, σ² = mean(w²). The KS distance is "
                  "sup |F_n(w) − Φ(w/σ)|; a Gaussian sample of the same size stays below the 5% critical value "
