@@ -323,6 +323,52 @@ def test_bad_value_shows_its_message_and_keeps_the_view(page, url):
     assert "rate=0.3" in page.url
 
 
+_COUNT_FRAMES = """
+window.__frames = 0;
+const raf = window.requestAnimationFrame.bind(window);
+window.requestAnimationFrame = function (f) { window.__frames++; return raf(f); };
+"""
+
+
+def test_a_still_3d_scene_asks_for_no_frames_yet_follows_its_camera_and_the_pointer(page, url):
+    """plotly.js's 3-D scene drew from an animation-frame loop that never stopped; the bundle's patch
+    (dashboard/plotly-bundle/build.js, IDLE_SCENE) lets it look a few times a second while nothing
+    moves. Reference: the page's own calls to requestAnimationFrame, counted over a still second
+    (~60 before the patch). Then the scene must still follow: a camera set by relayout changes the
+    surface's pixels, and the pointer over the surface shows plotly's hover label."""
+    page.add_init_script(_COUNT_FRAMES)
+    _load(page, url)
+    page.wait_for_timeout(1500)                        # the loop's second at display rate after a draw
+    start = page.evaluate("() => window.__frames")
+    page.wait_for_timeout(1000)
+    assert page.evaluate("() => window.__frames") - start < 10
+
+    surface = page.locator(f"#{ids.LAND_SURFACE}")
+    before = surface.screenshot()
+    page.evaluate(f"() => Plotly.relayout({browser._GD % repr(ids.LAND_SURFACE)}, "
+                  "{'scene.camera.eye': {x: 2.2, y: 0.2, z: 0.3}})")
+    for _ in range(50):
+        page.wait_for_timeout(100)
+        if surface.screenshot() != before:
+            break
+    assert surface.screenshot() != before
+
+    box = surface.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55)
+    page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.56)
+    page.wait_for_selector(f"#{ids.LAND_SURFACE} .hovertext", timeout=10_000)
+    eye = f"() => {browser._GD % repr(ids.LAND_SURFACE)}._fullLayout.scene._scene.getCamera().eye"
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)    # a drag turns it
+    eye_before = page.evaluate(eye)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.03 * k), box["y"] + box["height"] * 0.3)
+    page.mouse.up()
+    eye_after = page.evaluate(eye)
+    assert math.dist([eye_before[a] for a in "xyz"], [eye_after[a] for a in "xyz"]) > 0.1, (eye_before, eye_after)
+    assert browser.console_problems(page.console_log) == []
+
+
 def test_compare_cameras_rotate_together(page, url):
     page.goto(url + "/?grid=41&view=compare")
     browser.wait_graph(page, ids.COMPARE, 4)
