@@ -14,18 +14,18 @@ from dashboard.callbacks import ERROR_IDS
 from dashboard.pages import expected, inpainting, phase
 
 
+def _outputs_of(key: str) -> set:
+    return {re.sub(r"@[0-9a-f]+$", "", part) for part in key.strip(".").split("...") if part}
+
+
 def test_the_message_lines_are_no_callbacks_outputs_and_the_error_store_still_drives_them():
     app = build_app(prefill=False)
-    outputs = {re.sub(r"@[0-9a-f]+$", "", part) for key in app.callback_map for part in key.strip(".").split("...")}
+    outputs = set().union(*map(_outputs_of, app.callback_map))
     assert len(ERROR_IDS) > 30 and f"{ids.RATE}.value" in outputs     # the premise: the keys were read
     assert [e for e in ERROR_IDS if f"{e}.children" in outputs] == []
     driven = [v for v in app.callback_map.values()
               if [i["id"] for i in v["inputs"]] == [ids.ERRORS] and v.get("no_output")]
     assert len(driven) == 1
-
-
-def _outputs_of(key: str) -> set:
-    return {re.sub(r"@[0-9a-f]+$", "", part) for part in key.strip(".").split("...") if part}
 
 
 def test_the_callback_graph_has_no_cycle_through_other_callbacks():
