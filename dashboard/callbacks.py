@@ -140,7 +140,7 @@ def _critical_answer(gate, latest, tab, cfg):
     not at all, or stopped part-way, once the tab has moved to another view (``latest``)."""
     if latest.flag(tab, logic.landscape_key(cfg)) is None:
         raise PreventUpdate
-    gate.background()
+    gate.background(tab)
     crit = _for_view(latest, tab, cfg, lambda: logic.critical_for(cfg))   # the tab may have moved on meanwhile
     return crit, logic.rho_text(crit, crit["depth"]), logic.critical_text(crit)
 
@@ -166,6 +166,7 @@ def _lookup(table: dict, default) -> str:
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
     gate = Gate()   # a contour someone waits for runs before the follow-ups of another tab's (priority.py)
+    app.dashboard_gate = gate   # for tests and benchmarks: it holds tab ids and times, no user's state
     latest = Latest()   # each tab's view now: the follow-ups of a view it has left stop (priority.py)
     inflight = jobs.InFlight()   # the basin map's step in flight, stopped by its Cancel (jobs.py)
     for _, _, page in PAGES:
@@ -235,6 +236,8 @@ def register_callbacks(app) -> None:
                 with gate.foreground():
                     contour, contour_key = _contour(_cfg(r["config"] if r["config"] != state.KEEP else current),
                                                     state.parse_scale(new_scale), _desc(desc), shown, crit)
+                if (view if r["view"] == state.KEEP else r["view"]) == ids.TAB_LANDSCAPE:
+                    gate.sent(tab)   # other tabs' follow-ups wait until this tab has painted it
             except PreventUpdate:
                 pass
             except Exception as e:   # noqa: BLE001 — the config is kept; the banner says why no contour
@@ -323,15 +326,15 @@ def register_callbacks(app) -> None:
         app, Output(ids.LAND_SURFACE, "figure"), Output(ids.SURF_KEY, "data"),
         Input(ids.LAND_PAINTED, "data"), Input(ids.CRITICAL, "data"),
         State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.SURF_KEY, "data"),
-        State(ids.DESCENT, "data"))
-    def landscape_surface(_contour_key, crit, config_json, scale, shown, desc):
+        State(ids.DESCENT, "data"), State(ids.TAB_ID, "data"))
+    def landscape_surface(_contour_key, crit, config_json, scale, shown, desc, tab):
         cfg, scale, desc = _cfg(config_json), state.parse_scale(scale), _desc(desc)
         if ids.LAND_PAINTED + ".data" not in ctx.triggered_prop_ids and shown == logic.figure_key(cfg, scale):
             raise PreventUpdate   # critical points computed after the surface: landscape_overlays patches them in
         waiting = _waiting(cfg, desc, logic.figure_key(cfg, scale))
         if waiting:
             return waiting
-        gate.background()
+        gate.background(tab)
         return _landscape_figure(cfg, scale, logic.marks_for(cfg, crit, desc), True, shown)
 
     @callback(
@@ -354,6 +357,7 @@ def register_callbacks(app) -> None:
         Input(ids.LAND_PAINTED, "data"), State(ids.CONFIG, "data"), State(ids.CRITICAL, "data"),
         State(ids.DESCENT, "data"), State(ids.TAB_ID, "data"))
     def critical(_shown, config_json, crit, desc, tab):
+        gate.painted(tab)   # the first follow-up of a painted contour: other tabs' follow-ups may go on
         cfg = _cfg(config_json)
         key = logic.landscape_key(cfg)
         if isinstance(crit, dict) and crit.get("key") == key:
@@ -388,7 +392,7 @@ def register_callbacks(app) -> None:
         wait = planes.plane_ready(cfg, _desc(desc))
         if wait:
             return figures.message_figure(""), wait, {}
-        gate.background()
+        gate.background(tab)
         fig, text = _for_view(latest, tab, cfg, lambda: planes.injectivity_view(cfg, scale))
         return fig, text, {}
 

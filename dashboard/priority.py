@@ -5,13 +5,17 @@ has. After a control change, a tab's contour arrives and its follow-ups start (t
 the critical points: several times the contour's CPU). With two tabs (or two users) changing at
 once, one tab's follow-ups would run beside the other tab's contour and slow it down. A
 :class:`Gate` orders them: :meth:`Gate.foreground` marks a computation someone is waiting for,
-:meth:`Gate.background` waits until none is running and the last one ended ``grace`` seconds ago,
-the time its page takes to draw what it was sent (at most ``max_wait`` seconds in all, so a steady
-stream of changes never starves the follow-ups): the first tab's surface, drawn by software WebGL,
-otherwise lands on the second tab's contour draw.
+:meth:`Gate.background` waits until none is running, the last one ended ``grace`` seconds ago and
+every tab sent a contour (:meth:`Gate.sent`) has painted it (:meth:`Gate.painted`: its follow-ups'
+first request, which the browser sends once the contour is on the screen, says so; a tab that
+never says so is waited for ``paint_wait`` seconds at most). In all the wait lasts ``max_wait``
+seconds at most, so a steady stream of changes never starves the follow-ups. Without it the first
+tab's follow-ups (their server work, then the surface drawn by software WebGL) landed on the second
+tab's contour draw: the server's ``grace`` alone ends before a second tab, beside a busy process,
+has drawn what it was sent.
 
-One gate per app (``dashboard.callbacks.register_callbacks`` makes it); it holds a counter, no
-user's state.
+One gate per app (``dashboard.callbacks.register_callbacks`` makes it); it holds a counter and, per
+tab waited for, its random id and a time: no user's state.
 
 :class:`Latest` stops what a tab no longer waits for: each page gets a random tab id with its first
 sync, the sync notes the config the tab now shows, and a follow-up of an older config stops at its
@@ -31,17 +35,23 @@ TAB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Gate:
-    """A counter of foreground computations that background ones wait on."""
+    """A counter of foreground computations, and the tabs whose contour is not painted yet, that
+    background computations wait on."""
 
-    def __init__(self, max_wait: float = 2.0, grace: float = 0.15):
+    def __init__(self, max_wait: float = 2.0, grace: float = 0.15, paint_wait: float = 1.0, tabs: int = 64):
         if not max_wait >= 0:
             raise ValueError(f"max_wait: must be ≥ 0 seconds, got {max_wait!r}")
         if not 0 <= grace <= 10:
             raise ValueError(f"grace: must be in [0, 10] seconds, got {grace!r}")
-        self.max_wait, self.grace = float(max_wait), float(grace)
+        if not 0 <= paint_wait <= 10:
+            raise ValueError(f"paint_wait: must be in [0, 10] seconds, got {paint_wait!r}")
+        if not (isinstance(tabs, int) and tabs >= 1):
+            raise ValueError(f"tabs: must be a positive integer, got {tabs!r}")
+        self.max_wait, self.grace, self.paint_wait, self.tabs = float(max_wait), float(grace), float(paint_wait), tabs
         self._cv = threading.Condition()
         self._running = 0
         self._ended = -float("inf")
+        self._unpainted: OrderedDict[str, float] = OrderedDict()   # tab → when its contour was sent
 
     @property
     def running(self) -> int:
@@ -63,19 +73,62 @@ class Gate:
                 if self._running == 0:
                     self._cv.notify_all()
 
-    def background(self) -> bool:
-        """Wait until no foreground computation runs and the last one ended ``grace`` seconds ago (the
-        time its page takes to draw what it sent: True), or ``max_wait`` passed (False)."""
+    @property
+    def unpainted(self) -> tuple:
+        """The tabs sent a contour they have not said they painted (at most ``paint_wait`` ago)."""
+        with self._cv:
+            now = time.monotonic()
+            return tuple(t for t, at in self._unpainted.items() if now - at < self.paint_wait)
+
+    def sent(self, tab) -> None:
+        """A contour for tab ``tab`` was sent: until that tab says it has painted it (:meth:`background`
+        with its id), or ``paint_wait`` seconds pass, other tabs' follow-ups wait."""
+        tab = tab_id(tab)
+        if tab is None:
+            return
+        with self._cv:
+            self._unpainted[tab] = time.monotonic()
+            self._unpainted.move_to_end(tab)
+            while len(self._unpainted) > self.tabs:
+                self._unpainted.popitem(last=False)
+
+    def painted(self, tab) -> None:
+        """Tab ``tab`` has painted the contour it was sent (its follow-ups' requests say so)."""
+        tab = tab_id(tab)
+        if tab is None:
+            return
+        with self._cv:
+            if self._unpainted.pop(tab, None) is not None:
+                self._cv.notify_all()
+
+    def _held_until(self, now: float) -> float | None:
+        """When the wait may end (None: it may now), under the lock."""
+        for tab, t in list(self._unpainted.items()):
+            if now - t >= self.paint_wait:
+                del self._unpainted[tab]
+        if self._running:
+            return float("inf")
+        until = self._ended + self.grace
+        if self._unpainted:
+            until = max(until, min(self._unpainted.values()) + self.paint_wait)
+        return until if until > now else None
+
+    def background(self, tab=None) -> bool:
+        """Wait until no foreground computation runs, the last one ended ``grace`` seconds ago (the
+        time its page takes to draw what it sent) and every other tab has painted the contour it was
+        last sent (True), or ``max_wait`` passed (False). ``tab``: the id of the tab asking, whose
+        follow-ups come once it has painted its own contour."""
+        self.painted(tab)
         deadline = time.monotonic() + self.max_wait
         with self._cv:
             while True:
                 now = time.monotonic()
-                if self._running == 0 and now - self._ended >= self.grace:
+                until = self._held_until(now)
+                if until is None:
                     return True
                 if now >= deadline:
                     return False
-                wait = deadline - now if self._running else min(deadline - now, self._ended + self.grace - now)
-                self._cv.wait(timeout=max(wait, 1e-3))
+                self._cv.wait(timeout=max(min(deadline, until) - now, 1e-3))
 
 
 def new_tab_id() -> str:

@@ -289,6 +289,36 @@ def test_sync_sends_the_new_contour_with_the_config(app, client):
                                atol=1)
 
 
+def test_a_contour_sent_to_a_tab_holds_other_tabs_follow_ups_until_that_tab_has_painted_it(app, client, monkeypatch):
+    """The sync that sends a tab a new contour on the landscape view notes that tab in the app's gate
+    (priority.Gate.sent); that tab's first follow-up (the critical callback, started by its painted
+    contour) takes it off. A contour computed while another view is shown is not waited for (nothing
+    is painted there), and a forged tab id is never noted (the sync gives the page a fresh one)."""
+    from dashboard.priority import new_tab_id
+
+    gate = app.dashboard_gate
+    monkeypatch.setattr(gate, "paint_wait", 9.0)   # no tab forgotten by time during the test (a critical call: ~1 s)
+    a, c = new_tab_id(), new_tab_id()
+    values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "8", f"{ids.GRID}.value": "41", f"{ids.TAB_ID}.data": a})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    assert "land-contour" in resp and a in gate.unpainted
+    config = resp["config-store"]["data"]
+    values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "9", f"{ids.GRID}.value": "41", f"{ids.TAB_ID}.data": c,
+                             "tabs.value": ids.TAB_DESCENT})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    assert "land-contour" in resp and c not in gate.unpainted
+    forged = "f" * 31 + "g"
+    values = _sync_values(**{f"{ids.WEIGHT_SEED}.value": "10", f"{ids.GRID}.value": "41", f"{ids.TAB_ID}.data": forged})
+    resp = call(app, client, "..generator-kind.value", values, f"{ids.WEIGHT_SEED}.value")["response"]
+    fresh = resp["tab-id-store"]["data"]
+    assert fresh != forged and fresh in gate.unpainted and forged not in gate.unpainted
+    critical = "..critical-store.data...rho-text.children...critical-text.children...critical-later-store.data.."
+    call(app, client, critical, {"land-painted-store.data": "k", "config-store.data": config, f"{ids.TAB_ID}.data": a},
+         "land-painted-store.data")
+    assert a not in gate.unpainted and fresh in gate.unpainted
+    gate.painted(fresh)
+
+
 def test_sync_sends_only_overlays_when_the_landscape_is_the_one_shown(app, client):
     from dashboard import logic
 

@@ -111,3 +111,86 @@ def test_latest_stops_the_follow_ups_of_a_view_the_tab_has_left():
     assert latest.flag(b, "k9")() is False and latest.flag(a, "k1") is None
     with pytest.raises(ValueError, match="tabs"):
         Latest(tabs=0)
+
+
+def _waiter(gate, tab=None):
+    """A thread running gate.background(tab); its result and end time land in the returned dict."""
+    out = {}
+
+    def run():
+        out["ok"] = gate.background(tab)
+        out["t"] = time.monotonic()
+
+    th = threading.Thread(target=run)
+    th.start()
+    return th, out
+
+
+def test_follow_ups_wait_until_every_other_tab_has_painted_its_contour():
+    """Two tabs sent contours (``sent``): a follow-up of tab a (``background(a)``: a has painted its
+    own) waits while b has not painted; b's first follow-up (``painted(b)``) releases it at once,
+    long before ``paint_wait``. A follow-up with no tab id waits for both."""
+    from dashboard.priority import new_tab_id
+
+    gate = Gate(max_wait=30, grace=0, paint_wait=9)
+    a, b = new_tab_id(), new_tab_id()
+    gate.sent(a)
+    gate.sent(b)
+    th, out = _waiter(gate, a)
+    th.join(0.3)
+    assert th.is_alive() and not out                   # b's contour is not painted yet
+    anon, anon_out = _waiter(gate)
+    released = time.monotonic()
+    gate.painted(b)
+    th.join(5)
+    anon.join(5)
+    assert out["ok"] is True and anon_out["ok"] is True
+    assert out["t"] - released < 1 and anon_out["t"] - released < 1
+    # a's own contour was marked painted by its follow-up: b's follow-ups do not wait for a.
+    t = time.monotonic()
+    assert gate.background(b) is True and time.monotonic() - t < 0.5
+
+
+def test_a_tab_that_never_paints_holds_others_for_paint_wait_at_most():
+    """Reference: the monotonic clock. A contour sent to a tab that never asks for its follow-ups (closed,
+    or on another view) holds another tab's follow-ups ``paint_wait`` seconds from when it was sent,
+    no longer; past ``max_wait`` the wait gives up (False) as for a foreground block."""
+    from dashboard.priority import new_tab_id
+
+    gate = Gate(max_wait=5, grace=0, paint_wait=0.3)
+    gone, here = new_tab_id(), new_tab_id()
+    sent = time.monotonic()
+    gate.sent(gone)
+    assert gate.background(here) is True
+    waited = time.monotonic() - sent
+    assert 0.3 - 1e-3 <= waited < 1.5
+    t = time.monotonic()
+    assert gate.background(here) is True and time.monotonic() - t < 0.1   # expired: forgotten
+    short = Gate(max_wait=0.05, grace=0, paint_wait=5)
+    short.sent(gone)
+    t = time.monotonic()
+    assert short.background(here) is False and 0.05 <= time.monotonic() - t < 0.5
+
+
+def test_forged_tab_ids_hold_nothing_and_the_tabs_are_bounded():
+    """A forged or missing tab id is neither recorded by ``sent`` nor released by ``painted``; past
+    ``tabs`` unpainted tabs the one sent longest ago is forgotten (so a flood of tab ids costs a
+    bounded table and no wait beyond ``paint_wait`` of the newest)."""
+    from dashboard.priority import new_tab_id
+
+    gate = Gate(max_wait=0.2, grace=0, paint_wait=9, tabs=2)
+    for forged in (None, 7, "x" * 32, "A" * 32, "0" * 33, {"tab": 1}):
+        gate.sent(forged)
+        gate.painted(forged)
+    assert gate.background() is True
+    a, b, c = new_tab_id(), new_tab_id(), new_tab_id()
+    for tab in (a, b, c):
+        gate.sent(tab)
+    gate.painted(b)
+    gate.painted(c)                              # a was forgotten past the bound of 2
+    t = time.monotonic()
+    assert gate.background() is True and time.monotonic() - t < 0.1
+    for kw, name in (({"paint_wait": -1}, "paint_wait"), ({"paint_wait": float("nan")}, "paint_wait"),
+                     ({"paint_wait": 11}, "paint_wait"), ({"tabs": 0}, "tabs"), ({"tabs": 2.5}, "tabs")):
+        with pytest.raises(ValueError, match=name):
+            Gate(**kw)
