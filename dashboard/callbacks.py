@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, Patch, State, ctx, dcc, no_update
@@ -163,6 +164,19 @@ def _lookup(table: dict, default) -> str:
                                                                                     json.dumps(default))
 
 
+def _view_sync(trigger, view: str, search, search_now):
+    """What the sync tells ``shown`` (clientside): a new value when the tab stores, the pages' URL slices
+    or the mask picture's key may change, else no_update. On the landscape tab a control change
+    changes none of them (the landscape is the sync's own output, and the URL keeps the pages'
+    items), so ``shown`` is not run: each callback run costs the page a dozen store actions before
+    the contour is drawn. A tab switch runs ``shown`` through its own input."""
+    if trigger == ids.TABS:
+        return no_update
+    if view != ids.TAB_LANDSCAPE or trigger == ids.URL or state.page_items(search_now) != state.page_items(search):
+        return time.time_ns()
+    return no_update
+
+
 def register_callbacks(app) -> None:
     fields = list(ids.FIELD_CONTROLS)
     gate = Gate()   # a contour someone waits for runs before the follow-ups of another tab's (priority.py)
@@ -200,7 +214,7 @@ def register_callbacks(app) -> None:
             errors=Output(ids.ERRORS, "data"), banner=Output(ids.BANNER, "children"),
             contour=Output(ids.LAND_CONTOUR, "figure"), contour_key=Output(ids.LAND_KEY, "data"),
             counts={o: Output(o, "children", allow_duplicate=True) for o in COUNT_IDS},
-            tab=Output(ids.TAB_ID, "data")),
+            tab=Output(ids.TAB_ID, "data"), view_sync=Output(ids.VIEW_SYNC, "data")),
         inputs=dict(
             search=Input(ids.URL, "search"), preset=Input(ids.PRESET, "value"), scale=Input(ids.SCALE, "value"),
             view=Input(ids.TABS, "value"), values={f: Input(ids.FIELD_CONTROLS[f], "value") for f in fields},
@@ -231,12 +245,14 @@ def register_callbacks(app) -> None:
         # callback on CONFIG would wait for this one's round trip and the browser's handling of it.
         contour = contour_key = no_update
         new_scale = scale if r["scale"] == state.KEEP else r["scale"]
+        view_now = view if r["view"] == state.KEEP else r["view"]
+        search_now = search if r["search"] == state.KEEP else r["search"]
         if r["config"] != state.KEEP or new_scale != scale:
             try:
                 with gate.foreground():
                     contour, contour_key = _contour(_cfg(r["config"] if r["config"] != state.KEEP else current),
                                                     state.parse_scale(new_scale), _desc(desc), shown, crit)
-                if (view if r["view"] == state.KEEP else r["view"]) == ids.TAB_LANDSCAPE:
+                if view_now == ids.TAB_LANDSCAPE:
                     gate.sent(tab)   # other tabs' follow-ups wait until this tab has painted it
             except PreventUpdate:
                 pass
@@ -264,7 +280,8 @@ def register_callbacks(app) -> None:
                     errors=errors,
                     banner=no_update if banner == (banner_now or "") else banner,
                     contour=contour, contour_key=contour_key, counts=counts,
-                    tab=no_update if tab == tab_now else tab)
+                    tab=no_update if tab == tab_now else tab,
+                    view_sync=_view_sync(trig, view_now, search, search_now))
 
     # The message lines show the error store (one line per control, blank where there is none). They
     # are set with set_props, not declared as outputs: the renderer walks every output downstream of
@@ -456,16 +473,19 @@ def register_callbacks(app) -> None:
     # costs several store updates of the whole page. The slices are set with set_props rather than
     # declared as outputs (the pages write the URL the same way, pages/url.py): with both declared,
     # the sync and every page's callbacks sat on one cycle of the callback graph, which the renderer
-    # walks downstream of each pending callback several times a change.
+    # walks downstream of each pending callback several times a change. It runs on a tab switch and
+    # when the sync says it has something to do (VIEW_SYNC, ``_view_sync``): not for a control changed
+    # on the landscape tab, where it had nothing to set (a dozen store actions before the contour).
     views = list(ids.VIEW_STORES.items())
     prefixes = [m.URL_PREFIX for _, _, m in PAGES if getattr(m, "URL_PREFIX", None)]
     app.clientside_callback(
-        "function(config, scale, tab, search) { return window.dash_clientside.dashboard.shown(config, scale, tab, "
-        "search, %s, %s, %s, %s, Array.prototype.slice.call(arguments, 4)); }"
+        "function(tab, sync, config, scale, search) { return window.dash_clientside.dashboard.shown(config, scale, tab, "
+        "search, %s, %s, %s, %s, Array.prototype.slice.call(arguments, 5)); }"
         % (json.dumps([t for t, _ in views]), json.dumps(prefixes), json.dumps([ids.url_slice(p) for p in prefixes]),
            json.dumps(ids.TAB_LANDSCAPE)),
         [Output(s, "data") for _, s in views] + [Output(ids.MASK_KEY, "data")],
-        Input(ids.CONFIG, "data"), Input(ids.SCALE, "value"), Input(ids.TABS, "value"), Input(ids.URL, "search"),
+        Input(ids.TABS, "value"), Input(ids.VIEW_SYNC, "data"),
+        State(ids.CONFIG, "data"), State(ids.SCALE, "value"), State(ids.URL, "search"),
         [State(s, "data") for _, s in views] + [State(ids.url_slice(p), "data") for p in prefixes]
         + [State(ids.MASK_KEY, "data")])
 

@@ -15,6 +15,7 @@ DESCENT = "descent-store"        # paths of the last descent (click or random st
 BASINS = "basins-store"          # the basin map being filled (a job of dashboard.jobs)
 LAND_KEY = "land-key-store"      # what the landscape contour currently shows (grid and scale)
 MASK_KEY = "mask-key-store"         # the config, set in the browser on tabs without the landscape (mask picture)
+VIEW_SYNC = "view-sync-store"    # set by the sync when the tab stores, the pages' URL slices or MASK_KEY may change
 LAND_PAINTED = "land-painted-store"  # LAND_KEY once the browser has painted that contour (follow-ups start)
 SURF_KEY = "surf-key-store"      # what the landscape surface currently shows
 DESC_KEY = "desc-key-store"      # what the descent contour currently shows

@@ -364,6 +364,7 @@ def build_layout(first_contour=None, first_key: str | None = None) -> html.Div:
         dcc.Store(id=ids.LAND_KEY, data=first_key),
         dcc.Store(id=ids.LAND_PAINTED),
         dcc.Store(id=ids.MASK_KEY),
+        dcc.Store(id=ids.VIEW_SYNC),
         dcc.Store(id=ids.SURF_KEY),
         dcc.Store(id=ids.DESC_KEY),
         dcc.Store(id=ids.DESC_SURF_KEY),

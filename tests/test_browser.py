@@ -563,7 +563,8 @@ def test_a_main_control_change_asks_nothing_of_the_pages_or_hidden_views(page, u
 def test_the_mask_picture_follows_the_config_on_another_tab(page, url):
     """The sidebar's mask picture is shown on the Descent tab too. Reference: the mask of the new
     seed as core draws it (logic.mask_of), against the picture's pixels, before and after a change
-    made there; and the landscape's follow-ups do not start until the landscape is shown."""
+    made there; the descent view follows that change (its figure's config tag); and the landscape's
+    follow-ups do not start until the landscape is shown."""
     from dashboard import logic, state
 
     page.goto(url + "/?grid=41&view=descent")
@@ -591,6 +592,11 @@ def test_the_mask_picture_follows_the_config_on_another_tab(page, url):
         arg=json.dumps(first.astype(int).tolist()).replace(" ", ""), timeout=30_000)
     now = np.asarray(browser.graph_json(page, ids.MASK_IMAGE, picture), float)
     assert np.array_equal(now, want(3))
+    # the descent view shown follows the change made on its tab (its view store, set by ``shown``)
+    page.wait_for_function(
+        "(tag) => { const g = document.querySelector('#%s .js-plotly-plot');"
+        " return g && g.layout && g.layout.meta && g.layout.meta.config === tag; }" % ids.DESC_CONTOUR,
+        arg=logic.config_tag(state.BASE.replace(grid=41, mask_seed=3)), timeout=60_000)
     browser.wait_idle(page)
     assert not any(ids.LAND_SURFACE + "." in b or ids.CRITICAL + "." in b for b in sent)
     # back on the landscape, its follow-ups catch up with the config changed elsewhere

@@ -319,6 +319,28 @@ def test_a_contour_sent_to_a_tab_holds_other_tabs_follow_ups_until_that_tab_has_
     gate.painted(fresh)
 
 
+def test_the_sync_runs_shown_only_when_a_tab_store_a_url_slice_or_the_mask_key_may_change(app, client):
+    """``shown`` (clientside) sets the tab stores, the pages' URL slices and the mask key; the sync
+    starts it (VIEW_SYNC) for a change on a tab other than the landscape, for a URL that arrives
+    (history, a page's own URL write), and when the pages' items of the URL change; not for a control
+    changed on the landscape tab (the URL keeps the pages' items: compared here with the items the
+    response's URL carries) nor for a tab switch (``shown`` has the tab as its own input)."""
+    def sync(trigger, **changes):
+        values = _sync_values(**{f"{ids.GRID}.value": "41", **changes})
+        return call(app, client, "..generator-kind.value", values, trigger)["response"]
+
+    seed = f"{ids.WEIGHT_SEED}.value"
+    on_landscape = sync(seed, **{seed: "11", "url.search": "?grid=41&phase.trials=7"})
+    assert "config-store" in on_landscape and "view-sync-store" not in on_landscape
+    assert "phase.trials=7" in on_landscape["url"]["search"]     # the pages' items kept: nothing for shown to set
+    elsewhere = sync(seed, **{seed: "12", "tabs.value": ids.TAB_DESCENT})
+    assert "config-store" in elsewhere and isinstance(elsewhere["view-sync-store"]["data"], int)
+    arrived = sync("url.search", **{"url.search": "?grid=41&weight_seed=13&phase.trials=9"})
+    assert "view-sync-store" in arrived
+    switched = sync("tabs.value", **{"tabs.value": ids.TAB_DESCENT})
+    assert "view-sync-store" not in switched
+
+
 def test_sync_sends_only_overlays_when_the_landscape_is_the_one_shown(app, client):
     from dashboard import logic
 
