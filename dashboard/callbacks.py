@@ -233,6 +233,8 @@ def register_callbacks(app) -> None:
         click_z = logic.click_z_star(_cfg(current), uv) if uv is not None and mode else None
         r = state.sync(trig, search, preset, scale, view, values, click_z, bool(mode), current, probe=logic.n0_of)
         banner = _keep(r["banner"])
+        if search is not None and not isinstance(search, str):   # forged: reported, the URL rewritten from the config
+            banner = state.URL_NOT_TEXT
         # The tab's id (given with its first sync) and the view it shows now: its follow-ups of other views stop.
         tab = tab_id(tab_now) or new_tab_id()
         now_json = r["config"] if r["config"] != state.KEEP else current

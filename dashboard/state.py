@@ -421,9 +421,20 @@ def _is_page_key(k: str) -> bool:
     return k.startswith(PAGE_PREFIXES)
 
 
+URL_NOT_TEXT = "url: the query must be text"   # a forged URL (the pages' URL syncs say the same)
+
+
+def query_pairs(search) -> list[tuple[str, str]]:
+    """The (key, value) items of a URL query; none for anything but text (a forged URL: the sync
+    reports it through :func:`state_from_query`, and rewrites the URL from the config)."""
+    if not isinstance(search, str):
+        return []
+    return parse_qsl(search.lstrip("?"), keep_blank_values=True)
+
+
 def page_items(search: str | None) -> list[tuple[str, str]]:
     """The URL items that belong to the pages with their own controls (``phase.…`` etc.)."""
-    return [(k, v) for k, v in parse_qsl((search or "").lstrip("?"), keep_blank_values=True) if _is_page_key(k)]
+    return [(k, v) for k, v in query_pairs(search) if _is_page_key(k)]
 
 
 def query_from_state(cfg: Config, scale: str = "log", view: str = ids.TAB_LANDSCAPE, search: str | None = None) -> str:
@@ -454,7 +465,7 @@ def page_values(search: str | None, prefix: str, defaults: dict) -> dict:
 
 def page_search(search: str | None, prefix: str, values: dict, defaults: dict) -> str:
     """``search`` with the page's items replaced by ``values`` (only those that differ from ``defaults``)."""
-    pairs = [(k, v) for k, v in parse_qsl((search or "").lstrip("?"), keep_blank_values=True) if not k.startswith(prefix)]
+    pairs = [(k, v) for k, v in query_pairs(search) if not k.startswith(prefix)]
     for name, v in values.items():
         if name in defaults and v != defaults[name]:
             pairs.append((prefix + name, ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)))
@@ -463,7 +474,7 @@ def page_search(search: str | None, prefix: str, values: dict, defaults: dict) -
 
 def pending_spec(search: str | None) -> str:
     """A generator SPEC in the URL that would run code (a file or module:callable), or ""."""
-    for k, v in parse_qsl((search or "").lstrip("?"), keep_blank_values=True):
+    for k, v in query_pairs(search):
         if k == "generator" and v and spec_kind(v) in ("file", "module"):
             return v
     return ""
@@ -487,8 +498,8 @@ def state_from_query(search: str | None, with_note: bool = False) -> tuple:
         return (cfg, scale, view, err, note) if with_note else (cfg, scale, view, err)
 
     if search is not None and not isinstance(search, str):
-        return done(*fallback, "URL: the query must be text")
-    pairs = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
+        return done(*fallback, URL_NOT_TEXT)
+    pairs = query_pairs(search)
     scale, view, preset = VIEW_DEFAULTS["scale"], VIEW_DEFAULTS["view"], DEFAULT_PRESET
     rest = []
     try:

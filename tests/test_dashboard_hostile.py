@@ -319,6 +319,20 @@ def test_a_contour_sent_to_a_tab_holds_other_tabs_follow_ups_until_that_tab_has_
     gate.painted(fresh)
 
 
+@pytest.mark.parametrize("bad", [12, ["?grid=41"], {"a": 1}])
+@pytest.mark.parametrize("trigger", ["url.search", f"{ids.WEIGHT_SEED}.value"])
+def test_a_url_query_that_is_not_text_is_reported_and_replaced(app, client, bad, trigger):
+    """A forged non-text query (dcc.Location only sends text): the sync answers with the one-line
+    message naming the URL, as the pages' URL syncs do, and the URL it writes is text again."""
+    resp = call(app, client, "..generator-kind.value", _sync_values(**{"url.search": bad, f"{ids.GRID}.value": "41"}),
+                trigger)
+    assert resp["response"][ids.BANNER]["children"] == "url: the query must be text" and not banner(resp)
+    search = resp["response"].get("url", {}).get("search")
+    assert search is None or isinstance(search, str)
+    if trigger != "url.search":
+        assert isinstance(search, str) and "weight_seed" not in search   # rewritten from the config (seed unchanged)
+
+
 def test_the_sync_runs_shown_only_when_a_tab_store_a_url_slice_or_the_mask_key_may_change(app, client):
     """``shown`` (clientside) sets the tab stores, the pages' URL slices and the mask key; the sync
     starts it (VIEW_SYNC) for a change on a tab other than the landscape, for a URL that arrives
