@@ -65,9 +65,7 @@ def _check_value(control_id: str, value, default):
 def url_slice(search: str | None, prefix: str) -> str:
     """The page's items of ``search`` as they stand (``phase.a=1&phase.b=2``, in order), exactly as
     ``urlSlice`` in ``assets/clientside.js`` cuts them from ``location.search``."""
-    if not isinstance(search, str):   # a forged URL: no items (the main sync reports it)
-        return ""
-    items = [kv for kv in search.lstrip("?").split("&") if unquote_plus(kv.split("=")[0]).startswith(prefix)]
+    items = [kv for kv in (search or "").lstrip("?").split("&") if unquote_plus(kv.split("=")[0]).startswith(prefix)]
     return "&".join(items)
 
 
